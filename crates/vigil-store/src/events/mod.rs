@@ -1,0 +1,3 @@
+//! Events. (Being written.)
+pub mod compile;
+pub mod schema;

@@ -1,0 +1,1 @@
+//! State: tenants, users, tokens. (Being written.)
