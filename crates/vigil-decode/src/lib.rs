@@ -1,1 +1,8 @@
-//! (Being written.)
+//! Decoders: from the bytes that arrive to Vigil's events. No I/O.
+//!
+//! Every decoder works line by line (or record by record) so that one bad
+//! record is reported with its position and the rest is kept.
+
+pub mod ndjson;
+
+pub use ndjson::{decode_ndjson, LineError, NdjsonBatch, NdjsonOptions};
