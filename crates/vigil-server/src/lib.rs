@@ -1,1 +1,208 @@
-//! (Being written.)
+//! Vigil's server: configuration, the HTTP API with its auth and tenancy,
+//! and the ingest pipeline onto the stores.
+//!
+//! [`run`] is `vigil serve`: it opens the stores in the data directory,
+//! creates the MSP administrator on first start, and serves until told to
+//! stop.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+
+use anyhow::Context;
+use config::Config;
+use metrics::Metrics;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use vigil_core::Timestamp;
+use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore};
+use vigil_store::state::{NewToken, Role, SqliteState, StateStore};
+use vigil_store::wal::WalOptions;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub state: Arc<dyn StateStore>,
+    pub events: Arc<dyn EventStore>,
+    pub config: Arc<Config>,
+    pub metrics: Arc<Metrics>,
+    /// `(write-ahead log, indexer)` queue depths, read at scrape time.
+    pub queue_depths: Arc<dyn Fn() -> (usize, usize) + Send + Sync>,
+}
+
+/// The file holding the bootstrap administrator token.
+pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// Runs the server until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let data = config.server.data_dir.clone();
+    std::fs::create_dir_all(&data)
+        .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    let state: Arc<dyn StateStore> = Arc::new(
+        SqliteState::open(&data.join("state.db"))
+            .await
+            .with_context(|| format!("cannot open the state database in {}", data.display()))?,
+    );
+    bootstrap_admin(state.as_ref(), &data).await?;
+    ensure_config_tenants(state.as_ref(), &config).await?;
+    let metrics = Metrics::new();
+    let events = open_events(&config, &data, metrics.clone()).await?;
+    let depths = events.clone();
+    let app = AppState {
+        state: state.clone(),
+        events: events.clone(),
+        config: Arc::new(config.clone()),
+        metrics,
+        queue_depths: Arc::new(move || depths.queue_depths()),
+    };
+    let retention = tokio::spawn(retention_loop(app.clone()));
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data = %data.display(), "vigil is listening");
+    axum::serve(listener, api::router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")?;
+    retention.abort();
+    tracing::info!("stopping: indexing what is left");
+    drop(depths_holder(events));
+    Ok(())
+}
+
+/// Lets the last handle of the event store go on a blocking thread: its
+/// drop waits for the log writer and the indexer to finish.
+fn depths_holder(events: Arc<EmbeddedEventStore>) -> tokio::task::JoinHandle<()> {
+    tokio::task::spawn_blocking(move || drop(events))
+}
+
+async fn open_events(
+    config: &Config,
+    data: &Path,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<Arc<EmbeddedEventStore>> {
+    let storage = &config.storage;
+    let wal_metrics = metrics.clone();
+    let options = EmbeddedOptions {
+        commit_interval: Duration::from_millis(storage.commit_interval_ms),
+        writer_threads: storage.index_threads,
+        writer_memory_bytes: storage.index_memory_mb << 20,
+        max_open_writers: storage.max_open_writers,
+        wal: WalOptions {
+            segment_bytes: storage.wal_segment_mb << 20,
+            ..WalOptions::default()
+        },
+        on_wal_commit: Some(Box::new(move |records, _bytes, took| {
+            wal_metrics.wal_commit_seconds.observe(took.as_secs_f64());
+            wal_metrics.wal_commit_records.observe(records as f64);
+        })),
+        on_index_commit: Some(Box::new(move |docs, took| {
+            metrics.index_commit_seconds.observe(took.as_secs_f64());
+            metrics.indexed_events.inc_by(docs as u64);
+        })),
+        ..EmbeddedOptions::default()
+    };
+    let dir = data.to_path_buf();
+    let store = tokio::task::spawn_blocking(move || EmbeddedEventStore::open(&dir, options))
+        .await?
+        .with_context(|| format!("cannot open the event store in {}", data.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// On first start, creates the MSP administrator and writes a token for it
+/// to `DATA/admin.token`, readable by the owner only.
+async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<()> {
+    if state.count_users().await? > 0 {
+        return Ok(());
+    }
+    // The administrator logs in with the token; a password can be set
+    // later. The random one here is never shown, so it cannot be guessed.
+    let password = format!("{:032x}", rand_u128());
+    let admin = state.create_user("admin", &password, Role::MspAdmin, &[]).await?;
+    let (_, token) = state
+        .create_token(NewToken {
+            role: Role::MspAdmin,
+            tenant: None,
+            user_id: Some(admin.id),
+            label: Some("bootstrap".into()),
+        })
+        .await?;
+    let path = data.join(ADMIN_TOKEN_FILE);
+    write_private(&path, &format!("{token}\n"))?;
+    tracing::warn!(
+        path = %path.display(),
+        "first start: created the MSP administrator; its token is in this file (mode 0600). Keep it safe, then delete the file"
+    );
+    Ok(())
+}
+
+fn rand_u128() -> u128 {
+    let mut bytes = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut bytes);
+    }
+    u128::from_le_bytes(bytes) ^ Timestamp::now().0 as u128
+}
+
+fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}
+
+async fn ensure_config_tenants(state: &dyn StateStore, config: &Config) -> anyhow::Result<()> {
+    for tenant in &config.tenants {
+        let days = tenant.retention_days.unwrap_or(config.retention.default_days);
+        match state.tenant_by_name(tenant.name.as_str()).await? {
+            Some(existing) if existing.retention_days != days && tenant.retention_days.is_some() => {
+                state.set_retention(existing.id, days).await?;
+            }
+            Some(_) => {}
+            None => {
+                state.create_tenant(&tenant.name, days).await?;
+                tracing::info!(tenant = %tenant.name, "tenant from the config created");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Drops each tenant's partitions older than its retention, at start and
+/// then every `retention.interval_secs`.
+async fn retention_loop(app: AppState) {
+    let every = Duration::from_secs(app.config.retention.interval_secs.max(1));
+    loop {
+        match app.state.list_tenants().await {
+            Ok(tenants) => {
+                for tenant in tenants {
+                    let dropped = app
+                        .events
+                        .apply_retention(tenant.id, tenant.retention_days, Timestamp::now())
+                        .await;
+                    match dropped {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(tenant = %tenant.name, partitions = n, "retention dropped old days"),
+                        Err(e) => tracing::error!(tenant = %tenant.name, error = %e, "retention failed"),
+                    }
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "retention cannot list tenants"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -6,11 +6,13 @@
 //! that many concurrent clients share the cost of one sync (group commit).
 //!
 //! After the sync, the writer hands each record's item to a sink, in log
-//! order, over a bounded channel: a slow consumer (the indexer) slows the
-//! writer, which slows the appenders (back-pressure, never unbounded
-//! memory). The consumer calls [`Wal::checkpoint`] once everything up to a
-//! sequence number is durable elsewhere; whole segments below it are
-//! deleted, and [`Wal::open`] replays only what follows it.
+//! order; the sink is meant to be a bounded channel, so that a slow consumer
+//! (the indexer) slows the writer, which slows the appenders (back-pressure,
+//! never unbounded memory). The consumer calls [`Wal::checkpoint`] once
+//! everything up to a sequence number is durable elsewhere; the writer then
+//! deletes the whole segments below it, and [`Wal::open`] replays only what
+//! follows it. The checkpoint is a shared number, not a message, so that a
+//! consumer never waits on a writer that waits on it.
 //!
 //! On disk: `DIR/<first-seq>.wal` segments of records framed as
 //! `len: u32 LE | crc32(payload): u32 LE | seq: u64 LE | payload`, and
@@ -21,7 +23,8 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
@@ -71,6 +74,10 @@ impl Default for WalOptions {
 /// bytes, and how long the write and sync took.
 pub type CommitObserver = Box<dyn Fn(usize, usize, Duration) + Send>;
 
+/// Receives `(seq, item)` of each durable append, in log order; returns
+/// false when the consumer is gone.
+pub type Sink<T> = Box<dyn FnMut(u64, T) -> bool + Send>;
+
 /// A record found on disk at open that follows the last checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayRecord {
@@ -78,24 +85,23 @@ pub struct ReplayRecord {
     pub payload: Vec<u8>,
 }
 
-enum Request<T> {
-    Append {
-        payload: Vec<u8>,
-        item: T,
-        done: oneshot::Sender<Result<u64, WalError>>,
-    },
-    Checkpoint(u64),
+struct Request<T> {
+    payload: Vec<u8>,
+    item: T,
+    done: oneshot::Sender<Result<u64, WalError>>,
 }
 
 /// Handle to the log; cheap to clone, all clones feed the one writer.
 pub struct Wal<T> {
     requests: mpsc::Sender<Request<T>>,
+    checkpoint: Arc<AtomicU64>,
 }
 
 impl<T> Clone for Wal<T> {
     fn clone(&self) -> Self {
         Wal {
             requests: self.requests.clone(),
+            checkpoint: self.checkpoint.clone(),
         }
     }
 }
@@ -115,7 +121,7 @@ impl<T: Send + 'static> Wal<T> {
     pub fn open(
         dir: &Path,
         options: WalOptions,
-        sink: SyncSender<(u64, T)>,
+        sink: Sink<T>,
         observer: Option<CommitObserver>,
     ) -> Result<OpenedWal<T>, WalError> {
         fs::create_dir_all(dir).map_err(io_err(dir))?;
@@ -142,7 +148,10 @@ impl<T: Send + 'static> Wal<T> {
                 file
             }
         };
+        let checkpoint_cell = Arc::new(AtomicU64::new(checkpoint));
         let writer = Writer {
+            checkpoint: checkpoint_cell.clone(),
+            checkpointed: checkpoint,
             dir: dir.to_path_buf(),
             options: options.clone(),
             segments,
@@ -157,7 +166,10 @@ impl<T: Send + 'static> Wal<T> {
             .spawn(move || writer.run(inbox))
             .map_err(io_err(dir))?;
         Ok(OpenedWal {
-            wal: Wal { requests },
+            wal: Wal {
+                requests,
+                checkpoint: checkpoint_cell,
+            },
             writer: handle,
             replay,
         })
@@ -171,7 +183,7 @@ impl<T: Send + 'static> Wal<T> {
         }
         let (done, wait) = oneshot::channel();
         self.requests
-            .send(Request::Append {
+            .send(Request {
                 payload,
                 item,
                 done,
@@ -181,10 +193,10 @@ impl<T: Send + 'static> Wal<T> {
         wait.await.map_err(|_| WalError::Closed)?
     }
 
-    /// Declares every record up to `seq` durable elsewhere. Blocking: call
-    /// it from a plain thread, not from async code.
-    pub fn checkpoint_blocking(&self, seq: u64) {
-        let _ = self.requests.blocking_send(Request::Checkpoint(seq));
+    /// Declares every record up to `seq` durable elsewhere. Applied by the
+    /// writer after its next group commit, and when it stops.
+    pub fn checkpoint(&self, seq: u64) {
+        self.checkpoint.fetch_max(seq, Ordering::AcqRel);
     }
 
     /// Number of appends waiting for the writer.
@@ -204,7 +216,9 @@ struct Writer<T> {
     segments: Vec<Segment>,
     current: File,
     next_seq: u64,
-    sink: SyncSender<(u64, T)>,
+    checkpoint: Arc<AtomicU64>,
+    checkpointed: u64,
+    sink: Sink<T>,
     observer: Option<CommitObserver>,
 }
 
@@ -213,34 +227,24 @@ impl<T> Writer<T> {
         let mut group = Vec::with_capacity(MAX_GROUP);
         let mut buffer = Vec::new();
         while let Some(first) = inbox.blocking_recv() {
-            // A checkpoint ends the group, so that it runs after the appends
-            // that came before it and before those that came after.
-            let mut checkpoint = None;
-            let mut next = Some(first);
-            while let Some(request) = next.take() {
-                match request {
-                    Request::Append {
-                        payload,
-                        item,
-                        done,
-                    } => group.push((payload, item, done)),
-                    Request::Checkpoint(seq) => {
-                        checkpoint = Some(seq);
-                        break;
-                    }
-                }
-                if group.len() < MAX_GROUP {
-                    next = inbox.try_recv().ok();
+            group.push(first);
+            while group.len() < MAX_GROUP {
+                match inbox.try_recv() {
+                    Ok(request) => group.push(request),
+                    Err(_) => break,
                 }
             }
-            if !group.is_empty() && !self.commit(&mut group, &mut buffer) {
-                return;
+            if !self.commit(&mut group, &mut buffer) {
+                break;
             }
-            if let Some(seq) = checkpoint {
-                if let Err(e) = self.checkpoint(seq) {
-                    tracing::error!(error = %e, "write-ahead log checkpoint failed");
-                }
-            }
+            self.apply_checkpoint();
+        }
+        self.apply_checkpoint();
+    }
+
+    fn apply_checkpoint(&mut self) {
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "write-ahead log checkpoint failed");
         }
     }
 
@@ -248,21 +252,21 @@ impl<T> Writer<T> {
     /// Returns false when the sink is gone (shutting down).
     fn commit(
         &mut self,
-        group: &mut Vec<(Vec<u8>, T, oneshot::Sender<Result<u64, WalError>>)>,
+        group: &mut Vec<Request<T>>,
         buffer: &mut Vec<u8>,
     ) -> bool {
         let started = Instant::now();
         buffer.clear();
         let first_seq = self.next_seq;
-        for (i, (payload, _, _)) in group.iter().enumerate() {
-            encode_record(buffer, first_seq + i as u64, payload);
+        for (i, request) in group.iter().enumerate() {
+            encode_record(buffer, first_seq + i as u64, &request.payload);
         }
         let result = self.write_and_sync(buffer);
         if let Some(observer) = &self.observer {
             observer(group.len(), buffer.len(), started.elapsed());
         }
         let failed = result.as_ref().err().map(|e| e.to_string());
-        for (i, (_, item, done)) in group.drain(..).enumerate() {
+        for (i, Request { item, done, .. }) in group.drain(..).enumerate() {
             let seq = first_seq + i as u64;
             if let Some(message) = &failed {
                 let _ = done.send(Err(WalError::Io {
@@ -274,7 +278,7 @@ impl<T> Writer<T> {
             self.next_seq = seq + 1;
             // Hand over before answering: once a client has its answer, the
             // event is on its way to the index.
-            if self.sink.send((seq, item)).is_err() {
+            if !(self.sink)(seq, item) {
                 let _ = done.send(Err(WalError::Closed));
                 return false;
             }
@@ -307,8 +311,13 @@ impl<T> Writer<T> {
     }
 
     /// Records the checkpoint, then deletes the segments it covers whole.
-    fn checkpoint(&mut self, seq: u64) -> Result<(), WalError> {
+    fn checkpoint(&mut self) -> Result<(), WalError> {
+        let seq = self.checkpoint.load(Ordering::Acquire);
+        if seq <= self.checkpointed {
+            return Ok(());
+        }
         write_checkpoint(&self.dir, seq)?;
+        self.checkpointed = seq;
         while self.segments.len() > 1 && self.segments[1].first_seq <= seq + 1 {
             let old = self.segments.remove(0);
             fs::remove_file(&old.path).map_err(io_err(&old.path))?;
@@ -468,6 +477,7 @@ mod tests {
 
     fn open(dir: &Path, segment_bytes: u64) -> (OpenedWal<u32>, Receiver<(u64, u32)>) {
         let (tx, rx) = sync_channel(1024);
+        let tx: Sink<u32> = Box::new(move |seq, item| tx.send((seq, item)).is_ok());
         let options = WalOptions {
             segment_bytes,
             ..WalOptions::default()
@@ -542,11 +552,8 @@ mod tests {
         }
         let before = list_segments(dir.path()).unwrap().len();
         assert!(before > 5);
-        let wal = opened.wal.clone();
-        tokio::task::spawn_blocking(move || wal.checkpoint_blocking(15))
-            .await
-            .unwrap();
-        // An append after the checkpoint request is answered after it ran.
+        opened.wal.checkpoint(15);
+        // The checkpoint runs after the next group commit.
         opened.wal.append(vec![1], 20).await.unwrap();
         let after = list_segments(dir.path()).unwrap();
         assert!(after.len() < before);

@@ -1,1 +1,121 @@
-fn main() {}
+//! `vigil`: one program for an MSP's NOC and SOC.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use vigil_server::config::Config;
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "One program for an MSP's NOC and SOC")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run Vigil: the API, ingest, storage.
+    Serve {
+        /// The TOML config file (every key has a default).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The data directory (overrides server.data_dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// The HTTP address (overrides server.listen).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Work with the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print the version.
+    Version,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate a config file, naming the bad key and its line.
+    Check { file: PathBuf },
+    /// Print the effective configuration (file, then VIGIL_* variables).
+    Show { file: Option<PathBuf> },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("vigil: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config, data, listen } => serve(config, data, listen),
+        Command::Config { command: ConfigCommand::Check { file } } => {
+            let config = Config::load(Some(&file), std::env::vars())?;
+            println!(
+                "{}: ok ({} tenant(s), listen {}, data {})",
+                file.display(),
+                config.tenants.len(),
+                config.server.listen,
+                config.server.data_dir.display()
+            );
+            Ok(())
+        }
+        Command::Config { command: ConfigCommand::Show { file } } => {
+            let config = Config::load(file.as_deref(), std::env::vars())?;
+            print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Version => {
+            println!("vigil {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+    }
+}
+
+fn serve(file: Option<PathBuf>, data: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+    let mut config = Config::load(file.as_deref(), std::env::vars())?;
+    if let Some(data) = data {
+        config.server.data_dir = data;
+    }
+    if let Some(listen) = listen {
+        config.server.listen = listen;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&config.server.log)
+                .context("bad server.log filter")?,
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("vigil")
+        .build()?;
+    runtime.block_on(vigil_server::run(config, shutdown_signal()))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutdown requested");
+}

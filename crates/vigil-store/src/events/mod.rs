@@ -1,3 +1,111 @@
-//! Events. (Being written.)
+//! The event store: durable appends, search and field statistics, per tenant.
+//!
+//! [`EventStore`] is what the server uses; [`EmbeddedEventStore`] is the
+//! no-setup backend: a write-ahead log ([`crate::wal`]) for durability and
+//! one tantivy index per tenant and day ([`partition`]) for search, fed by
+//! one indexer thread ([`indexer`]). Every backend runs the suite in
+//! [`conformance`].
+
+pub mod codec;
 pub mod compile;
+pub mod conformance;
+mod embedded;
+mod indexer;
+pub mod partition;
 pub mod schema;
+
+pub use embedded::{EmbeddedEventStore, EmbeddedOptions};
+
+use async_trait::async_trait;
+use serde::Serialize;
+use vigil_core::{Event, EventId, TenantId, Timestamp};
+use vigil_query::Query;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventStoreError {
+    #[error(transparent)]
+    Wal(#[from] crate::wal::WalError),
+    #[error("event index error in {context}: {message}")]
+    Index { context: String, message: String },
+    #[error("event store i/o error in {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the event store is shutting down")]
+    Closed,
+}
+
+/// A search over one tenant's events.
+#[derive(Debug, Clone)]
+pub struct SearchRequest {
+    pub query: Query,
+    /// Inclusive lower bound on the event time.
+    pub from: Option<Timestamp>,
+    /// Exclusive upper bound on the event time.
+    pub to: Option<Timestamp>,
+    pub limit: usize,
+}
+
+/// Matching events, newest first, and how many matched in all.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SearchResult {
+    pub total: u64,
+    pub events: Vec<StoredEvent>,
+    /// Fields named by the query that no event of the searched time range
+    /// has: the likely reason for an empty result.
+    pub missing_fields: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredEvent {
+    pub id: EventId,
+    pub time: Timestamp,
+    /// The event's JSON text as it was ingested.
+    pub raw: String,
+}
+
+/// Top values of `field` among the events that match.
+#[derive(Debug, Clone)]
+pub struct StatsRequest {
+    pub search: SearchRequest,
+    pub field: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StatsResult {
+    /// Events that matched the query.
+    pub total: u64,
+    /// `(value, count)`, most frequent first.
+    pub values: Vec<(serde_json::Value, u64)>,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores `events` of `tenant`; returns once they are durable.
+    async fn append(&self, tenant: TenantId, events: Vec<Event>) -> Result<(), EventStoreError>;
+
+    async fn search(
+        &self,
+        tenant: TenantId,
+        request: SearchRequest,
+    ) -> Result<SearchResult, EventStoreError>;
+
+    async fn stats(
+        &self,
+        tenant: TenantId,
+        request: StatsRequest,
+    ) -> Result<StatsResult, EventStoreError>;
+
+    /// Makes everything appended before the call searchable.
+    async fn refresh(&self) -> Result<(), EventStoreError>;
+
+    /// Drops the tenant's events of days wholly older than `keep_days` days
+    /// before `now`; returns how many daily partitions went.
+    async fn apply_retention(
+        &self,
+        tenant: TenantId,
+        keep_days: u32,
+        now: Timestamp,
+    ) -> Result<usize, EventStoreError>;
+}

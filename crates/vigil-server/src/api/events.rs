@@ -1,0 +1,184 @@
+//! `GET /api/v1/events` and `/api/v1/events/stats`: search a tenant's events.
+
+use crate::auth::{Action, Caller};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Query, State};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::time::Instant;
+use vigil_core::Timestamp;
+use vigil_store::events::{SearchRequest, StatsRequest};
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 10_000;
+
+#[derive(Deserialize)]
+pub struct SearchParams {
+    tenant: Option<String>,
+    q: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<usize>,
+    /// For stats: the field whose top values are counted.
+    field: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    id: String,
+    time: String,
+    event: Box<RawValue>,
+}
+
+#[derive(Serialize)]
+pub struct SearchAnswer {
+    total: u64,
+    events: Vec<EventView>,
+    took_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ValueCount {
+    value: serde_json::Value,
+    count: u64,
+}
+
+#[derive(Serialize)]
+pub struct StatsAnswer {
+    field: String,
+    total: u64,
+    values: Vec<ValueCount>,
+    took_ms: u64,
+}
+
+/// Reads `from`/`to`: RFC 3339, epoch numbers, `now`, or `now-15m`
+/// (units s, m, h, d, w).
+pub fn parse_time(name: &str, text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
+    let bad = || {
+        ApiError::bad_request(format!(
+            "{name}={text:?} is not a time: use RFC 3339, epoch seconds, `now` or `now-15m`"
+        ))
+    };
+    let text = text.trim();
+    if let Some(rest) = text.strip_prefix("now") {
+        if rest.is_empty() {
+            return Ok(now);
+        }
+        let rest = rest.strip_prefix('-').ok_or_else(bad)?;
+        let unit = match rest.chars().last().ok_or_else(bad)? {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            'd' => 86_400,
+            'w' => 7 * 86_400,
+            _ => return Err(bad()),
+        };
+        let count: i64 = rest[..rest.len() - 1].parse().map_err(|_| bad())?;
+        let micros = count.saturating_mul(unit).saturating_mul(1_000_000);
+        return Ok(Timestamp(now.0.saturating_sub(micros)));
+    }
+    Timestamp::parse(text).map_err(|_| bad())
+}
+
+fn search_request(params: &SearchParams) -> Result<SearchRequest, ApiError> {
+    let now = Timestamp::now();
+    let query = vigil_query::parse(params.q.as_deref().unwrap_or(""))?;
+    let time = |name, value: &Option<String>| {
+        value.as_deref().map(|v| parse_time(name, v, now)).transpose()
+    };
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit > MAX_LIMIT {
+        return Err(ApiError::bad_request(format!("limit must be at most {MAX_LIMIT}")));
+    }
+    Ok(SearchRequest {
+        query,
+        from: time("from", &params.from)?,
+        to: time("to", &params.to)?,
+        limit,
+    })
+}
+
+pub async fn search(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchAnswer>, ApiError> {
+    let started = Instant::now();
+    let tenant = caller.tenant(&app, params.tenant.as_deref(), Action::Read).await?;
+    let request = search_request(&params)?;
+    let result = app.events.search(tenant.id, request).await?;
+    let events = result
+        .events
+        .into_iter()
+        .map(|e| EventView {
+            id: e.id.to_string(),
+            time: e.time.to_rfc3339(),
+            event: RawValue::from_string(e.raw)
+                .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON")),
+        })
+        .collect();
+    let hint = (!result.missing_fields.is_empty()).then(|| {
+        format!(
+            "no event in the searched time range has the field(s) {}",
+            result.missing_fields.join(", ")
+        )
+    });
+    app.metrics.search_seconds.observe(started.elapsed().as_secs_f64());
+    Ok(Json(SearchAnswer {
+        total: result.total,
+        events,
+        took_ms: started.elapsed().as_millis() as u64,
+        hint,
+    }))
+}
+
+pub async fn stats(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<StatsAnswer>, ApiError> {
+    let started = Instant::now();
+    let tenant = caller.tenant(&app, params.tenant.as_deref(), Action::Read).await?;
+    let field = params
+        .field
+        .clone()
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| ApiError::bad_request("name the field to count with field=NAME"))?;
+    let mut search = search_request(&params)?;
+    search.limit = params.limit.unwrap_or(10).min(MAX_LIMIT);
+    let result = app
+        .events
+        .stats(tenant.id, StatsRequest { search, field: field.clone() })
+        .await?;
+    Ok(Json(StatsAnswer {
+        field,
+        total: result.total,
+        values: result
+            .values
+            .into_iter()
+            .map(|(value, count)| ValueCount { value, count })
+            .collect(),
+        took_ms: started.elapsed().as_millis() as u64,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_and_absolute_times() {
+        let now = Timestamp(10_000_000_000);
+        assert_eq!(parse_time("from", "now", now).unwrap(), now);
+        assert_eq!(parse_time("from", "now-15m", now).unwrap().0, now.0 - 900_000_000);
+        assert_eq!(parse_time("from", "now-2d", now).unwrap().0, now.0 - 172_800_000_000);
+        assert_eq!(parse_time("from", "1714564800", now).unwrap().0, 1_714_564_800_000_000);
+        for bad in ["now+5m", "now-5y", "now-m", "soon", ""] {
+            assert!(parse_time("from", bad, now).is_err(), "{bad}");
+        }
+    }
+}

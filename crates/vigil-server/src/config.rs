@@ -1,0 +1,346 @@
+//! The configuration: one TOML file, every key with a default, every key
+//! overridable by a `VIGIL_*` environment variable.
+//!
+//! The variable's name is the key's path in upper case joined by `_`:
+//! `[server] listen` is `VIGIL_SERVER_LISTEN`, `[ingest] max_line_bytes` is
+//! `VIGIL_INGEST_MAX_LINE_BYTES`. Its value is read as a TOML value
+//! (`true`, `42`, `[1, 2]`) and, failing that, as a string.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use vigil_core::TenantName;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub ingest: IngestConfig,
+    pub storage: StorageConfig,
+    pub retention: RetentionConfig,
+    /// Tenants created at start when missing.
+    pub tenants: Vec<TenantConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP API.
+    pub listen: SocketAddr,
+    /// Where everything is stored.
+    pub data_dir: PathBuf,
+    /// Log filter (`info`, `debug`, `vigil_server=debug,info`).
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest accepted request body, after decompression (413 beyond).
+    pub max_body_bytes: usize,
+    /// Longest accepted NDJSON line.
+    pub max_line_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Longest time from acknowledgement to searchable, in milliseconds.
+    pub commit_interval_ms: u64,
+    /// Indexing threads per open partition writer.
+    pub index_threads: usize,
+    /// Indexing memory per open partition writer, in MiB.
+    pub index_memory_mb: usize,
+    /// Partition writers kept open at most.
+    pub max_open_writers: usize,
+    /// Size at which a write-ahead log segment is closed, in MiB.
+    pub wal_segment_mb: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Days of events kept for a tenant that sets none.
+    pub default_days: u32,
+    /// How often old partitions are dropped, in seconds.
+    pub interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    pub name: TenantName,
+    /// Days of events kept; `retention.default_days` when absent.
+    pub retention_days: Option<u32>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("vigil-data"),
+            log: "info".into(),
+        }
+    }
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig {
+            max_body_bytes: 64 << 20,
+            max_line_bytes: 1 << 20,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            commit_interval_ms: 1000,
+            index_threads: 2,
+            index_memory_mb: 128,
+            max_open_writers: 16,
+            wal_segment_mb: 64,
+        }
+    }
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            default_days: 30,
+            interval_secs: 3600,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            ingest: IngestConfig::default(),
+            storage: StorageConfig::default(),
+            retention: RetentionConfig::default(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{origin}{location}: {message}")]
+    Invalid {
+        origin: String,
+        /// ` line N` or empty.
+        location: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads `path` (defaults alone when `None`), then applies `VIGIL_*`
+    /// variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let (text, origin) = match path {
+            Some(p) => (
+                std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?,
+                p.display().to_string(),
+            ),
+            None => (String::new(), "defaults".to_string()),
+        };
+        Self::parse(&text, &origin, env)
+    }
+
+    /// Parses TOML text; `origin` names it in errors.
+    pub fn parse(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        // Check the file alone first, so that its errors carry its lines.
+        let config: Config = toml::from_str(text).map_err(|e| invalid(origin, text, &e))?;
+        let overrides: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("VIGIL_"))
+            .collect();
+        if overrides.is_empty() {
+            return config.validated(origin);
+        }
+        let mut table = toml::Table::try_from(&config).map_err(|e| ConfigError::Invalid {
+            origin: origin.into(),
+            location: String::new(),
+            message: e.to_string(),
+        })?;
+        for (name, value) in overrides {
+            apply_env(&mut table, &name, &value)?;
+        }
+        let config: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                origin: "environment".into(),
+                location: String::new(),
+                message: e.message().to_string(),
+            })?;
+        config.validated(origin)
+    }
+
+    fn validated(self, origin: &str) -> Result<Config, ConfigError> {
+        let fail = |message: String| {
+            Err(ConfigError::Invalid {
+                origin: origin.into(),
+                location: String::new(),
+                message,
+            })
+        };
+        if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
+            return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
+        }
+        if self.storage.index_threads == 0 || self.storage.max_open_writers == 0 {
+            return fail("storage.index_threads and storage.max_open_writers must be above 0".into());
+        }
+        if self.storage.index_memory_mb < 15 * self.storage.index_threads {
+            return fail(format!(
+                "storage.index_memory_mb must be at least 15 per index thread ({})",
+                15 * self.storage.index_threads
+            ));
+        }
+        let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(dup) = names.windows(2).find(|w| w[0] == w[1]) {
+            return fail(format!("tenant {:?} is declared twice", dup[0]));
+        }
+        Ok(self)
+    }
+
+    /// The effective configuration as TOML (`vigil config show`).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+fn invalid(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let location = e
+        .span()
+        .map(|span| format!(" line {}", text[..span.start.min(text.len())].matches('\n').count() + 1))
+        .unwrap_or_default();
+    ConfigError::Invalid {
+        origin: origin.into(),
+        location,
+        message: e.message().to_string(),
+    }
+}
+
+/// Sets the key that `VIGIL_A_B_C` names. Key names contain `_` too, so the
+/// path is found by matching against the keys the table has.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+    let wanted = name.trim_start_matches("VIGIL_").to_ascii_lowercase();
+    let unknown = || ConfigError::Invalid {
+        origin: format!("environment variable {name}"),
+        location: String::new(),
+        message: "no config key has this name".into(),
+    };
+    let (section, key) = table
+        .iter()
+        .filter_map(|(section, v)| Some((section, v.as_table()?)))
+        .find_map(|(section, keys)| {
+            let rest = wanted.strip_prefix(section.as_str())?.strip_prefix('_')?;
+            keys.contains_key(rest).then(|| (section.clone(), rest.to_string()))
+        })
+        .ok_or_else(unknown)?;
+    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    if let Some(keys) = table.get_mut(&section).and_then(toml::Value::as_table_mut) {
+        keys.insert(key, parsed);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let config = Config::parse("", "test", env(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.data_dir, PathBuf::from("vigil-data"));
+    }
+
+    #[test]
+    fn the_default_file_round_trips() {
+        let text = Config::default().to_toml();
+        assert_eq!(Config::parse(&text, "test", env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn file_values_and_tenants() {
+        let text = "[server]\nlisten = \"0.0.0.0:9000\"\n[[tenants]]\nname = \"acme\"\nretention_days = 7\n";
+        let config = Config::parse(text, "test", env(&[])).unwrap();
+        assert_eq!(config.server.listen.port(), 9000);
+        assert_eq!(config.tenants[0].name.as_str(), "acme");
+        assert_eq!(config.tenants[0].retention_days, Some(7));
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let text = "[server]\nlisten = \"127.0.0.1:1\"\n\n[ingest]\nmax_lines = 5\n";
+        let err = Config::parse(text, "vigil.toml", env(&[])).unwrap_err().to_string();
+        assert!(err.starts_with("vigil.toml line 5: unknown field `max_lines`"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named_with_its_line() {
+        let text = "[server]\nlisten = \"nowhere\"\n";
+        let err = Config::parse(text, "vigil.toml", env(&[])).unwrap_err().to_string();
+        assert!(err.starts_with("vigil.toml line 2:"), "{err}");
+        let err = Config::parse("[[tenants]]\nname = \"Bad Name\"\n", "f", env(&[])).unwrap_err();
+        assert!(err.to_string().contains("invalid tenant name"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_every_key() {
+        let vars = env(&[
+            ("VIGIL_SERVER_LISTEN", "127.0.0.1:9999"),
+            ("VIGIL_INGEST_MAX_LINE_BYTES", "2048"),
+            ("VIGIL_SERVER_DATA_DIR", "/tmp/x"),
+            ("OTHER", "ignored"),
+        ]);
+        let config = Config::parse("[ingest]\nmax_line_bytes = 10\n", "t", vars).unwrap();
+        assert_eq!(config.server.listen.port(), 9999);
+        assert_eq!(config.ingest.max_line_bytes, 2048);
+        assert_eq!(config.server.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn unknown_or_bad_environment_is_an_error() {
+        let err = Config::parse("", "t", env(&[("VIGIL_NOPE", "1")])).unwrap_err();
+        assert!(err.to_string().contains("VIGIL_NOPE"), "{err}");
+        let err = Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
+        assert!(err.to_string().contains("environment"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_tenants_and_bad_values_are_refused() {
+        let text = "[[tenants]]\nname = \"a\"\n[[tenants]]\nname = \"a\"\n";
+        assert!(Config::parse(text, "t", env(&[])).is_err());
+        assert!(Config::parse("[storage]\nindex_memory_mb = 1\n", "t", env(&[])).is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! API errors: each kind maps to one HTTP status and a JSON body
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use vigil_store::events::EventStoreError;
+use vigil_store::state::StateError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra fields merged into the error object (a parse position...).
+    pub detail: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let mut error = json!({"code": self.code, "message": self.message});
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.detail, error.as_object_mut()) {
+            obj.extend(extra);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
+        let status = match e {
+            StateError::Conflict(_) => StatusCode::CONFLICT,
+            StateError::NotFound(_) => StatusCode::NOT_FOUND,
+            StateError::Invalid(_) => StatusCode::BAD_REQUEST,
+            StateError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let code = match e {
+            StateError::Conflict(_) => "conflict",
+            StateError::NotFound(_) => "not_found",
+            StateError::Invalid(_) => "invalid",
+            StateError::Backend(_) => "internal",
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+impl From<EventStoreError> for ApiError {
+    fn from(e: EventStoreError) -> Self {
+        let status = match e {
+            EventStoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, "storage", e.to_string())
+    }
+}
+
+impl From<vigil_query::ParseError> for ApiError {
+    fn from(e: vigil_query::ParseError) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, "query_syntax", e.to_string())
+            .with_detail(json!({"position": e.position}))
+    }
+}

@@ -1,0 +1,84 @@
+//! Vigil's own metrics, served at `/metrics` in the Prometheus text format.
+//!
+//! No metric carries a tenant label: `/metrics` is scraped without a
+//! token, and tenant names are client data.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub ingested_events: Counter,
+    pub rejected_lines: Counter,
+    pub ingest_requests: Family<OutcomeLabel, Counter>,
+    pub ingest_seconds: Histogram,
+    pub wal_commit_seconds: Histogram,
+    pub wal_commit_records: Histogram,
+    pub index_commit_seconds: Histogram,
+    pub indexed_events: Counter,
+    pub search_seconds: Histogram,
+    pub queue_depth: Family<QueueLabel, Gauge>,
+}
+
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.0001, 2.0, 18)
+}
+
+impl Metrics {
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("vigil");
+        let m = Metrics {
+            ingested_events: Counter::default(),
+            rejected_lines: Counter::default(),
+            ingest_requests: Family::default(),
+            ingest_seconds: Histogram::new(latency_buckets()),
+            wal_commit_seconds: Histogram::new(latency_buckets()),
+            wal_commit_records: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            index_commit_seconds: Histogram::new(latency_buckets()),
+            indexed_events: Counter::default(),
+            search_seconds: Histogram::new(latency_buckets()),
+            queue_depth: Family::default(),
+            registry: Registry::default(),
+        };
+        registry.register("ingested_events", "Events accepted and made durable", m.ingested_events.clone());
+        registry.register("ingest_rejected_lines", "Ingest lines rejected as malformed", m.rejected_lines.clone());
+        registry.register("ingest_requests", "Ingest requests by outcome", m.ingest_requests.clone());
+        registry.register("ingest_request_seconds", "Time to acknowledge an ingest request", m.ingest_seconds.clone());
+        registry.register("wal_commit_seconds", "Write-ahead log group commit time (write + fsync)", m.wal_commit_seconds.clone());
+        registry.register("wal_commit_records", "Appends per write-ahead log group commit", m.wal_commit_records.clone());
+        registry.register("index_commit_seconds", "Event index commit time", m.index_commit_seconds.clone());
+        registry.register("indexed_events", "Events committed to the search index", m.indexed_events.clone());
+        registry.register("search_seconds", "Event search time", m.search_seconds.clone());
+        registry.register("queue_depth", "Work waiting in an internal queue", m.queue_depth.clone());
+        Arc::new(Metrics { registry, ..m })
+    }
+
+    pub fn set_queue_depth(&self, queue: &'static str, depth: usize) {
+        self.queue_depth
+            .get_or_create(&QueueLabel { queue })
+            .set(depth as i64);
+    }
+
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}

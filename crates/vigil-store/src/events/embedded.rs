@@ -1,0 +1,349 @@
+//! The embedded event store: write-ahead log + daily tantivy partitions.
+
+use super::codec::{decode_batch, encode_batch};
+use super::compile::{compile, has_field, top_values};
+use super::indexer::{Batch, IndexObserver, Indexer, IndexerConfig, IndexerMsg};
+use super::partition::{PartitionKey, Partitions};
+use super::schema::EventSchema;
+use super::{
+    EventStore, EventStoreError, SearchRequest, SearchResult, StatsRequest, StatsResult,
+    StoredEvent,
+};
+use crate::wal::{CommitObserver, Wal, WalOptions};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::schema::Value;
+use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
+use tokio::sync::oneshot;
+use vigil_core::{Event, EventId, TenantId, Timestamp};
+use vigil_query::{Predicate, Query};
+
+/// Settings of the embedded store; every one has a default.
+pub struct EmbeddedOptions {
+    /// Longest time from acknowledgement to searchable.
+    pub commit_interval: Duration,
+    pub writer_threads: usize,
+    pub writer_memory_bytes: usize,
+    pub max_open_writers: usize,
+    /// Batches waiting for the indexer at most (back-pressure beyond).
+    pub index_queue: usize,
+    pub wal: WalOptions,
+    pub on_wal_commit: Option<CommitObserver>,
+    pub on_index_commit: Option<IndexObserver>,
+}
+
+impl Default for EmbeddedOptions {
+    fn default() -> Self {
+        EmbeddedOptions {
+            commit_interval: Duration::from_secs(1),
+            writer_threads: 2,
+            writer_memory_bytes: 128 << 20,
+            max_open_writers: 16,
+            index_queue: 64,
+            wal: WalOptions::default(),
+            on_wal_commit: None,
+            on_index_commit: None,
+        }
+    }
+}
+
+pub struct EmbeddedEventStore {
+    wal: Option<Wal<Batch>>,
+    indexer_inbox: SyncSender<IndexerMsg>,
+    index_queued: Arc<AtomicUsize>,
+    partitions: Arc<Partitions>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl EmbeddedEventStore {
+    /// Opens the store in `dir` (`dir/wal`, `dir/events`), replays what the
+    /// log holds beyond the index, and starts the writer and indexer.
+    pub fn open(dir: &Path, options: EmbeddedOptions) -> Result<Self, EventStoreError> {
+        let schema = Arc::new(EventSchema::new());
+        let partitions = Arc::new(Partitions::new(dir.join("events"), schema));
+        let (inbox, receiver) = sync_channel::<IndexerMsg>(options.index_queue);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let sink_inbox = inbox.clone();
+        let sink_queued = queued.clone();
+        let sink = Box::new(move |seq, batch| {
+            sink_queued.fetch_add(1, Ordering::Relaxed);
+            let msg = IndexerMsg::Batch {
+                seq,
+                batch,
+                replayed: false,
+            };
+            sink_inbox.send(msg).is_ok()
+        });
+        let opened = Wal::open(&dir.join("wal"), options.wal, sink, options.on_wal_commit)?;
+        let indexer = Indexer::new(
+            partitions.clone(),
+            IndexerConfig {
+                commit_interval: options.commit_interval,
+                writer_threads: options.writer_threads,
+                writer_memory_bytes: options.writer_memory_bytes,
+                max_open_writers: options.max_open_writers,
+            },
+            opened.wal.clone(),
+            queued.clone(),
+            options.on_index_commit,
+        );
+        let indexer_thread = std::thread::Builder::new()
+            .name("vigil-indexer".into())
+            .spawn(move || indexer.run(receiver))
+            .map_err(|source| EventStoreError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let store = EmbeddedEventStore {
+            wal: Some(opened.wal),
+            indexer_inbox: inbox,
+            index_queued: queued,
+            partitions,
+            threads: vec![opened.writer, indexer_thread],
+        };
+        store.replay(opened.replay);
+        Ok(store)
+    }
+
+    fn replay(&self, records: Vec<crate::wal::ReplayRecord>) {
+        if !records.is_empty() {
+            tracing::info!(records = records.len(), "replaying the write-ahead log into the index");
+        }
+        for record in records {
+            match decode_batch(&record.payload) {
+                Ok(batch) => self.send(IndexerMsg::Batch {
+                    seq: record.seq,
+                    batch,
+                    replayed: true,
+                }),
+                Err(e) => tracing::error!(seq = record.seq, error = %e, "skipping a bad log record"),
+            }
+        }
+    }
+
+    fn send(&self, msg: IndexerMsg) {
+        self.index_queued.fetch_add(1, Ordering::Relaxed);
+        if self.indexer_inbox.send(msg).is_err() {
+            self.index_queued.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Appends waiting for the log writer, and batches waiting for the
+    /// indexer.
+    pub fn queue_depths(&self) -> (usize, usize) {
+        let wal = self.wal.as_ref().map_or(0, Wal::queue_depth);
+        (wal, self.index_queued.load(Ordering::Relaxed))
+    }
+
+    /// Stops accepting, lets the log writer finish, indexes and commits
+    /// everything, and waits for both threads.
+    pub fn shutdown(mut self) {
+        self.close();
+    }
+
+    fn close(&mut self) {
+        self.wal = None;
+        let mut threads = std::mem::take(&mut self.threads);
+        if let Some(writer) = (!threads.is_empty()).then(|| threads.remove(0)) {
+            let _ = writer.join();
+        }
+        self.send(IndexerMsg::Shutdown);
+        for thread in threads {
+            let _ = thread.join();
+        }
+    }
+
+
+    async fn ask<T: Send + 'static>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, EventStoreError>>) -> IndexerMsg,
+    ) -> Result<T, EventStoreError> {
+        let (done, wait) = oneshot::channel();
+        let msg = make(done);
+        let inbox = self.indexer_inbox.clone();
+        let queued = self.index_queued.clone();
+        // The inbox is bounded and may be full: wait on a blocking thread.
+        tokio::task::spawn_blocking(move || {
+            queued.fetch_add(1, Ordering::Relaxed);
+            inbox.send(msg).map_err(|_| EventStoreError::Closed)
+        })
+        .await
+        .map_err(|_| EventStoreError::Closed)??;
+        wait.await.map_err(|_| EventStoreError::Closed)?
+    }
+}
+
+fn search_blocking(
+    partitions: &Partitions,
+    tenant: TenantId,
+    request: &SearchRequest,
+) -> Result<SearchResult, EventStoreError> {
+        let schema = partitions.schema();
+        let query = compile(schema, &with_time_range(request));
+        let mut result = SearchResult::default();
+        let searchers = searchers(partitions, tenant, request)?;
+        for (key, searcher) in &searchers {
+            let wanted = request.limit.saturating_sub(result.events.len());
+            let top = TopDocs::with_limit(wanted.max(1)).order_by_fast_field::<i64>("time", Order::Desc);
+            let (count, hits) = searcher
+                .search(&*query, &(Count, top))
+                .map_err(|e| search_error(*key, e))?;
+            result.total += count as u64;
+            for (_, address) in hits.into_iter().take(wanted) {
+                result.events.push(stored_event(schema, searcher, address, *key)?);
+            }
+        }
+        if result.total == 0 {
+            result.missing_fields = missing_fields(schema, &searchers, &request.query);
+        }
+        Ok(result)
+    }
+
+fn stats_blocking(
+    partitions: &Partitions,
+    tenant: TenantId,
+    request: &StatsRequest,
+) -> Result<StatsResult, EventStoreError> {
+        let schema = partitions.schema();
+        let query = compile(schema, &with_time_range(&request.search));
+        let limit = request.search.limit.max(1);
+        let mut counts: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
+        let mut total = 0u64;
+        for (key, searcher) in searchers(partitions, tenant, &request.search)? {
+            total += searcher.search(&*query, &Count).map_err(|e| search_error(key, e))? as u64;
+            // Ask each partition for more than needed: per-partition top
+            // lists are merged, and a value just below one day's cut may
+            // still make the overall list.
+            let values = top_values(schema, &searcher, &*query, &request.field, limit * 4 + 10)
+                .map_err(|e| search_error(key, e))?;
+            for (value, count) in values {
+                counts.entry(value.to_string()).or_insert((value, 0)).1 += count;
+            }
+        }
+        let mut values: Vec<(serde_json::Value, u64)> = counts.into_values().collect();
+        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
+        values.truncate(limit);
+        Ok(StatsResult { total, values })
+    }
+
+    /// Searchers of the tenant's partitions in the time range, newest first.
+fn searchers(
+    partitions: &Partitions,
+    tenant: TenantId,
+    request: &SearchRequest,
+) -> Result<Vec<(PartitionKey, Searcher)>, EventStoreError> {
+        let mut out = Vec::new();
+        for day in partitions.days_between(tenant, request.from, request.to)? {
+            let key = PartitionKey { tenant, day };
+            if let Some(partition) = partitions.get(key)? {
+                out.push((key, partition.reader.searcher()));
+            }
+        }
+        Ok(out)
+    }
+
+impl Drop for EmbeddedEventStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+#[async_trait]
+impl EventStore for EmbeddedEventStore {
+    async fn append(&self, tenant: TenantId, events: Vec<Event>) -> Result<(), EventStoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let wal = self.wal.as_ref().ok_or(EventStoreError::Closed)?;
+        let payload = encode_batch(tenant, &events);
+        wal.append(payload, (tenant, events)).await?;
+        Ok(())
+    }
+
+    async fn search(&self, tenant: TenantId, request: SearchRequest) -> Result<SearchResult, EventStoreError> {
+        let partitions = self.partitions.clone();
+        tokio::task::spawn_blocking(move || search_blocking(&partitions, tenant, &request))
+            .await
+            .map_err(|_| EventStoreError::Closed)?
+    }
+
+    async fn stats(&self, tenant: TenantId, request: StatsRequest) -> Result<StatsResult, EventStoreError> {
+        let partitions = self.partitions.clone();
+        tokio::task::spawn_blocking(move || stats_blocking(&partitions, tenant, &request))
+            .await
+            .map_err(|_| EventStoreError::Closed)?
+    }
+
+    async fn refresh(&self) -> Result<(), EventStoreError> {
+        self.ask(IndexerMsg::Refresh).await
+    }
+
+    async fn apply_retention(&self, tenant: TenantId, keep_days: u32, now: Timestamp) -> Result<usize, EventStoreError> {
+        let day = now.day() - i64::from(keep_days);
+        self.ask(|done| IndexerMsg::DropBefore { tenant, day, done }).await
+    }
+}
+
+/// The request's query, restricted to its time range through the `_time`
+/// pseudo-field that the compiler maps onto the indexed event time.
+fn with_time_range(request: &SearchRequest) -> Query {
+    if request.from.is_none() && request.to.is_none() {
+        return request.query.clone();
+    }
+    let bound = |t: Option<Timestamp>, make: fn(String) -> Bound<String>| {
+        t.map_or(Bound::Unbounded, |t| make(t.to_rfc3339()))
+    };
+    let range = Query::Field {
+        field: "_time".into(),
+        predicate: Predicate::Range {
+            lower: bound(request.from, Bound::Included),
+            upper: bound(request.to, Bound::Excluded),
+        },
+    };
+    Query::And(vec![request.query.clone(), range])
+}
+
+fn stored_event(
+    schema: &EventSchema,
+    searcher: &Searcher,
+    address: DocAddress,
+    key: PartitionKey,
+) -> Result<StoredEvent, EventStoreError> {
+    let doc: TantivyDocument = searcher.doc(address).map_err(|e| search_error(key, e))?;
+    let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let time = doc.get_first(schema.time).and_then(|v| v.as_i64()).unwrap_or_default();
+    Ok(StoredEvent {
+        id: text(schema.id).parse().unwrap_or(EventId(0)),
+        time: Timestamp(time),
+        raw: text(schema.raw),
+    })
+}
+
+fn missing_fields(schema: &EventSchema, searchers: &[(PartitionKey, Searcher)], query: &Query) -> Vec<String> {
+    query
+        .fields()
+        .into_iter()
+        .filter(|f| !f.starts_with('_'))
+        .filter(|f| !searchers.iter().any(|(_, s)| has_field(schema, s, f)))
+        .map(str::to_string)
+        .collect()
+}
+
+fn search_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {
+    EventStoreError::Index {
+        context: format!(
+            "search of partition {} of tenant {}",
+            super::partition::day_name(key.day),
+            key.tenant
+        ),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,267 @@
+//! The indexer thread: from durable batches to searchable documents.
+//!
+//! It receives batches in write-ahead log order, adds them to the writer of
+//! each event's partition, and commits all dirty writers together every
+//! `commit_interval` (what bounds the time from acknowledgement to
+//! searchable). After a commit the readers are reloaded and the log is told
+//! that everything up to the last batch is safe in the index.
+//!
+//! Replayed batches may already be in the index (a crash between a commit
+//! and its checkpoint), so each replayed event first deletes its id: replay
+//! is idempotent.
+
+use super::partition::{PartitionKey, Partitions};
+use super::EventStoreError;
+use crate::wal::Wal;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tantivy::{IndexWriter, TantivyDocument, Term};
+use tokio::sync::oneshot;
+use vigil_core::{Event, TenantId};
+
+/// What the write-ahead log carries to the indexer.
+pub(crate) type Batch = (TenantId, Vec<Event>);
+
+pub(crate) enum IndexerMsg {
+    Batch {
+        seq: u64,
+        batch: Batch,
+        replayed: bool,
+    },
+    /// Commit now and answer once done.
+    Refresh(oneshot::Sender<Result<(), EventStoreError>>),
+    /// Drop the tenant's partitions of days before `day`.
+    DropBefore {
+        tenant: TenantId,
+        day: i64,
+        done: oneshot::Sender<Result<usize, EventStoreError>>,
+    },
+    Shutdown,
+}
+
+/// Receives notice of each commit: documents committed and the time taken.
+pub type IndexObserver = Box<dyn Fn(usize, Duration) + Send>;
+
+pub(crate) struct IndexerConfig {
+    pub commit_interval: Duration,
+    pub writer_threads: usize,
+    pub writer_memory_bytes: usize,
+    pub max_open_writers: usize,
+}
+
+struct OpenWriter {
+    writer: IndexWriter<TantivyDocument>,
+    last_used: Instant,
+    dirty: bool,
+}
+
+pub(crate) struct Indexer {
+    pub partitions: Arc<Partitions>,
+    pub config: IndexerConfig,
+    pub wal: Wal<Batch>,
+    /// Messages sent but not yet received (a queue-depth gauge).
+    pub queued: Arc<AtomicUsize>,
+    pub observer: Option<IndexObserver>,
+    writers: HashMap<PartitionKey, OpenWriter>,
+    uncommitted_docs: usize,
+    last_seq: Option<u64>,
+}
+
+impl Indexer {
+    pub fn new(
+        partitions: Arc<Partitions>,
+        config: IndexerConfig,
+        wal: Wal<Batch>,
+        queued: Arc<AtomicUsize>,
+        observer: Option<IndexObserver>,
+    ) -> Self {
+        Indexer {
+            partitions,
+            config,
+            wal,
+            queued,
+            observer,
+            writers: HashMap::new(),
+            uncommitted_docs: 0,
+            last_seq: None,
+        }
+    }
+
+    pub fn run(mut self, inbox: Receiver<IndexerMsg>) {
+        let mut last_commit = Instant::now();
+        loop {
+            let wait = self.config.commit_interval.saturating_sub(last_commit.elapsed());
+            match inbox.recv_timeout(wait) {
+                Ok(msg) => {
+                    self.queued.fetch_sub(1, Ordering::Relaxed);
+                    if !self.handle(msg) {
+                        break;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_commit.elapsed() >= self.config.commit_interval {
+                self.commit_logged();
+                last_commit = Instant::now();
+            }
+        }
+        self.commit_logged();
+    }
+
+    /// Returns false to stop.
+    fn handle(&mut self, msg: IndexerMsg) -> bool {
+        match msg {
+            IndexerMsg::Batch {
+                seq,
+                batch,
+                replayed,
+            } => {
+                if let Err(e) = self.add(batch, replayed) {
+                    tracing::error!(error = %e, seq, "cannot index a batch of events");
+                }
+                self.last_seq = Some(seq);
+            }
+            IndexerMsg::Refresh(done) => {
+                let _ = done.send(self.commit());
+            }
+            IndexerMsg::DropBefore { tenant, day, done } => {
+                let _ = done.send(self.drop_before(tenant, day));
+            }
+            IndexerMsg::Shutdown => return false,
+        }
+        true
+    }
+
+    fn add(&mut self, (tenant, events): Batch, replayed: bool) -> Result<(), EventStoreError> {
+        let partitions = self.partitions.clone();
+        let schema = partitions.schema();
+        for event in &events {
+            let key = PartitionKey {
+                tenant,
+                day: event.time.day(),
+            };
+            let open = self.writer(key)?;
+            if replayed {
+                open.writer
+                    .delete_term(Term::from_field_text(schema.id, &event.id.to_string()));
+            }
+            open.writer
+                .add_document(schema.document(event))
+                .map_err(|e| index_error(key, e))?;
+            open.dirty = true;
+        }
+        self.uncommitted_docs += events.len();
+        Ok(())
+    }
+
+    fn writer(&mut self, key: PartitionKey) -> Result<&mut OpenWriter, EventStoreError> {
+        if !self.writers.contains_key(&key) {
+            if self.writers.len() >= self.config.max_open_writers {
+                self.close_least_recently_used();
+            }
+            let partition = self.partitions.get_or_create(key)?;
+            let writer = partition
+                .index
+                .writer_with_num_threads(self.config.writer_threads, self.config.writer_memory_bytes)
+                .map_err(|e| index_error(key, e))?;
+            self.writers.insert(
+                key,
+                OpenWriter {
+                    writer,
+                    last_used: Instant::now(),
+                    dirty: false,
+                },
+            );
+        }
+        let open = self.writers.get_mut(&key).ok_or(EventStoreError::Closed)?;
+        open.last_used = Instant::now();
+        Ok(open)
+    }
+
+    /// Commits and closes the writer used longest ago; its documents become
+    /// searchable now rather than at the next commit.
+    fn close_least_recently_used(&mut self) {
+        let oldest = self.writers.iter().min_by_key(|(_, w)| w.last_used).map(|(k, _)| *k);
+        if let Some(key) = oldest {
+            if let Some(mut open) = self.writers.remove(&key) {
+                if open.dirty {
+                    if let Err(e) = self.commit_writer(key, &mut open) {
+                        tracing::error!(error = %e, "cannot commit a partition");
+                    }
+                }
+            }
+        }
+    }
+
+    fn commit_writer(&self, key: PartitionKey, open: &mut OpenWriter) -> Result<(), EventStoreError> {
+        open.writer.commit().map_err(|e| index_error(key, e))?;
+        open.dirty = false;
+        if let Some(partition) = self.partitions.get(key)? {
+            partition.reader.reload().map_err(|e| index_error(key, e))?;
+        }
+        Ok(())
+    }
+
+    /// Commits every dirty writer, then checkpoints the log.
+    fn commit(&mut self) -> Result<(), EventStoreError> {
+        let started = Instant::now();
+        let keys: Vec<PartitionKey> = self
+            .writers
+            .iter()
+            .filter(|(_, w)| w.dirty)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in keys {
+            if let Some(mut open) = self.writers.remove(&key) {
+                let result = self.commit_writer(key, &mut open);
+                self.writers.insert(key, open);
+                result?;
+            }
+        }
+        if let Some(seq) = self.last_seq {
+            self.wal.checkpoint(seq);
+        }
+        if let Some(observer) = &self.observer {
+            if self.uncommitted_docs > 0 {
+                observer(self.uncommitted_docs, started.elapsed());
+            }
+        }
+        self.uncommitted_docs = 0;
+        Ok(())
+    }
+
+    fn commit_logged(&mut self) {
+        if let Err(e) = self.commit() {
+            tracing::error!(error = %e, "index commit failed; the write-ahead log keeps the events");
+        }
+    }
+
+    fn drop_before(&mut self, tenant: TenantId, day: i64) -> Result<usize, EventStoreError> {
+        let old: Vec<i64> = self
+            .partitions
+            .days(tenant)?
+            .into_iter()
+            .filter(|&d| d < day)
+            .collect();
+        for &d in &old {
+            let key = PartitionKey { tenant, day: d };
+            if let Some(open) = self.writers.remove(&key) {
+                // Dropped unfinished: these documents are being deleted anyway.
+                drop(open.writer);
+            }
+            self.partitions.remove(key)?;
+        }
+        Ok(old.len())
+    }
+}
+
+fn index_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {
+    EventStoreError::Index {
+        context: format!("partition {} of tenant {}", super::partition::day_name(key.day), key.tenant),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,258 @@
+//! The HTTP API end to end, against the real binary.
+
+mod common;
+
+use common::Server;
+use serde_json::{json, Value};
+use std::io::Write;
+
+fn server() -> (tempfile::TempDir, Server) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    (dir, server)
+}
+
+#[test]
+fn first_start_writes_a_private_admin_token() {
+    use std::os::unix::fs::PermissionsExt;
+    let (dir, server) = server();
+    let meta = std::fs::metadata(dir.path().join("admin.token")).expect("admin.token");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(server.admin.len() >= 64, "a token of at least 256 bits");
+    let tenants = server.get("/api/v1/tenants", &server.admin).send().expect("list");
+    assert_eq!(tenants.status(), 200);
+}
+
+#[test]
+fn ingest_then_search_with_the_query_language() {
+    let (_dir, server) = server();
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let read = server.token("acme", "read");
+    let body = [
+        json!({"@timestamp": "2024-05-01T12:00:00Z", "source": {"ip": "10.1.2.3"}, "user": {"name": "alice"}, "event": {"outcome": "failure"}, "message": "Failed password for alice", "status": 401}),
+        json!({"@timestamp": "2024-05-01T12:01:00Z", "source": {"ip": "192.168.1.7"}, "user": {"name": "bob"}, "event": {"outcome": "success"}, "message": "Accepted publickey for bob", "status": 200}),
+        json!({"timestamp": 1714565000, "source": {"ip": "2001:db8::5"}, "user": {"name": "carol"}, "event": {"outcome": "failure"}, "message": "Connection closed by carol", "status": 503}),
+    ]
+    .iter()
+    .map(|v| v.to_string() + "\n")
+    .collect::<String>();
+    let answer: Value = server.ingest(&ingest, &body).json().expect("answer");
+    assert_eq!(answer["accepted"], 3);
+    assert_eq!(answer["rejected_count"], 0);
+    let all = server.search_until(&read, "*", 3);
+    assert_eq!(all["total"], 3);
+    let times: Vec<&str> = all["events"].as_array().unwrap().iter().map(|e| e["time"].as_str().unwrap()).collect();
+    assert_eq!(times[0], "2024-05-01T12:03:20Z", "newest first");
+    assert_eq!(all["events"][0]["event"]["user"]["name"], "carol", "the event comes back as sent");
+    let cases = [
+        ("user.name:alice", 1),
+        ("user.name:ALICE", 1),
+        ("event.outcome:failure AND NOT user.name:carol", 1),
+        ("event.outcome:failure OR user.name:bob", 3),
+        ("source.ip:10.0.0.0/8", 1),
+        ("source.ip:192.168.0.0/16 OR source.ip:2001:db8::/32", 2),
+        ("status:[400 TO 599]", 2),
+        ("status:>=500", 1),
+        ("user.name:ca*", 1),
+        ("\"failed password\"", 1),
+        ("accepted", 1),
+        ("(user.name:alice OR user.name:bob) AND event.outcome:success", 1),
+    ];
+    for (query, want) in cases {
+        let result = server.search(&read, query);
+        assert_eq!(result["total"], want, "{query}: {result}");
+    }
+    let window = server
+        .get("/api/v1/events", &read)
+        .query(&[("q", "*"), ("from", "2024-05-01T12:00:30Z"), ("to", "2024-05-01T12:02:00Z")])
+        .send()
+        .expect("window")
+        .json::<Value>()
+        .expect("json");
+    assert_eq!(window["total"], 1);
+    let stats: Value = server
+        .get("/api/v1/events/stats", &read)
+        .query(&[("q", "*"), ("field", "event.outcome")])
+        .send()
+        .expect("stats")
+        .json()
+        .expect("json");
+    assert_eq!(stats["values"][0], json!({"value": "failure", "count": 2}));
+    assert_eq!(stats["values"][1], json!({"value": "success", "count": 1}));
+}
+
+#[test]
+fn gzip_bodies_are_accepted() {
+    let (_dir, server) = server();
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let read = server.token("acme", "read");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for i in 0..100 {
+        writeln!(gz, "{}", json!({"n": i, "kind": "zipped"})).unwrap();
+    }
+    let r = server
+        .post("/api/v1/ingest", &ingest)
+        .header("Content-Encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .expect("ingest");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().unwrap()["accepted"], 100);
+    assert_eq!(server.search_until(&read, "kind:zipped", 100)["total"], 100);
+}
+
+#[test]
+fn bad_lines_are_reported_and_good_ones_kept() {
+    let (_dir, server) = server();
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let read = server.token("acme", "read");
+    let long = format!("{{\"big\":\"{}\"}}", "x".repeat(2 << 20));
+    let mut body = Vec::new();
+    body.extend_from_slice(b"{\"ok\":1}\n{broken\n[1,2]\n\xff\xfe\n");
+    body.extend_from_slice(long.as_bytes());
+    body.extend_from_slice(b"\n{\"ok\":2}\n");
+    let r = server.post("/api/v1/ingest", &ingest).body(body).send().expect("ingest");
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().unwrap();
+    assert_eq!(answer["accepted"], 2);
+    assert_eq!(answer["rejected_count"], 4);
+    let lines: Vec<u64> = answer["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5]);
+    assert!(answer["rejected"][3]["error"].as_str().unwrap().contains("over the maximum"));
+    assert_eq!(server.search_until(&read, "ok:*", 2)["total"], 2);
+
+    let empty = server.ingest(&ingest, "");
+    assert_eq!(empty.status(), 400);
+    let all_bad = server.ingest(&ingest, "nope\n");
+    assert_eq!(all_bad.status(), 400);
+    assert_eq!(all_bad.json::<Value>().unwrap()["rejected"][0]["line"], 1);
+}
+
+#[test]
+fn oversized_bodies_get_413() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), &[("VIGIL_INGEST_MAX_BODY_BYTES", "1000")]);
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let big = format!("{{\"m\":\"{}\"}}\n", "y".repeat(2000));
+    let r = server.ingest(&ingest, &big);
+    assert_eq!(r.status(), 413);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(big.as_bytes()).unwrap();
+    let r = server
+        .post("/api/v1/ingest", &ingest)
+        .header("Content-Encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .expect("ingest");
+    assert_eq!(r.status(), 413, "the limit applies after decompression");
+    assert_eq!(server.ingest(&ingest, "{\"small\":1}\n").status(), 200, "the server goes on");
+}
+
+#[test]
+fn tokens_are_checked() {
+    let (_dir, server) = server();
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let no_token = server.request("POST", "/api/v1/ingest").body("{}").send().unwrap();
+    assert_eq!(no_token.status(), 401);
+    let wrong = server.ingest("vgl_0000000000000000000000000000000000000000000000000000000000000000", "{}");
+    assert_eq!(wrong.status(), 401);
+    let garbage = server.ingest("not a token at all", "{}");
+    assert_eq!(garbage.status(), 401);
+    let read_with_ingest = server.get("/api/v1/events", &ingest).send().unwrap();
+    assert_eq!(read_with_ingest.status(), 403, "an ingest token cannot read");
+    let read = server.token("acme", "read");
+    assert_eq!(server.ingest(&read, "{}").status(), 403, "a read token cannot ingest");
+    let mint = server.post("/api/v1/tokens", &read).json(&json!({"tenant": "acme", "role": "admin"})).send().unwrap();
+    assert_eq!(mint.status(), 403, "a read token cannot mint tokens");
+    let tenant = server.post("/api/v1/tenants", &read).json(&json!({"name": "x"})).send().unwrap();
+    assert_eq!(tenant.status(), 403);
+}
+
+#[test]
+fn query_errors_and_missing_fields() {
+    let (_dir, server) = server();
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    let read = server.token("acme", "read");
+    server.ingest(&ingest, "{\"user\":\"bob\"}\n");
+    server.search_until(&read, "*", 1);
+    let r = server.get("/api/v1/events", &read).query(&[("q", "user:bob AND (")]).send().unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().unwrap();
+    assert_eq!(body["error"]["code"], "query_syntax");
+    assert!(body["error"]["position"].is_u64(), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("position"));
+    let none = server.search(&read, "usr:bob");
+    assert_eq!(none["total"], 0);
+    assert!(none["hint"].as_str().unwrap().contains("usr"), "{none}");
+    let bad_time = server.get("/api/v1/events", &read).query(&[("from", "yesterday-ish")]).send().unwrap();
+    assert_eq!(bad_time.status(), 400);
+}
+
+#[test]
+fn config_tenants_are_created_and_users_log_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(&config, "[[tenants]]\nname = \"acme\"\nretention_days = 7\n").unwrap();
+    let data = dir.path().join("data");
+    let cfg = config.to_string_lossy().to_string();
+    let server = Server::start_with(&data, &[]);
+    drop(server);
+    // Restart with the config file: the tenant appears.
+    let server = {
+        let mut s = Server::start_with_config(&data, &cfg);
+        let tenants: Value = s.get("/api/v1/tenants", &s.admin.clone()).send().unwrap().json().unwrap();
+        assert_eq!(tenants[0]["name"], "acme");
+        assert_eq!(tenants[0]["retention_days"], 7);
+        s.stop();
+        s
+    };
+    drop(server);
+    let server = Server::start(&data);
+    let user = server
+        .post("/api/v1/users", &server.admin)
+        .json(&json!({"name": "nina", "password": "correct horse battery", "role": "noc-operator", "tenants": ["acme"]}))
+        .send()
+        .unwrap();
+    assert_eq!(user.status(), 201);
+    let login = server.request("POST", "/api/v1/login").json(&json!({"name": "nina", "password": "wrong password!!"})).send().unwrap();
+    assert_eq!(login.status(), 401);
+    let login: Value = server
+        .request("POST", "/api/v1/login")
+        .json(&json!({"name": "nina", "password": "correct horse battery"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let tenants: Value = server.get("/api/v1/tenants", token).send().unwrap().json().unwrap();
+    assert_eq!(tenants.as_array().unwrap().len(), 1);
+    let search = server.get("/api/v1/events", token).query(&[("tenant", "acme")]).send().unwrap();
+    assert_eq!(search.status(), 200);
+}
+
+#[test]
+fn health_and_metrics() {
+    let (_dir, server) = server();
+    let health = server.request("GET", "/healthz").send().unwrap();
+    assert_eq!(health.status(), 200);
+    server.create_tenant("acme");
+    let ingest = server.token("acme", "ingest");
+    server.ingest(&ingest, "{\"a\":1}\n{\"a\":2}\nbad\n");
+    let text = server.request("GET", "/metrics").send().unwrap().text().unwrap();
+    for needle in [
+        "vigil_ingested_events_total 2",
+        "vigil_ingest_rejected_lines_total 1",
+        "vigil_wal_commit_seconds_bucket",
+        "vigil_queue_depth{queue=\"wal\"}",
+        "vigil_queue_depth{queue=\"index\"}",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+    assert!(!text.contains("acme"), "no tenant names in /metrics");
+}

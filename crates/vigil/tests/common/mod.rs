@@ -1,0 +1,183 @@
+//! Test harness: the real `vigil` binary on an ephemeral port, spoken to
+//! over HTTP.
+
+#![allow(dead_code)]
+
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub admin: String,
+    client: Client,
+}
+
+impl Server {
+    /// Starts `vigil serve` on `data` with a short commit interval.
+    pub fn start(data: &Path) -> Server {
+        Self::start_with(data, &[])
+    }
+
+    pub fn start_with(data: &Path, env: &[(&str, &str)]) -> Server {
+        Self::launch(data, None, env)
+    }
+
+    pub fn start_with_config(data: &Path, config: &str) -> Server {
+        Self::launch(data, Some(config), &[])
+    }
+
+    fn launch(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        if let Some(config) = config {
+            command.args(["serve", "--config", config]);
+        } else {
+            command.arg("serve");
+        }
+        command
+            .args(["--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .env("VIGIL_STORAGE_COMMIT_INTERVAL_MS", "200")
+            .env("VIGIL_STORAGE_INDEX_THREADS", "1")
+            .env("VIGIL_STORAGE_INDEX_MEMORY_MB", "32")
+            .env("VIGIL_SERVER_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("start vigil");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = listening_addr(&line) {
+                    let _ = tx.send(addr);
+                }
+                if std::env::var_os("VIGIL_TEST_LOG").is_some() {
+                    eprintln!("[vigil] {line}");
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("vigil did not report its address within 60 s");
+        let admin = std::fs::read_to_string(data.join("admin.token"))
+            .expect("admin.token")
+            .trim()
+            .to_string();
+        Server {
+            child,
+            addr,
+            data: data.to_path_buf(),
+            admin,
+            client: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn get(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn post(&self, path: &str, token: &str) -> RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(token)
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        self.client.request(method, self.url(path))
+    }
+
+    pub fn create_tenant(&self, name: &str) -> Value {
+        let r = self
+            .post("/api/v1/tenants", &self.admin)
+            .json(&json!({ "name": name }))
+            .send()
+            .expect("create tenant");
+        assert_eq!(r.status(), 201, "create tenant {name}");
+        r.json().expect("tenant json")
+    }
+
+    pub fn token(&self, tenant: &str, role: &str) -> String {
+        let r = self
+            .post("/api/v1/tokens", &self.admin)
+            .json(&json!({ "tenant": tenant, "role": role }))
+            .send()
+            .expect("create token");
+        assert_eq!(r.status(), 201, "create token");
+        let body: Value = r.json().expect("token json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    pub fn ingest(&self, token: &str, body: &str) -> Response {
+        self.post("/api/v1/ingest", token)
+            .body(body.to_string())
+            .send()
+            .expect("ingest")
+    }
+
+    pub fn search(&self, token: &str, query: &str) -> Value {
+        let r = self
+            .get("/api/v1/events", token)
+            .query(&[("q", query), ("limit", "10000")])
+            .send()
+            .expect("search");
+        assert_eq!(r.status(), 200, "search {query}");
+        r.json().expect("search json")
+    }
+
+    /// Searches until `want` events match (the index commits on a timer).
+    pub fn search_until(&self, token: &str, query: &str, want: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let result = self.search(token, query);
+            if result["total"].as_u64() == Some(want) || Instant::now() > deadline {
+                return result;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(&mut self) {
+        unsafe_sigterm(self.child.id());
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+}
+
+/// Finds `addr=IP:PORT` in vigil's "listening" log line.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("vigil is listening") {
+        return None;
+    }
+    let start = line.find("addr=")? + 5;
+    let rest = &line[start..];
+    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    rest[..end].trim_matches('"').parse().ok()
+}
