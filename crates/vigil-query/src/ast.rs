@@ -1,5 +1,6 @@
 //! The query AST: what a search string means, independent of any index.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::ops::Bound;
 
@@ -18,6 +19,33 @@ pub enum Query {
     Field { field: String, predicate: Predicate },
     /// A bare word or phrase: full text over every field.
     Text(TextMatch),
+}
+
+impl Query {
+    /// The field names the query uses, each once, in order of appearance.
+    ///
+    /// Lets a caller check them against the fields an index knows, and say
+    /// "no event has field X" instead of silently finding nothing.
+    pub fn fields(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        // An explicit stack: a tree built by hand may be deeper than the
+        // parser allows, and this must not overflow on it.
+        let mut pending = vec![self];
+        while let Some(query) = pending.pop() {
+            match query {
+                Query::And(parts) | Query::Or(parts) => pending.extend(parts.iter().rev()),
+                Query::Not(inner) => pending.push(inner),
+                Query::Field { field, .. } => {
+                    if seen.insert(field.as_str()) {
+                        names.push(field);
+                    }
+                }
+                Query::All | Query::Text(_) => {}
+            }
+        }
+        names
+    }
 }
 
 /// What a field condition asks of the field's value.
@@ -63,4 +91,42 @@ pub enum TextMatch {
     Phrase(String),
     /// `err*`
     Wildcard(Vec<WildcardPiece>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(name: &str) -> Query {
+        Query::Field {
+            field: name.to_owned(),
+            predicate: Predicate::Exists,
+        }
+    }
+
+    #[test]
+    fn fields_in_order_of_appearance_without_repeats() {
+        let query = Query::Or(vec![
+            Query::And(vec![field("b"), Query::Text(TextMatch::Word("x".into()))]),
+            Query::Not(Box::new(field("a"))),
+            field("b"),
+            Query::All,
+            field("c"),
+        ]);
+        assert_eq!(query.fields(), vec!["b", "a", "c"]);
+        assert!(Query::All.fields().is_empty());
+    }
+
+    #[test]
+    fn fields_of_a_very_deep_tree() {
+        let mut query = field("deep");
+        for _ in 0..100_000 {
+            query = Query::Not(Box::new(query));
+        }
+        assert_eq!(query.fields(), vec!["deep"]);
+        // Dropping recurses; unwind it by hand so the test thread's stack holds.
+        while let Query::Not(inner) = query {
+            query = *inner;
+        }
+    }
 }

@@ -5,9 +5,16 @@
 //! (`source.ip:10.0.0.0/8`), `AND`/`OR`/`NOT` and parentheses, and bare words
 //! as full text. [`parse`] turns a string into a [`Query`]; what a query means
 //! for an index is the index's business (see `vigil-store`).
+//!
+//! A [`Query`] displays as canonical query text that parses back to the same
+//! query, and [`Query::fields`] lists the fields it names. The grammar is in
+//! the `parser` module; errors carry the character offset of the offending
+//! character ([`ParseError`]).
 
 pub mod ast;
+mod cidr;
+mod display;
 mod parser;
 
 pub use ast::{Predicate, Query, TextMatch, WildcardPiece};
-pub use parser::{parse, ParseError};
+pub use parser::{parse, ParseError, MAX_DEPTH};
