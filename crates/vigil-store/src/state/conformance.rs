@@ -1,0 +1,610 @@
+//! The behaviour every [`StateStore`] backend must show, as async test
+//! functions, and [`state_conformance_tests!`](crate::state_conformance_tests)
+//! which turns them into one `#[tokio::test]` each.
+//!
+//! Each function expects an empty store and panics on the first deviation.
+//! They are public (not `cfg(test)`) because a backend's own test crate runs
+//! them: `vigil_store::state_conformance_tests!(make_store().await);`.
+
+use super::{NewToken, Principal, Role, StateError, StateStore, Tenant, TenantScope, TokenInfo};
+use vigil_core::{TenantId, TenantName, Timestamp};
+
+/// Expands to one `#[tokio::test]` per conformance function.
+///
+/// The argument is an expression, evaluated in an async context once per
+/// test (so it may contain `.await`), that yields an empty store behind a
+/// pointer: `Box<S>`, `Arc<S>`, or a guard that `Deref`s to `S` (handy to
+/// keep a temporary directory alive for the test), where `S: StateStore`.
+/// The calling crate needs `tokio` with the `macros` and `rt` features.
+///
+/// ```ignore
+/// vigil_store::state_conformance_tests!(Box::new(SqliteState::in_memory().await.unwrap()));
+/// ```
+#[macro_export]
+macro_rules! state_conformance_tests {
+    (@each $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[::tokio::test]
+            async fn $name() {
+                let store = $make;
+                $crate::state::conformance::$name(&*store).await;
+            }
+        )+
+    };
+    ($make:expr $(,)?) => {
+        $crate::state_conformance_tests!(@each $make;
+            tenants_create_get_and_list,
+            tenant_name_conflict,
+            tenant_retention,
+            users_with_roles_and_tenants,
+            users_reject_bad_input,
+            verify_password_right_wrong_unknown,
+            token_plaintext_format,
+            token_roles_and_scopes,
+            token_rejects_bad_combinations,
+            authenticate_right_wrong_revoked,
+            user_token_follows_user_changes,
+            tokens_never_cross_tenants,
+            list_tokens_shows_owner_never_secret,
+            concurrent_writes_all_succeed,
+        );
+    };
+}
+
+/// A password that passes the rules.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+async fn tenant(store: &dyn StateStore, name: &str) -> Tenant {
+    let name = TenantName::new(name).expect("test tenant name is valid");
+    store
+        .create_tenant(&name, 30)
+        .await
+        .expect("create_tenant failed")
+}
+
+fn new_token(role: Role, tenant: Option<TenantId>, user_id: Option<i64>) -> NewToken {
+    NewToken {
+        role,
+        tenant,
+        user_id,
+        label: None,
+    }
+}
+
+async fn token(store: &dyn StateStore, new: NewToken) -> (TokenInfo, String) {
+    let what = format!("{new:?}");
+    store
+        .create_token(new)
+        .await
+        .unwrap_or_else(|e| panic!("create_token({what}) failed: {e}"))
+}
+
+async fn principal(store: &dyn StateStore, secret: &str) -> Principal {
+    store
+        .authenticate(secret)
+        .await
+        .expect("authenticate failed")
+        .expect("a valid token must authenticate")
+}
+
+fn assert_recent(t: Timestamp) {
+    let age = Timestamp::now().micros() - t.micros();
+    assert!((0..60_000_000).contains(&age), "created_at {t} is not now");
+}
+
+#[track_caller]
+fn assert_invalid<T: std::fmt::Debug>(r: Result<T, StateError>, what: &str) {
+    assert!(
+        matches!(r, Err(StateError::Invalid(_))),
+        "{what}: expected Invalid, got {r:?}"
+    );
+}
+
+#[track_caller]
+fn assert_not_found<T: std::fmt::Debug>(r: Result<T, StateError>, what: &str) {
+    assert!(
+        matches!(r, Err(StateError::NotFound(_))),
+        "{what}: expected NotFound, got {r:?}"
+    );
+}
+
+pub async fn tenants_create_get_and_list(store: &dyn StateStore) {
+    assert!(store.list_tenants().await.expect("list").is_empty());
+    let beta = tenant(store, "beta").await;
+    let name = TenantName::new("acme").expect("valid");
+    let acme = store.create_tenant(&name, 90).await.expect("create acme");
+    assert_eq!(acme.name, name);
+    assert_eq!(acme.retention_days, 90);
+    assert_ne!(acme.id, beta.id);
+    assert_recent(acme.created_at);
+
+    assert_eq!(
+        store.tenant(acme.id).await.expect("get"),
+        Some(acme.clone())
+    );
+    assert_eq!(
+        store.tenant_by_name("acme").await.expect("by name"),
+        Some(acme.clone())
+    );
+    assert_eq!(store.tenant_by_name("nope").await.expect("by name"), None);
+    assert_eq!(store.tenant_by_name("").await.expect("by name"), None);
+    assert_eq!(store.tenant(TenantId(987_654)).await.expect("get"), None);
+    assert_eq!(store.list_tenants().await.expect("list"), vec![acme, beta]);
+}
+
+pub async fn tenant_name_conflict(store: &dyn StateStore) {
+    let first = tenant(store, "acme").await;
+    let name = TenantName::new("acme").expect("valid");
+    let again = store.create_tenant(&name, 7).await;
+    assert!(
+        matches!(&again, Err(StateError::Conflict(m)) if m.contains("acme")),
+        "expected a Conflict naming the tenant, got {again:?}"
+    );
+    assert_eq!(store.list_tenants().await.expect("list"), vec![first]);
+}
+
+pub async fn tenant_retention(store: &dyn StateStore) {
+    let acme = tenant(store, "acme").await;
+    store.set_retention(acme.id, 365).await.expect("set");
+    let got = store.tenant(acme.id).await.expect("get").expect("exists");
+    assert_eq!(got.retention_days, 365);
+
+    assert_not_found(
+        store.set_retention(TenantId(987_654), 30).await,
+        "unknown tenant",
+    );
+    assert_invalid(store.set_retention(acme.id, 0).await, "zero days");
+    let name = TenantName::new("zero").expect("valid");
+    assert_invalid(store.create_tenant(&name, 0).await, "create with zero days");
+    assert_invalid(
+        store.create_tenant(&name, u32::MAX).await,
+        "create with absurd retention",
+    );
+    let got = store.tenant(acme.id).await.expect("get").expect("exists");
+    assert_eq!(got.retention_days, 365, "a refused change changes nothing");
+}
+
+pub async fn users_with_roles_and_tenants(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    assert_eq!(store.count_users().await.expect("count"), 0);
+    let admin = store
+        .create_user("admin", PASSWORD, Role::MspAdmin, &[])
+        .await
+        .expect("msp admin");
+    let noc = store
+        .create_user("noc", PASSWORD, Role::NocOperator, &[b, a, b])
+        .await
+        .expect("noc operator");
+    let soc = store
+        .create_user("soc", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("soc analyst");
+    let viewer = store
+        .create_user("viewer@client-b", PASSWORD, Role::ClientViewer, &[b])
+        .await
+        .expect("client viewer");
+
+    assert_eq!(admin.tenants, vec![]);
+    assert_eq!(noc.tenants, vec![a, b], "sorted, without duplicates");
+    assert_eq!(soc.role, Role::SocAnalyst);
+    assert_eq!(viewer.tenants, vec![b]);
+    assert_recent(noc.created_at);
+    assert_eq!(store.count_users().await.expect("count"), 4);
+    assert_eq!(
+        store.list_users().await.expect("list"),
+        vec![admin, noc, soc, viewer],
+        "ordered by name"
+    );
+}
+
+pub async fn users_reject_bad_input(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    let bad_passwords = ["", "short", "elevenchars"];
+    for pw in bad_passwords {
+        let r = store.create_user("alice", pw, Role::SocAnalyst, &[a]).await;
+        assert_invalid(r, &format!("password {pw:?}"));
+    }
+    let long_name = "x".repeat(65);
+    for name in ["", "al ice", "alice\n", "tab\there", long_name.as_str()] {
+        let r = store
+            .create_user(name, PASSWORD, Role::SocAnalyst, &[a])
+            .await;
+        assert_invalid(r, &format!("user name {name:?}"));
+    }
+    for role in [Role::Ingest, Role::Read, Role::Admin] {
+        let r = store.create_user("alice", PASSWORD, role, &[a]).await;
+        assert_invalid(r, &format!("token role {role} for a user"));
+    }
+    let combos: [(Role, &[TenantId]); 3] = [
+        (Role::MspAdmin, &[a]),
+        (Role::ClientViewer, &[]),
+        (Role::ClientViewer, &[a, b]),
+    ];
+    for (role, tenants) in combos {
+        let r = store.create_user("alice", PASSWORD, role, tenants).await;
+        assert_invalid(r, &format!("{role} with {tenants:?}"));
+    }
+    let r = store
+        .create_user(
+            "alice",
+            PASSWORD,
+            Role::NocOperator,
+            &[a, TenantId(987_654)],
+        )
+        .await;
+    assert_not_found(r, "unknown tenant");
+    assert_eq!(
+        store.count_users().await.expect("count"),
+        0,
+        "a refused user leaves nothing behind"
+    );
+
+    let ok = store
+        .create_user("alice", "twelve chars", Role::SocAnalyst, &[a])
+        .await
+        .expect("12 characters is enough");
+    let r = store
+        .create_user("alice", PASSWORD, Role::SocAnalyst, &[b])
+        .await;
+    assert!(
+        matches!(&r, Err(StateError::Conflict(m)) if m.contains("alice")),
+        "duplicate name: expected a Conflict naming the user, got {r:?}"
+    );
+    assert_eq!(store.list_users().await.expect("list"), vec![ok]);
+}
+
+pub async fn verify_password_right_wrong_unknown(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let alice = store
+        .create_user("alice", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("create");
+    let right = store
+        .verify_password("alice", PASSWORD)
+        .await
+        .expect("verify");
+    assert_eq!(right, Some(alice));
+    for wrong in ["", "correct horse battery staplE", "correct horse battery"] {
+        let got = store.verify_password("alice", wrong).await.expect("verify");
+        assert_eq!(got, None, "wrong password {wrong:?}");
+    }
+    for unknown in ["bob", "Alice", ""] {
+        let got = store
+            .verify_password(unknown, PASSWORD)
+            .await
+            .expect("verify");
+        assert_eq!(got, None, "unknown user {unknown:?}");
+    }
+}
+
+pub async fn token_plaintext_format(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let (info, first) = token(store, new_token(Role::Ingest, Some(a), None)).await;
+    let (_, second) = token(store, new_token(Role::Ingest, Some(a), None)).await;
+    for secret in [&first, &second] {
+        let hex = secret.strip_prefix("vgl_").expect("starts with vgl_");
+        assert_eq!(hex.len(), 64, "{secret}");
+        assert!(
+            hex.bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c)),
+            "{secret} is not lowercase hex"
+        );
+    }
+    assert_ne!(first, second);
+    assert_eq!(info.role, Role::Ingest);
+    assert_eq!(info.tenant, Some(a));
+    assert_eq!(info.user, None);
+    assert_recent(info.created_at);
+    assert!(!format!("{info:?}").contains(&first[4..]));
+}
+
+pub async fn token_roles_and_scopes(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    for role in Role::ALL {
+        let (info, secret) = token(store, new_token(role, Some(a), None)).await;
+        let p = principal(store, &secret).await;
+        assert_eq!(p.token_id, info.id);
+        assert_eq!(p.role, role);
+        assert_eq!(p.scope, TenantScope::Only(vec![a]), "{role} bound to a");
+        assert_eq!(p.user, None);
+    }
+    let (_, msp) = token(store, new_token(Role::MspAdmin, None, None)).await;
+    assert_eq!(principal(store, &msp).await.scope, TenantScope::All);
+
+    let users = [
+        ("admin", Role::MspAdmin, vec![], TenantScope::All),
+        (
+            "noc",
+            Role::NocOperator,
+            vec![b, a],
+            TenantScope::Only(vec![a, b]),
+        ),
+        ("soc", Role::SocAnalyst, vec![b], TenantScope::Only(vec![b])),
+        (
+            "unassigned",
+            Role::SocAnalyst,
+            vec![],
+            TenantScope::Only(vec![]),
+        ),
+        (
+            "viewer",
+            Role::ClientViewer,
+            vec![a],
+            TenantScope::Only(vec![a]),
+        ),
+    ];
+    for (name, role, tenants, scope) in users {
+        let user = store
+            .create_user(name, PASSWORD, role, &tenants)
+            .await
+            .expect("create user");
+        let (info, secret) = token(store, new_token(role, None, Some(user.id))).await;
+        assert_eq!(info.user.as_deref(), Some(name));
+        let p = principal(store, &secret).await;
+        assert_eq!((p.role, p.scope), (role, scope), "token of user {name}");
+        assert_eq!(p.user.as_deref(), Some(name));
+    }
+}
+
+pub async fn token_rejects_bad_combinations(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let noc = store
+        .create_user("noc", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create user")
+        .id;
+    let invalid = [
+        new_token(Role::Ingest, None, None),
+        new_token(Role::Read, None, None),
+        new_token(Role::Admin, None, None),
+        new_token(Role::NocOperator, None, None),
+        new_token(Role::SocAnalyst, None, None),
+        new_token(Role::ClientViewer, None, None),
+        new_token(Role::Read, None, Some(noc)),
+        new_token(Role::SocAnalyst, None, Some(noc)),
+        new_token(Role::NocOperator, Some(a), Some(noc)),
+        NewToken {
+            label: Some("line\nbreak".into()),
+            ..new_token(Role::Read, Some(a), None)
+        },
+    ];
+    for new in invalid {
+        let what = format!("{new:?}");
+        assert_invalid(store.create_token(new).await, &what);
+    }
+    let r = store
+        .create_token(new_token(Role::Read, Some(TenantId(987_654)), None))
+        .await;
+    assert_not_found(r, "unknown tenant");
+    let r = store
+        .create_token(new_token(Role::NocOperator, None, Some(987_654)))
+        .await;
+    assert_not_found(r, "unknown user");
+    assert!(store.list_tokens(None).await.expect("list").is_empty());
+}
+
+pub async fn authenticate_right_wrong_revoked(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let (info, secret) = token(store, new_token(Role::Read, Some(a), None)).await;
+    let (_, other) = token(store, new_token(Role::Admin, Some(a), None)).await;
+    assert_eq!(principal(store, &secret).await.token_id, info.id);
+
+    let unknown = format!("vgl_{}", "0".repeat(64));
+    let wrong = [
+        "",
+        "vgl_",
+        "Bearer x",
+        unknown.as_str(),
+        &secret.to_uppercase(),
+        &secret[..secret.len() - 1],
+        &format!("{secret} "),
+        &secret[4..],
+    ];
+    for w in wrong {
+        let got = store.authenticate(w).await.expect("authenticate");
+        assert_eq!(got, None, "{w:?} must not authenticate");
+    }
+
+    store.revoke_token(info.id).await.expect("revoke");
+    assert_eq!(store.authenticate(&secret).await.expect("auth"), None);
+    assert_not_found(store.revoke_token(info.id).await, "revoked twice");
+    assert_not_found(store.revoke_token(987_654).await, "unknown token");
+    assert_eq!(principal(store, &other).await.role, Role::Admin);
+    let ids: Vec<i64> = store
+        .list_tokens(None)
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert!(!ids.contains(&info.id), "a revoked token is not listed");
+}
+
+pub async fn user_token_follows_user_changes(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    let user = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create");
+    let (_, secret) = token(store, new_token(Role::NocOperator, None, Some(user.id))).await;
+    assert_eq!(
+        principal(store, &secret).await.scope,
+        TenantScope::Only(vec![a])
+    );
+
+    let changed = store
+        .update_user(user.id, Role::SocAnalyst, &[b, a])
+        .await
+        .expect("update");
+    assert_eq!(
+        (changed.role, changed.tenants.clone()),
+        (Role::SocAnalyst, vec![a, b])
+    );
+    assert_eq!(
+        (changed.name.as_str(), changed.created_at),
+        ("pat", user.created_at)
+    );
+    let p = principal(store, &secret).await;
+    assert_eq!(
+        (p.role, p.scope),
+        (Role::SocAnalyst, TenantScope::Only(vec![a, b]))
+    );
+    let listed = store.list_tokens(None).await.expect("list");
+    assert_eq!(
+        listed[0].role,
+        Role::SocAnalyst,
+        "listing shows the user's role"
+    );
+
+    store
+        .update_user(user.id, Role::ClientViewer, &[b])
+        .await
+        .expect("update");
+    let p = principal(store, &secret).await;
+    assert_eq!(
+        (p.role, p.scope),
+        (Role::ClientViewer, TenantScope::Only(vec![b]))
+    );
+
+    store
+        .update_user(user.id, Role::MspAdmin, &[])
+        .await
+        .expect("update");
+    assert_eq!(principal(store, &secret).await.scope, TenantScope::All);
+
+    assert_not_found(
+        store.update_user(987_654, Role::SocAnalyst, &[a]).await,
+        "unknown user",
+    );
+    assert_not_found(
+        store
+            .update_user(user.id, Role::SocAnalyst, &[TenantId(987_654)])
+            .await,
+        "unknown tenant",
+    );
+    assert_invalid(
+        store
+            .update_user(user.id, Role::ClientViewer, &[a, b])
+            .await,
+        "client viewer with two tenants",
+    );
+    let p = principal(store, &secret).await;
+    assert_eq!(
+        (p.role, p.scope),
+        (Role::MspAdmin, TenantScope::All),
+        "a refused update changes nothing"
+    );
+    let stored = store.list_users().await.expect("list");
+    assert_eq!(
+        (stored[0].role, stored[0].tenants.clone()),
+        (Role::MspAdmin, vec![])
+    );
+}
+
+pub async fn tokens_never_cross_tenants(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    let mut ids = [Vec::new(), Vec::new()];
+    for (i, (mine, other)) in [(a, b), (b, a)].into_iter().enumerate() {
+        for role in [Role::Ingest, Role::Read, Role::Admin, Role::ClientViewer] {
+            let (info, secret) = token(store, new_token(role, Some(mine), None)).await;
+            let scope = principal(store, &secret).await.scope;
+            assert!(scope.allows(mine), "{role} token of {mine}");
+            assert!(
+                !scope.allows(other),
+                "{role} token of {mine} reaches {other}"
+            );
+            ids[i].push(info.id);
+        }
+        let viewer = store
+            .create_user(
+                &format!("viewer-{mine}"),
+                PASSWORD,
+                Role::ClientViewer,
+                &[mine],
+            )
+            .await
+            .expect("create viewer");
+        let (_, secret) = token(store, new_token(Role::ClientViewer, None, Some(viewer.id))).await;
+        let scope = principal(store, &secret).await.scope;
+        assert!(
+            scope.allows(mine) && !scope.allows(other),
+            "viewer of {mine}"
+        );
+    }
+    for (tenant, expected) in [(a, &ids[0]), (b, &ids[1])] {
+        let listed: Vec<i64> = store
+            .list_tokens(Some(tenant))
+            .await
+            .expect("list")
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(&listed, expected, "tokens listed for tenant {tenant}");
+    }
+    assert_eq!(store.list_tokens(None).await.expect("list").len(), 10);
+}
+
+pub async fn list_tokens_shows_owner_never_secret(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let user = store
+        .create_user("sam", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("create");
+    let labelled = NewToken {
+        label: Some("collector eu-1".into()),
+        ..new_token(Role::Ingest, Some(a), None)
+    };
+    let (first, s1) = token(store, labelled).await;
+    let (second, s2) = token(store, new_token(Role::SocAnalyst, None, Some(user.id))).await;
+    let (third, s3) = token(store, new_token(Role::MspAdmin, None, None)).await;
+    let listed = store.list_tokens(None).await.expect("list");
+    assert_eq!(
+        listed,
+        vec![first.clone(), second.clone(), third],
+        "ordered by id"
+    );
+    assert_eq!(first.label.as_deref(), Some("collector eu-1"));
+    assert_eq!(second.user.as_deref(), Some("sam"));
+    assert_eq!(second.tenant, None);
+    let shown = format!("{listed:?}");
+    for secret in [s1, s2, s3] {
+        assert!(!shown.contains(&secret[4..]), "a listing shows a secret");
+    }
+    assert_eq!(store.list_tokens(Some(a)).await.expect("list"), vec![first]);
+}
+
+/// Writers on several connections at once must wait for each other, not
+/// fail (SQLite: busy timeout and write-first transactions).
+pub async fn concurrent_writes_all_succeed(store: &dyn StateStore) {
+    let names = ["c1", "c2", "c3", "c4"].map(|n| TenantName::new(n).expect("valid"));
+    let [n1, n2, n3, n4] = &names;
+    let (r1, r2, r3, r4) = tokio::join!(
+        store.create_tenant(n1, 1),
+        store.create_tenant(n2, 2),
+        store.create_tenant(n3, 3),
+        store.create_tenant(n4, 4),
+    );
+    let ids = [r1, r2, r3, r4].map(|r| r.expect("concurrent create_tenant").id);
+    let (u1, u2, t1, t2) = tokio::join!(
+        store.create_user("u1", PASSWORD, Role::NocOperator, &ids[..2]),
+        store.create_user("u2", PASSWORD, Role::SocAnalyst, &ids[2..]),
+        store.create_token(new_token(Role::Read, Some(ids[0]), None)),
+        store.create_token(new_token(Role::Ingest, Some(ids[3]), None)),
+    );
+    for r in [
+        u1.map(|_| ()),
+        u2.map(|_| ()),
+        t1.map(|_| ()),
+        t2.map(|_| ()),
+    ] {
+        r.expect("concurrent write");
+    }
+    assert_eq!(store.list_tenants().await.expect("list").len(), 4);
+    assert_eq!(store.count_users().await.expect("count"), 2);
+    assert_eq!(store.list_tokens(None).await.expect("list").len(), 2);
+}
