@@ -227,10 +227,25 @@ impl Ctx {
         })?;
         let total = total_of(&v)
             .with_context(|| format!("search {q:?}: no total in {}", truncate(&text, 300)))?;
+        let events = v["events"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let markers = events
+            .iter()
+            .filter_map(|e| {
+                let e = &e["event"];
+                e["bench"]["marker"]
+                    .as_str()
+                    .or_else(|| e["bench.marker"].as_str())
+                    .map(str::to_string)
+            })
+            .collect();
         Ok(SearchAnswer {
             total,
-            returned: v["events"].as_array().map_or(0, |a| a.len()),
+            returned: events.len(),
             took_ms: v["took_ms"].as_f64(),
+            markers,
         })
     }
 
@@ -265,6 +280,8 @@ struct SearchAnswer {
     total: u64,
     returned: usize,
     took_ms: Option<f64>,
+    /// `bench.marker` values of the returned events.
+    markers: Vec<String>,
 }
 
 /// `total` as a number, or `{"value": N}` as some engines answer.
@@ -339,10 +356,14 @@ async fn post_ingest(ctx: &Ctx, client: &Client, body: Bytes) -> Result<IngestAn
             truncate(&text, 300)
         ))
     })?;
+    // The server lists at most 100 rejected lines; `rejected_count` is the
+    // whole count when present.
     let rejected = v["rejected"].as_array();
     Ok(IngestAnswer {
         accepted,
-        rejected: rejected.map_or(0, |r| r.len() as u64),
+        rejected: v["rejected_count"]
+            .as_u64()
+            .unwrap_or_else(|| rejected.map_or(0, |r| r.len() as u64)),
         first_rejection: rejected
             .and_then(|r| r.first())
             .map(|r| truncate(&r.to_string(), 200)),
@@ -443,6 +464,8 @@ struct WorkerResult {
     raw_bytes: u64,
     wire_bytes: u64,
     latency: Samples,
+    /// (time of the ack since the start, events accepted) per request.
+    acks: Vec<(Duration, u64)>,
     last_ack: Option<Instant>,
     final_ack: Option<Instant>,
     counts: Counts,
@@ -505,6 +528,7 @@ async fn ingest(ctx: Arc<Ctx>, data: Arc<Generated>, progress: Arc<AtomicU64>) -
                         r.raw_bytes += batch.raw_bytes;
                         r.wire_bytes += batch.body.len() as u64;
                         r.last_ack = Some(now);
+                        r.acks.push((now - start, a.accepted));
                         if i == last_index {
                             r.final_ack = Some(now);
                         }
@@ -550,6 +574,7 @@ async fn ingest(ctx: Arc<Ctx>, data: Arc<Generated>, progress: Arc<AtomicU64>) -
         total.raw_bytes += r.raw_bytes;
         total.wire_bytes += r.wire_bytes;
         total.latency.extend(r.latency);
+        total.acks.extend(r.acks);
         total.last_ack = total.last_ack.max(r.last_ack);
         total.final_ack = total.final_ack.or(r.final_ack);
         total.counts.add(&r.counts);
@@ -566,8 +591,7 @@ async fn ingest(ctx: Arc<Ctx>, data: Arc<Generated>, progress: Arc<AtomicU64>) -
     })
 }
 
-/// Sends a marker event every interval while `stop` is false and records
-/// how long after its acknowledgement each one became searchable.
+/// Freshness under load: markers sent during the ingest run.
 struct Freshness {
     latency: Samples,
     timeouts: u64,
@@ -575,56 +599,125 @@ struct Freshness {
     first_error: Option<String>,
 }
 
+/// Sends a marker event every interval while `stop` is false, and polls
+/// (every `--poll-ms`, one search for all markers still pending) until each
+/// is searchable, recording the time from its acknowledgement. Markers are
+/// sent on schedule even while earlier ones are still pending, so a slow
+/// refresh does not thin out the samples.
 async fn freshness_sampler(ctx: Arc<Ctx>, stop: Arc<AtomicBool>) -> Result<Freshness> {
+    use std::sync::Mutex;
     let ingest_client = ctx.client()?;
     let search_client = ctx.client()?;
-    let mut out = Freshness {
+    let timeout = Duration::from_secs(ctx.args.fresh_timeout_secs);
+    let pending: Mutex<Vec<(String, Instant)>> = Mutex::new(Vec::new());
+    let sender_done = AtomicBool::new(false);
+    let out = Mutex::new(Freshness {
         latency: Samples::default(),
         timeouts: 0,
         errors: 0,
         first_error: None,
+    });
+    let fail = |e: String, timed_out: bool| {
+        if let Ok(mut o) = out.lock() {
+            if timed_out {
+                o.timeouts += 1;
+            } else {
+                o.errors += 1;
+            }
+            o.first_error.get_or_insert(e);
+        }
     };
-    let mut tick = tokio::time::interval(Duration::from_millis(ctx.args.marker_interval_ms.max(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    let mut k = 0u64;
-    while !stop.load(Ordering::Relaxed) {
+
+    let sender = async {
+        let mut tick =
+            tokio::time::interval(Duration::from_millis(ctx.args.marker_interval_ms.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        k += 1;
-        let marker = new_marker();
-        let (body, counts) = ctx.marker_body(&marker, (1 << 60) + k);
-        let acked = match post_ingest(&ctx, &ingest_client, body).await {
-            Ok(a) if a.accepted == 1 => {
-                ctx.extra_accepted.fetch_add(1, Ordering::Relaxed);
-                ctx.extra_counts.add(&counts);
-                Instant::now()
+        let mut k = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            tick.tick().await;
+            if stop.load(Ordering::Relaxed) {
+                break;
             }
-            Ok(a) => {
-                out.errors += 1;
-                out.first_error
-                    .get_or_insert_with(|| format!("marker not accepted: {:?}", a.first_rejection));
-                continue;
-            }
-            Err(PostError::Fatal(e) | PostError::Transient(e)) => {
-                out.errors += 1;
-                out.first_error.get_or_insert(e);
-                continue;
-            }
-        };
-        let q = marker_query(&marker);
-        let timeout = Duration::from_secs(ctx.args.fresh_timeout_secs);
-        match ctx.wait_visible(&search_client, &q, 1, timeout).await {
-            Ok(seen) => out.latency.push(seen - acked),
-            Err(e) => {
-                out.timeouts += 1;
-                out.first_error.get_or_insert(format!("{e:#}"));
+            k += 1;
+            let marker = new_marker();
+            let (body, counts) = ctx.marker_body(&marker, (1 << 60) + k);
+            match post_ingest(&ctx, &ingest_client, body).await {
+                Ok(a) if a.accepted == 1 => {
+                    let acked = Instant::now();
+                    ctx.extra_accepted.fetch_add(1, Ordering::Relaxed);
+                    ctx.extra_counts.add(&counts);
+                    if let Ok(mut p) = pending.lock() {
+                        p.push((marker, acked));
+                    }
+                }
+                Ok(a) => fail(
+                    format!("marker not accepted: {:?}", a.first_rejection),
+                    false,
+                ),
+                Err(PostError::Fatal(e) | PostError::Transient(e)) => fail(e, false),
             }
         }
-    }
-    Ok(out)
+        sender_done.store(true, Ordering::Relaxed);
+    };
+
+    let poller = async {
+        loop {
+            let wanted: Vec<String> = pending
+                .lock()
+                .map(|p| p.iter().map(|(m, _)| m.clone()).collect())
+                .unwrap_or_default();
+            if wanted.is_empty() {
+                if sender_done.load(Ordering::Relaxed) {
+                    break;
+                }
+            } else {
+                let q = wanted
+                    .iter()
+                    .map(|m| marker_query(m))
+                    .collect::<Vec<_>>()
+                    .join(" OR ");
+                let answer = ctx.search(&search_client, &q, wanted.len()).await;
+                let now = Instant::now();
+                let mut p = match pending.lock() {
+                    Ok(p) => p,
+                    Err(_) => break,
+                };
+                match answer {
+                    Ok(a) => {
+                        p.retain(|(m, acked)| {
+                            if a.markers.iter().any(|seen| seen == m) {
+                                if let Ok(mut o) = out.lock() {
+                                    o.latency.push(now - *acked);
+                                }
+                                false
+                            } else {
+                                true
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        if let Ok(mut o) = out.lock() {
+                            o.first_error.get_or_insert(format!("{e:#}"));
+                        }
+                    }
+                }
+                p.retain(|(m, acked)| {
+                    if now - *acked > timeout {
+                        fail(format!("marker {m} not searchable after {timeout:?}"), true);
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(ctx.args.poll_ms)).await;
+        }
+    };
+
+    tokio::join!(sender, poller);
+    out.into_inner()
+        .map_err(|_| anyhow::anyhow!("freshness sampler state poisoned"))
 }
 
 fn new_marker() -> String {
@@ -733,9 +826,39 @@ async fn run_stats(ctx: &Ctx, client: &Client, q: &str, field: &str) -> Result<S
             break;
         }
         out.latency.push(t0.elapsed());
-        out.sample.get_or_insert_with(|| truncate(&text, 160));
+        out.sample.get_or_insert_with(|| describe_stats(&text));
     }
     Ok(out)
+}
+
+/// `total N; top: v1 n1, v2 n2, v3 n3` from a stats answer
+/// (`{"total":N,"values":[{"value":..,"count":..}]}`), else the raw text.
+fn describe_stats(text: &str) -> String {
+    let Ok(v) = serde_json::from_str::<Value>(text) else {
+        return truncate(text, 160);
+    };
+    let Some(values) = v["values"].as_array() else {
+        return truncate(text, 160);
+    };
+    let top = values
+        .iter()
+        .take(3)
+        .map(|x| {
+            let value = match &x["value"] {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            format!(
+                "{value} {}",
+                x["count"].as_u64().map_or("?".into(), fmt_int)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    match total_of(&v) {
+        Some(t) => format!("total {}; top: {top}", fmt_int(t)),
+        None => format!("top: {top}"),
+    }
 }
 
 // --------------------------------------------------------------- main flow
@@ -939,6 +1062,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let mbps = r.raw_bytes as f64 / 1e6 / wall;
     let wire_mbps = r.wire_bytes as f64 / 1e6 / wall;
     let req_rate = requests_ok as f64 / wall;
+    let quarters = rate_by_slice(&r.acks, ing.wall, 4);
     let (a50, a99, amax) = lat.summary_ms();
     let base_rps = base_res.requests as f64 / base_res.secs.max(1e-9);
     let (b50, b99, bmax) = base_res.latency.summary_ms();
@@ -999,6 +1123,14 @@ async fn run(args: RunArgs) -> Result<()> {
         mbps,
         wire_mbps,
         req_rate
+    );
+    println!(
+        "by quarter of run   {} events/s",
+        quarters
+            .iter()
+            .map(|&q| fmt_f(q))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     println!(
         "ack latency         p50 {a50:.1} ms   p99 {a99:.1} ms   max {amax:.1} ms  (per request)"
@@ -1152,6 +1284,7 @@ async fn run(args: RunArgs) -> Result<()> {
         "ingest_secs": round3(wall),
         "ingest_eps": eps.round(),
         "ingest_mb_s": round3(mbps),
+        "ingest_eps_by_quarter": quarters.iter().map(|q| q.round()).collect::<Vec<_>>(),
         "ack_p50_ms": num(a50),
         "ack_p99_ms": num(a99),
         "ack_max_ms": num(amax),
@@ -1233,6 +1366,20 @@ async fn wait_all(
     }
 }
 
+/// Events/s acknowledged in each of `n` equal slices of the run.
+fn rate_by_slice(acks: &[(Duration, u64)], wall: Duration, n: usize) -> Vec<f64> {
+    let slice = wall.as_secs_f64() / n as f64;
+    if slice <= 0.0 {
+        return vec![0.0; n];
+    }
+    let mut sums = vec![0u64; n];
+    for &(at, accepted) in acks {
+        let i = ((at.as_secs_f64() / slice) as usize).min(n - 1);
+        sums[i] += accepted;
+    }
+    sums.into_iter().map(|s| s as f64 / slice).collect()
+}
+
 fn num(x: f64) -> Value {
     if x.is_finite() {
         json!(round3(x))
@@ -1289,6 +1436,21 @@ mod tests {
         ] {
             assert!(!is_loopback(&Url::parse(bad).unwrap()), "{bad}");
         }
+    }
+
+    #[test]
+    fn stats_description() {
+        let text = r#"{"field":"host.name","total":1200,"values":[{"value":"host-1","count":30},{"value":7,"count":2}],"took_ms":1}"#;
+        assert_eq!(describe_stats(text), "total 1,200; top: host-1 30, 7 2");
+        assert_eq!(describe_stats("oops"), "oops");
+    }
+
+    #[test]
+    fn rates_by_slice() {
+        let ms = Duration::from_millis;
+        let acks = [(ms(100), 10), (ms(900), 20), (ms(1000), 30), (ms(1999), 40)];
+        assert_eq!(rate_by_slice(&acks, ms(2000), 2), vec![30.0, 70.0]);
+        assert_eq!(rate_by_slice(&[], Duration::ZERO, 2), vec![0.0, 0.0]);
     }
 
     #[test]
