@@ -106,6 +106,16 @@ impl<T> Clone for Wal<T> {
     }
 }
 
+/// Declares checkpoints (see [`Wal::checkpoint`]).
+#[derive(Clone)]
+pub struct Checkpointer(Arc<AtomicU64>);
+
+impl Checkpointer {
+    pub fn mark(&self, seq: u64) {
+        self.0.fetch_max(seq, Ordering::AcqRel);
+    }
+}
+
 /// What [`Wal::open`] gives: the handle, the writer thread, and the records
 /// to replay (already in log order).
 pub struct OpenedWal<T> {
@@ -196,7 +206,13 @@ impl<T: Send + 'static> Wal<T> {
     /// Declares every record up to `seq` durable elsewhere. Applied by the
     /// writer after its next group commit, and when it stops.
     pub fn checkpoint(&self, seq: u64) {
-        self.checkpoint.fetch_max(seq, Ordering::AcqRel);
+        self.checkpointer().mark(seq);
+    }
+
+    /// A handle for the consumer to declare checkpoints with. Unlike a
+    /// [`Wal`] clone, it does not keep the writer alive.
+    pub fn checkpointer(&self) -> Checkpointer {
+        Checkpointer(self.checkpoint.clone())
     }
 
     /// Number of appends waiting for the writer.

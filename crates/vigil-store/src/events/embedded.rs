@@ -91,7 +91,7 @@ impl EmbeddedEventStore {
                 writer_memory_bytes: options.writer_memory_bytes,
                 max_open_writers: options.max_open_writers,
             },
-            opened.wal.clone(),
+            opened.wal.checkpointer(),
             queued.clone(),
             options.on_index_commit,
         );

@@ -12,7 +12,7 @@
 
 use super::partition::{PartitionKey, Partitions};
 use super::EventStoreError;
-use crate::wal::Wal;
+use crate::wal::Checkpointer;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -61,7 +61,7 @@ struct OpenWriter {
 pub(crate) struct Indexer {
     pub partitions: Arc<Partitions>,
     pub config: IndexerConfig,
-    pub wal: Wal<Batch>,
+    pub checkpointer: Checkpointer,
     /// Messages sent but not yet received (a queue-depth gauge).
     pub queued: Arc<AtomicUsize>,
     pub observer: Option<IndexObserver>,
@@ -74,14 +74,14 @@ impl Indexer {
     pub fn new(
         partitions: Arc<Partitions>,
         config: IndexerConfig,
-        wal: Wal<Batch>,
+        checkpointer: Checkpointer,
         queued: Arc<AtomicUsize>,
         observer: Option<IndexObserver>,
     ) -> Self {
         Indexer {
             partitions,
             config,
-            wal,
+            checkpointer,
             queued,
             observer,
             writers: HashMap::new(),
@@ -223,7 +223,7 @@ impl Indexer {
             }
         }
         if let Some(seq) = self.last_seq {
-            self.wal.checkpoint(seq);
+            self.checkpointer.mark(seq);
         }
         if let Some(observer) = &self.observer {
             if self.uncommitted_docs > 0 {
