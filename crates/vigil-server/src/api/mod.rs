@@ -95,5 +95,9 @@ pub fn router(state: AppState) -> Router {
     for (endpoint, handler) in endpoints() {
         router = router.route(endpoint.path, handler);
     }
-    router.with_state(state)
+    // Ingest checks the size again after decompression.
+    let max_body = state.config.ingest.max_body_bytes;
+    router
+        .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .with_state(state)
 }
