@@ -123,7 +123,9 @@ mod tests {
 
     #[test]
     fn good_lines_become_events_of_the_tenant() {
-        let batch = decode(b"{\"a\":1}\r\n\n  \n{\"@timestamp\":\"2024-05-01T12:00:00Z\",\"b\":{\"c\":2}}\n");
+        let batch = decode(
+            b"{\"a\":1}\r\n\n  \n{\"@timestamp\":\"2024-05-01T12:00:00Z\",\"b\":{\"c\":2}}\n",
+        );
         assert!(batch.rejected.is_empty());
         assert_eq!(batch.events.len(), 2);
         assert!(batch.events.iter().all(|e| e.tenant == TenantId(7)));
@@ -134,7 +136,8 @@ mod tests {
 
     #[test]
     fn time_fields_in_order_of_preference() {
-        let batch = decode(b"{\"time\":1714564800,\"timestamp\":\"bad\"}\n{\"timestamp\":1714564800000}");
+        let batch =
+            decode(b"{\"time\":1714564800,\"timestamp\":\"bad\"}\n{\"timestamp\":1714564800000}");
         assert_eq!(batch.events[0].time.0, 1_714_564_800_000_000);
         assert_eq!(batch.events[1].time.0, 1_714_564_800_000_000);
     }
@@ -147,17 +150,27 @@ mod tests {
         let lines: Vec<usize> = batch.rejected.iter().map(|r| r.line).collect();
         assert_eq!(lines, vec![2, 3, 4, 5, 7]);
         assert!(batch.rejected[0].error.starts_with("invalid JSON"));
-        assert_eq!(batch.rejected[1].error, "expected a JSON object, found an array");
+        assert_eq!(
+            batch.rejected[1].error,
+            "expected a JSON object, found an array"
+        );
         assert_eq!(batch.rejected[3].error, "invalid UTF-8 at byte 0");
     }
 
     #[test]
     fn overlong_lines_are_rejected() {
         let long = format!("{{\"m\":\"{}\"}}\n{{\"ok\":1}}", "x".repeat(100));
-        let batch = decode_ndjson(long.as_bytes(), TenantId(1), NOW, NdjsonOptions { max_line_bytes: 50 });
+        let batch = decode_ndjson(
+            long.as_bytes(),
+            TenantId(1),
+            NOW,
+            NdjsonOptions { max_line_bytes: 50 },
+        );
         assert_eq!(batch.events.len(), 1);
         assert_eq!(batch.rejected[0].line, 1);
-        assert!(batch.rejected[0].error.contains("over the maximum of 50 bytes"));
+        assert!(batch.rejected[0]
+            .error
+            .contains("over the maximum of 50 bytes"));
     }
 
     proptest! {

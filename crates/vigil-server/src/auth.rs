@@ -58,7 +58,9 @@ where
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`"))?;
+            .ok_or_else(|| {
+                ApiError::unauthorized("the Authorization header must be `Bearer TOKEN`")
+            })?;
         match app.state.authenticate(token).await? {
             Some(principal) => Ok(Caller(principal)),
             None => Err(ApiError::unauthorized("unknown or revoked token")),

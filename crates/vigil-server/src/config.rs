@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use vigil_core::TenantName;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -114,18 +114,6 @@ impl Default for RetentionConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            ingest: IngestConfig::default(),
-            storage: StorageConfig::default(),
-            retention: RetentionConfig::default(),
-            tenants: Vec::new(),
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -185,13 +173,14 @@ impl Config {
         for (name, value) in overrides {
             apply_env(&mut table, &name, &value)?;
         }
-        let config: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                origin: "environment".into(),
-                location: String::new(),
-                message: e.message().to_string(),
-            })?;
+        let config: Config =
+            toml::Value::Table(table)
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Invalid {
+                    origin: "environment".into(),
+                    location: String::new(),
+                    message: e.message().to_string(),
+                })?;
         config.validated(origin)
     }
 
@@ -207,7 +196,9 @@ impl Config {
             return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
         }
         if self.storage.index_threads == 0 || self.storage.max_open_writers == 0 {
-            return fail("storage.index_threads and storage.max_open_writers must be above 0".into());
+            return fail(
+                "storage.index_threads and storage.max_open_writers must be above 0".into(),
+            );
         }
         if self.storage.index_memory_mb < 15 * self.storage.index_threads {
             return fail(format!(
@@ -232,7 +223,12 @@ impl Config {
 fn invalid(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     let location = e
         .span()
-        .map(|span| format!(" line {}", text[..span.start.min(text.len())].matches('\n').count() + 1))
+        .map(|span| {
+            format!(
+                " line {}",
+                text[..span.start.min(text.len())].matches('\n').count() + 1
+            )
+        })
         .unwrap_or_default();
     ConfigError::Invalid {
         origin: origin.into(),
@@ -255,7 +251,8 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
         .filter_map(|(section, v)| Some((section, v.as_table()?)))
         .find_map(|(section, keys)| {
             let rest = wanted.strip_prefix(section.as_str())?.strip_prefix('_')?;
-            keys.contains_key(rest).then(|| (section.clone(), rest.to_string()))
+            keys.contains_key(rest)
+                .then(|| (section.clone(), rest.to_string()))
         })
         .ok_or_else(unknown)?;
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -273,7 +270,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -287,7 +287,10 @@ mod tests {
     #[test]
     fn the_default_file_round_trips() {
         let text = Config::default().to_toml();
-        assert_eq!(Config::parse(&text, "test", env(&[])).unwrap(), Config::default());
+        assert_eq!(
+            Config::parse(&text, "test", env(&[])).unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -302,14 +305,21 @@ mod tests {
     #[test]
     fn unknown_key_is_named_with_its_line() {
         let text = "[server]\nlisten = \"127.0.0.1:1\"\n\n[ingest]\nmax_lines = 5\n";
-        let err = Config::parse(text, "vigil.toml", env(&[])).unwrap_err().to_string();
-        assert!(err.starts_with("vigil.toml line 5: unknown field `max_lines`"), "{err}");
+        let err = Config::parse(text, "vigil.toml", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("vigil.toml line 5: unknown field `max_lines`"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_value_is_named_with_its_line() {
         let text = "[server]\nlisten = \"nowhere\"\n";
-        let err = Config::parse(text, "vigil.toml", env(&[])).unwrap_err().to_string();
+        let err = Config::parse(text, "vigil.toml", env(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("vigil.toml line 2:"), "{err}");
         let err = Config::parse("[[tenants]]\nname = \"Bad Name\"\n", "f", env(&[])).unwrap_err();
         assert!(err.to_string().contains("invalid tenant name"), "{err}");
@@ -333,7 +343,8 @@ mod tests {
     fn unknown_or_bad_environment_is_an_error() {
         let err = Config::parse("", "t", env(&[("VIGIL_NOPE", "1")])).unwrap_err();
         assert!(err.to_string().contains("VIGIL_NOPE"), "{err}");
-        let err = Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
+        let err =
+            Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
         assert!(err.to_string().contains("environment"), "{err}");
     }
 

@@ -59,7 +59,9 @@ impl IntoResponse for ApiError {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
         let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(serde_json::Value::Object(extra)), Some(obj)) = (self.detail, error.as_object_mut()) {
+        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
+            (self.detail, error.as_object_mut())
+        {
             obj.extend(extra);
         }
         (self.status, Json(json!({ "error": error }))).into_response()

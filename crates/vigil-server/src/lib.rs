@@ -38,7 +38,10 @@ pub struct AppState {
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// Runs the server until `shutdown` completes.
-pub async fn run(config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     let data = config.server.data_dir.clone();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
@@ -123,7 +126,9 @@ async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<
     // The administrator logs in with the token; a password can be set
     // later. The random one here is never shown, so it cannot be guessed.
     let password = format!("{:032x}", rand_u128());
-    let admin = state.create_user("admin", &password, Role::MspAdmin, &[]).await?;
+    let admin = state
+        .create_user("admin", &password, Role::MspAdmin, &[])
+        .await?;
     let (_, token) = state
         .create_token(NewToken {
             role: Role::MspAdmin,
@@ -167,9 +172,13 @@ fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
 
 async fn ensure_config_tenants(state: &dyn StateStore, config: &Config) -> anyhow::Result<()> {
     for tenant in &config.tenants {
-        let days = tenant.retention_days.unwrap_or(config.retention.default_days);
+        let days = tenant
+            .retention_days
+            .unwrap_or(config.retention.default_days);
         match state.tenant_by_name(tenant.name.as_str()).await? {
-            Some(existing) if existing.retention_days != days && tenant.retention_days.is_some() => {
+            Some(existing)
+                if existing.retention_days != days && tenant.retention_days.is_some() =>
+            {
                 state.set_retention(existing.id, days).await?;
             }
             Some(_) => {}
@@ -196,8 +205,12 @@ async fn retention_loop(app: AppState) {
                         .await;
                     match dropped {
                         Ok(0) => {}
-                        Ok(n) => tracing::info!(tenant = %tenant.name, partitions = n, "retention dropped old days"),
-                        Err(e) => tracing::error!(tenant = %tenant.name, error = %e, "retention failed"),
+                        Ok(n) => {
+                            tracing::info!(tenant = %tenant.name, partitions = n, "retention dropped old days")
+                        }
+                        Err(e) => {
+                            tracing::error!(tenant = %tenant.name, error = %e, "retention failed")
+                        }
                     }
                 }
             }

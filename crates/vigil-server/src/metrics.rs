@@ -55,16 +55,56 @@ impl Metrics {
             queue_depth: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("ingested_events", "Events accepted and made durable", m.ingested_events.clone());
-        registry.register("ingest_rejected_lines", "Ingest lines rejected as malformed", m.rejected_lines.clone());
-        registry.register("ingest_requests", "Ingest requests by outcome", m.ingest_requests.clone());
-        registry.register("ingest_request_seconds", "Time to acknowledge an ingest request", m.ingest_seconds.clone());
-        registry.register("wal_commit_seconds", "Write-ahead log group commit time (write + fsync)", m.wal_commit_seconds.clone());
-        registry.register("wal_commit_records", "Appends per write-ahead log group commit", m.wal_commit_records.clone());
-        registry.register("index_commit_seconds", "Event index commit time", m.index_commit_seconds.clone());
-        registry.register("indexed_events", "Events committed to the search index", m.indexed_events.clone());
-        registry.register("search_seconds", "Event search time", m.search_seconds.clone());
-        registry.register("queue_depth", "Work waiting in an internal queue", m.queue_depth.clone());
+        registry.register(
+            "ingested_events",
+            "Events accepted and made durable",
+            m.ingested_events.clone(),
+        );
+        registry.register(
+            "ingest_rejected_lines",
+            "Ingest lines rejected as malformed",
+            m.rejected_lines.clone(),
+        );
+        registry.register(
+            "ingest_requests",
+            "Ingest requests by outcome",
+            m.ingest_requests.clone(),
+        );
+        registry.register(
+            "ingest_request_seconds",
+            "Time to acknowledge an ingest request",
+            m.ingest_seconds.clone(),
+        );
+        registry.register(
+            "wal_commit_seconds",
+            "Write-ahead log group commit time (write + fsync)",
+            m.wal_commit_seconds.clone(),
+        );
+        registry.register(
+            "wal_commit_records",
+            "Appends per write-ahead log group commit",
+            m.wal_commit_records.clone(),
+        );
+        registry.register(
+            "index_commit_seconds",
+            "Event index commit time",
+            m.index_commit_seconds.clone(),
+        );
+        registry.register(
+            "indexed_events",
+            "Events committed to the search index",
+            m.indexed_events.clone(),
+        );
+        registry.register(
+            "search_seconds",
+            "Event search time",
+            m.search_seconds.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Work waiting in an internal queue",
+            m.queue_depth.clone(),
+        );
         Arc::new(Metrics { registry, ..m })
     }
 

@@ -266,11 +266,7 @@ impl<T> Writer<T> {
 
     /// Writes and syncs one group, answers its appenders, feeds the sink.
     /// Returns false when the sink is gone (shutting down).
-    fn commit(
-        &mut self,
-        group: &mut Vec<Request<T>>,
-        buffer: &mut Vec<u8>,
-    ) -> bool {
+    fn commit(&mut self, group: &mut Vec<Request<T>>, buffer: &mut Vec<u8>) -> bool {
         let started = Instant::now();
         buffer.clear();
         let first_seq = self.next_seq;

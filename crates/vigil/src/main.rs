@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use vigil_server::config::Config;
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "One program for an MSP's NOC and SOC")]
+#[command(
+    name = "vigil",
+    version,
+    about = "One program for an MSP's NOC and SOC"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,8 +61,14 @@ fn main() -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { config, data, listen } => serve(config, data, listen),
-        Command::Config { command: ConfigCommand::Check { file } } => {
+        Command::Serve {
+            config,
+            data,
+            listen,
+        } => serve(config, data, listen),
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => {
             let config = Config::load(Some(&file), std::env::vars())?;
             println!(
                 "{}: ok ({} tenant(s), listen {}, data {})",
@@ -69,7 +79,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Config { command: ConfigCommand::Show { file } } => {
+        Command::Config {
+            command: ConfigCommand::Show { file },
+        } => {
             let config = Config::load(file.as_deref(), std::env::vars())?;
             print!("{}", config.to_toml());
             Ok(())
@@ -81,7 +93,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn serve(file: Option<PathBuf>, data: Option<PathBuf>, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+fn serve(
+    file: Option<PathBuf>,
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+) -> anyhow::Result<()> {
     let mut config = Config::load(file.as_deref(), std::env::vars())?;
     if let Some(data) = data {
         config.server.data_dir = data;

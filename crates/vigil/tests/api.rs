@@ -19,7 +19,10 @@ fn first_start_writes_a_private_admin_token() {
     let meta = std::fs::metadata(dir.path().join("admin.token")).expect("admin.token");
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     assert!(server.admin.len() >= 64, "a token of at least 256 bits");
-    let tenants = server.get("/api/v1/tenants", &server.admin).send().expect("list");
+    let tenants = server
+        .get("/api/v1/tenants", &server.admin)
+        .send()
+        .expect("list");
     assert_eq!(tenants.status(), 200);
 }
 
@@ -42,9 +45,17 @@ fn ingest_then_search_with_the_query_language() {
     assert_eq!(answer["rejected_count"], 0);
     let all = server.search_until(&read, "*", 3);
     assert_eq!(all["total"], 3);
-    let times: Vec<&str> = all["events"].as_array().unwrap().iter().map(|e| e["time"].as_str().unwrap()).collect();
+    let times: Vec<&str> = all["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["time"].as_str().unwrap())
+        .collect();
     assert_eq!(times[0], "2024-05-01T12:03:20Z", "newest first");
-    assert_eq!(all["events"][0]["event"]["user"]["name"], "carol", "the event comes back as sent");
+    assert_eq!(
+        all["events"][0]["event"]["user"]["name"], "carol",
+        "the event comes back as sent"
+    );
     let cases = [
         ("user.name:alice", 1),
         ("user.name:ALICE", 1),
@@ -57,7 +68,10 @@ fn ingest_then_search_with_the_query_language() {
         ("user.name:ca*", 1),
         ("\"failed password\"", 1),
         ("accepted", 1),
-        ("(user.name:alice OR user.name:bob) AND event.outcome:success", 1),
+        (
+            "(user.name:alice OR user.name:bob) AND event.outcome:success",
+            1,
+        ),
     ];
     for (query, want) in cases {
         let result = server.search(&read, query);
@@ -65,7 +79,11 @@ fn ingest_then_search_with_the_query_language() {
     }
     let window = server
         .get("/api/v1/events", &read)
-        .query(&[("q", "*"), ("from", "2024-05-01T12:00:30Z"), ("to", "2024-05-01T12:02:00Z")])
+        .query(&[
+            ("q", "*"),
+            ("from", "2024-05-01T12:00:30Z"),
+            ("to", "2024-05-01T12:02:00Z"),
+        ])
         .send()
         .expect("window")
         .json::<Value>()
@@ -114,14 +132,26 @@ fn bad_lines_are_reported_and_good_ones_kept() {
     body.extend_from_slice(b"{\"ok\":1}\n{broken\n[1,2]\n\xff\xfe\n");
     body.extend_from_slice(long.as_bytes());
     body.extend_from_slice(b"\n{\"ok\":2}\n");
-    let r = server.post("/api/v1/ingest", &ingest).body(body).send().expect("ingest");
+    let r = server
+        .post("/api/v1/ingest", &ingest)
+        .body(body)
+        .send()
+        .expect("ingest");
     assert_eq!(r.status(), 200);
     let answer: Value = r.json().unwrap();
     assert_eq!(answer["accepted"], 2);
     assert_eq!(answer["rejected_count"], 4);
-    let lines: Vec<u64> = answer["rejected"].as_array().unwrap().iter().map(|r| r["line"].as_u64().unwrap()).collect();
+    let lines: Vec<u64> = answer["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["line"].as_u64().unwrap())
+        .collect();
     assert_eq!(lines, vec![2, 3, 4, 5]);
-    assert!(answer["rejected"][3]["error"].as_str().unwrap().contains("over the maximum"));
+    assert!(answer["rejected"][3]["error"]
+        .as_str()
+        .unwrap()
+        .contains("over the maximum"));
     assert_eq!(server.search_until(&read, "ok:*", 2)["total"], 2);
 
     let empty = server.ingest(&ingest, "");
@@ -149,7 +179,11 @@ fn oversized_bodies_get_413() {
         .send()
         .expect("ingest");
     assert_eq!(r.status(), 413, "the limit applies after decompression");
-    assert_eq!(server.ingest(&ingest, "{\"small\":1}\n").status(), 200, "the server goes on");
+    assert_eq!(
+        server.ingest(&ingest, "{\"small\":1}\n").status(),
+        200,
+        "the server goes on"
+    );
 }
 
 #[test]
@@ -157,19 +191,42 @@ fn tokens_are_checked() {
     let (_dir, server) = server();
     server.create_tenant("acme");
     let ingest = server.token("acme", "ingest");
-    let no_token = server.request("POST", "/api/v1/ingest").body("{}").send().unwrap();
+    let no_token = server
+        .request("POST", "/api/v1/ingest")
+        .body("{}")
+        .send()
+        .unwrap();
     assert_eq!(no_token.status(), 401);
-    let wrong = server.ingest("vgl_0000000000000000000000000000000000000000000000000000000000000000", "{}");
+    let wrong = server.ingest(
+        "vgl_0000000000000000000000000000000000000000000000000000000000000000",
+        "{}",
+    );
     assert_eq!(wrong.status(), 401);
     let garbage = server.ingest("not a token at all", "{}");
     assert_eq!(garbage.status(), 401);
     let read_with_ingest = server.get("/api/v1/events", &ingest).send().unwrap();
-    assert_eq!(read_with_ingest.status(), 403, "an ingest token cannot read");
+    assert_eq!(
+        read_with_ingest.status(),
+        403,
+        "an ingest token cannot read"
+    );
     let read = server.token("acme", "read");
-    assert_eq!(server.ingest(&read, "{}").status(), 403, "a read token cannot ingest");
-    let mint = server.post("/api/v1/tokens", &read).json(&json!({"tenant": "acme", "role": "admin"})).send().unwrap();
+    assert_eq!(
+        server.ingest(&read, "{}").status(),
+        403,
+        "a read token cannot ingest"
+    );
+    let mint = server
+        .post("/api/v1/tokens", &read)
+        .json(&json!({"tenant": "acme", "role": "admin"}))
+        .send()
+        .unwrap();
     assert_eq!(mint.status(), 403, "a read token cannot mint tokens");
-    let tenant = server.post("/api/v1/tenants", &read).json(&json!({"name": "x"})).send().unwrap();
+    let tenant = server
+        .post("/api/v1/tenants", &read)
+        .json(&json!({"name": "x"}))
+        .send()
+        .unwrap();
     assert_eq!(tenant.status(), 403);
 }
 
@@ -181,16 +238,27 @@ fn query_errors_and_missing_fields() {
     let read = server.token("acme", "read");
     server.ingest(&ingest, "{\"user\":\"bob\"}\n");
     server.search_until(&read, "*", 1);
-    let r = server.get("/api/v1/events", &read).query(&[("q", "user:bob AND (")]).send().unwrap();
+    let r = server
+        .get("/api/v1/events", &read)
+        .query(&[("q", "user:bob AND (")])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body: Value = r.json().unwrap();
     assert_eq!(body["error"]["code"], "query_syntax");
     assert!(body["error"]["position"].is_u64(), "{body}");
-    assert!(body["error"]["message"].as_str().unwrap().contains("position"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("position"));
     let none = server.search(&read, "usr:bob");
     assert_eq!(none["total"], 0);
     assert!(none["hint"].as_str().unwrap().contains("usr"), "{none}");
-    let bad_time = server.get("/api/v1/events", &read).query(&[("from", "yesterday-ish")]).send().unwrap();
+    let bad_time = server
+        .get("/api/v1/events", &read)
+        .query(&[("from", "yesterday-ish")])
+        .send()
+        .unwrap();
     assert_eq!(bad_time.status(), 400);
 }
 
@@ -198,7 +266,11 @@ fn query_errors_and_missing_fields() {
 fn config_tenants_are_created_and_users_log_in() {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("vigil.toml");
-    std::fs::write(&config, "[[tenants]]\nname = \"acme\"\nretention_days = 7\n").unwrap();
+    std::fs::write(
+        &config,
+        "[[tenants]]\nname = \"acme\"\nretention_days = 7\n",
+    )
+    .unwrap();
     let data = dir.path().join("data");
     let cfg = config.to_string_lossy().to_string();
     let server = Server::start_with(&data, &[]);
@@ -206,7 +278,12 @@ fn config_tenants_are_created_and_users_log_in() {
     // Restart with the config file: the tenant appears.
     let server = {
         let mut s = Server::start_with_config(&data, &cfg);
-        let tenants: Value = s.get("/api/v1/tenants", &s.admin.clone()).send().unwrap().json().unwrap();
+        let tenants: Value = s
+            .get("/api/v1/tenants", &s.admin.clone())
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
         assert_eq!(tenants[0]["name"], "acme");
         assert_eq!(tenants[0]["retention_days"], 7);
         s.stop();
@@ -220,7 +297,11 @@ fn config_tenants_are_created_and_users_log_in() {
         .send()
         .unwrap();
     assert_eq!(user.status(), 201);
-    let login = server.request("POST", "/api/v1/login").json(&json!({"name": "nina", "password": "wrong password!!"})).send().unwrap();
+    let login = server
+        .request("POST", "/api/v1/login")
+        .json(&json!({"name": "nina", "password": "wrong password!!"}))
+        .send()
+        .unwrap();
     assert_eq!(login.status(), 401);
     let login: Value = server
         .request("POST", "/api/v1/login")
@@ -230,9 +311,18 @@ fn config_tenants_are_created_and_users_log_in() {
         .json()
         .unwrap();
     let token = login["token"].as_str().unwrap();
-    let tenants: Value = server.get("/api/v1/tenants", token).send().unwrap().json().unwrap();
+    let tenants: Value = server
+        .get("/api/v1/tenants", token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(tenants.as_array().unwrap().len(), 1);
-    let search = server.get("/api/v1/events", token).query(&[("tenant", "acme")]).send().unwrap();
+    let search = server
+        .get("/api/v1/events", token)
+        .query(&[("tenant", "acme")])
+        .send()
+        .unwrap();
     assert_eq!(search.status(), 200);
 }
 
@@ -244,7 +334,12 @@ fn health_and_metrics() {
     server.create_tenant("acme");
     let ingest = server.token("acme", "ingest");
     server.ingest(&ingest, "{\"a\":1}\n{\"a\":2}\nbad\n");
-    let text = server.request("GET", "/metrics").send().unwrap().text().unwrap();
+    let text = server
+        .request("GET", "/metrics")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     for needle in [
         "vigil_ingested_events_total 2",
         "vigil_ingest_rejected_lines_total 1",

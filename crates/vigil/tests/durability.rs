@@ -23,16 +23,25 @@ fn every_acknowledged_event_survives_sigkill() {
     let stop = Arc::new(AtomicBool::new(false));
     let clients: Vec<_> = (0..3u64)
         .map(|client| {
-            let (url, token, acked, stop) = (url.clone(), ingest.clone(), acked.clone(), stop.clone());
+            let (url, token, acked, stop) =
+                (url.clone(), ingest.clone(), acked.clone(), stop.clone());
             std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+                let http = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                    .unwrap();
                 for n in 0..10_000u64 {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
                     let batch = client * 1_000_000 + n;
                     let body: String = (0..BATCH)
-                        .map(|i| format!("{}\n", json!({"batch": batch, "i": i, "message": "crash test event"})))
+                        .map(|i| {
+                            format!(
+                                "{}\n",
+                                json!({"batch": batch, "i": i, "message": "crash test event"})
+                            )
+                        })
                         .collect();
                     match http.post(&url).bearer_auth(&token).body(body).send() {
                         Ok(r) if r.status() == 200 => {
@@ -54,7 +63,11 @@ fn every_acknowledged_event_survives_sigkill() {
         c.join().expect("client thread");
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 10, "the clients got some acknowledgements before the kill ({})", acked.len());
+    assert!(
+        acked.len() >= 10,
+        "the clients got some acknowledgements before the kill ({})",
+        acked.len()
+    );
 
     let server = Server::start(dir.path());
     let want = (acked.len() * BATCH) as u64;
@@ -76,11 +89,24 @@ fn every_acknowledged_event_survives_sigkill() {
         .as_array()
         .expect("values")
         .iter()
-        .map(|v| (v["value"].as_u64().unwrap_or(u64::MAX), v["count"].as_u64().unwrap_or(0)))
+        .map(|v| {
+            (
+                v["value"].as_u64().unwrap_or(u64::MAX),
+                v["count"].as_u64().unwrap_or(0),
+            )
+        })
         .collect();
     for batch in &acked {
-        assert_eq!(counts.get(batch), Some(&(BATCH as u64)), "acknowledged batch {batch} is whole after the crash");
+        assert_eq!(
+            counts.get(batch),
+            Some(&(BATCH as u64)),
+            "acknowledged batch {batch} is whole after the crash"
+        );
     }
     assert!(stats["total"].as_u64().unwrap() >= want);
-    eprintln!("{} acknowledged batches ({} events) all found after SIGKILL", acked.len(), want);
+    eprintln!(
+        "{} acknowledged batches ({} events) all found after SIGKILL",
+        acked.len(),
+        want
+    );
 }

@@ -24,34 +24,50 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     server.create_tenant("bravo");
     let bravo_ingest = server.token("bravo", "ingest");
     let bravo_read = server.token("bravo", "read");
-    let answer = server.ingest(&bravo_ingest, &format!("{}\n", json!({"note": SECRET, "user": "bravo-user"})));
+    let answer = server.ingest(
+        &bravo_ingest,
+        &format!("{}\n", json!({"note": SECRET, "user": "bravo-user"})),
+    );
     assert_eq!(answer.status(), 200);
     server.search_until(&bravo_read, "*", 1);
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
     let bravo_tokens = tokens_of(&server, "bravo");
-    let bravo_token_id = bravo_tokens[0]["id"].as_i64().expect("token id").to_string();
+    let bravo_token_id = bravo_tokens[0]["id"]
+        .as_i64()
+        .expect("token id")
+        .to_string();
 
     let probes = alpha_callers(&server);
     let endpoints = vigil_server::api::endpoint_list();
     assert!(endpoints.len() >= 10, "the endpoint list is the server's");
     let mut checked = 0;
     for endpoint in &endpoints {
-        let path = endpoint.path.replace("{name}", "bravo").replace("{id}", &bravo_token_id);
+        let path = endpoint
+            .path
+            .replace("{name}", "bravo")
+            .replace("{id}", &bravo_token_id);
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
-                let mut request = server.request(endpoint.method, &path).bearer_auth(&probe.token);
+                let mut request = server
+                    .request(endpoint.method, &path)
+                    .bearer_auth(&probe.token);
                 if let Some(t) = tenant_param {
                     request = request.query(&[("tenant", t), ("q", "*")]);
                 }
                 if let Some(b) = &body {
-                    request = request.header("content-type", "application/json").body(b.clone());
+                    request = request
+                        .header("content-type", "application/json")
+                        .body(b.clone());
                 }
                 let response = request.send().expect("request");
                 let status = response.status();
                 let text = response.text().unwrap_or_default();
-                let what = format!("{} {} as {} (tenant={tenant_param:?}): {status} {text}", endpoint.method, path, probe.label);
+                let what = format!(
+                    "{} {} as {} (tenant={tenant_param:?}): {status} {text}",
+                    endpoint.method, path, probe.label
+                );
                 assert!(!text.contains(SECRET), "leaked bravo's event: {what}");
                 assert!(!text.contains("bravo-user"), "leaked bravo's event: {what}");
                 for t in [&bravo_ingest, &bravo_read] {
@@ -69,13 +85,29 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     // Nothing of bravo changed.
     let bravo = server.search(&bravo_read, "*");
     assert_eq!(bravo["total"], 1, "no event was added to bravo: {bravo}");
-    assert_eq!(tokens_of(&server, "bravo"), bravo_tokens, "bravo's tokens are as they were");
-    let tenant: Value = server.get("/api/v1/tenants/bravo", &server.admin).send().unwrap().json().unwrap();
-    assert_eq!(tenant["retention_days"], 30, "bravo's retention is unchanged");
+    assert_eq!(
+        tokens_of(&server, "bravo"),
+        bravo_tokens,
+        "bravo's tokens are as they were"
+    );
+    let tenant: Value = server
+        .get("/api/v1/tenants/bravo", &server.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        tenant["retention_days"], 30,
+        "bravo's retention is unchanged"
+    );
 }
 
 fn tokens_of(server: &Server, tenant: &str) -> Vec<Value> {
-    let r = server.get("/api/v1/tokens", &server.admin).query(&[("tenant", tenant)]).send().unwrap();
+    let r = server
+        .get("/api/v1/tokens", &server.admin)
+        .query(&[("tenant", tenant)])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     r.json::<Vec<Value>>().unwrap()
 }
@@ -84,10 +116,21 @@ fn tokens_of(server: &Server, tenant: &str) -> Vec<Value> {
 fn alpha_callers(server: &Server) -> Vec<Probe> {
     let mut probes: Vec<Probe> = ["ingest", "read", "admin"]
         .into_iter()
-        .zip(["alpha ingest token", "alpha read token", "alpha admin token"])
-        .map(|(role, label)| Probe { label, token: server.token("alpha", role) })
+        .zip([
+            "alpha ingest token",
+            "alpha read token",
+            "alpha admin token",
+        ])
+        .map(|(role, label)| Probe {
+            label,
+            token: server.token("alpha", role),
+        })
         .collect();
-    for (role, label) in [("noc-operator", "alpha noc operator"), ("soc-analyst", "alpha soc analyst"), ("client-viewer", "alpha client viewer")] {
+    for (role, label) in [
+        ("noc-operator", "alpha noc operator"),
+        ("soc-analyst", "alpha soc analyst"),
+        ("client-viewer", "alpha client viewer"),
+    ] {
         let name = role.replace('-', "");
         let r = server
             .post("/api/v1/users", &server.admin)
@@ -102,7 +145,10 @@ fn alpha_callers(server: &Server) -> Vec<Probe> {
             .unwrap()
             .json()
             .unwrap();
-        probes.push(Probe { label, token: login["token"].as_str().unwrap().to_string() });
+        probes.push(Probe {
+            label,
+            token: login["token"].as_str().unwrap().to_string(),
+        });
     }
     probes
 }

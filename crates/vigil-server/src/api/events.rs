@@ -88,11 +88,16 @@ fn search_request(params: &SearchParams) -> Result<SearchRequest, ApiError> {
     let now = Timestamp::now();
     let query = vigil_query::parse(params.q.as_deref().unwrap_or(""))?;
     let time = |name, value: &Option<String>| {
-        value.as_deref().map(|v| parse_time(name, v, now)).transpose()
+        value
+            .as_deref()
+            .map(|v| parse_time(name, v, now))
+            .transpose()
     };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit > MAX_LIMIT {
-        return Err(ApiError::bad_request(format!("limit must be at most {MAX_LIMIT}")));
+        return Err(ApiError::bad_request(format!(
+            "limit must be at most {MAX_LIMIT}"
+        )));
     }
     Ok(SearchRequest {
         query,
@@ -108,7 +113,9 @@ pub async fn search(
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
     let started = Instant::now();
-    let tenant = caller.tenant(&app, params.tenant.as_deref(), Action::Read).await?;
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Read)
+        .await?;
     let request = search_request(&params)?;
     let result = app.events.search(tenant.id, request).await?;
     let events = result
@@ -127,7 +134,9 @@ pub async fn search(
             result.missing_fields.join(", ")
         )
     });
-    app.metrics.search_seconds.observe(started.elapsed().as_secs_f64());
+    app.metrics
+        .search_seconds
+        .observe(started.elapsed().as_secs_f64());
     Ok(Json(SearchAnswer {
         total: result.total,
         events,
@@ -142,7 +151,9 @@ pub async fn stats(
     Query(params): Query<SearchParams>,
 ) -> Result<Json<StatsAnswer>, ApiError> {
     let started = Instant::now();
-    let tenant = caller.tenant(&app, params.tenant.as_deref(), Action::Read).await?;
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Read)
+        .await?;
     let field = params
         .field
         .clone()
@@ -152,7 +163,13 @@ pub async fn stats(
     search.limit = params.limit.unwrap_or(10).min(MAX_LIMIT);
     let result = app
         .events
-        .stats(tenant.id, StatsRequest { search, field: field.clone() })
+        .stats(
+            tenant.id,
+            StatsRequest {
+                search,
+                field: field.clone(),
+            },
+        )
         .await?;
     Ok(Json(StatsAnswer {
         field,
@@ -174,9 +191,18 @@ mod tests {
     fn relative_and_absolute_times() {
         let now = Timestamp(10_000_000_000);
         assert_eq!(parse_time("from", "now", now).unwrap(), now);
-        assert_eq!(parse_time("from", "now-15m", now).unwrap().0, now.0 - 900_000_000);
-        assert_eq!(parse_time("from", "now-2d", now).unwrap().0, now.0 - 172_800_000_000);
-        assert_eq!(parse_time("from", "1714564800", now).unwrap().0, 1_714_564_800_000_000);
+        assert_eq!(
+            parse_time("from", "now-15m", now).unwrap().0,
+            now.0 - 900_000_000
+        );
+        assert_eq!(
+            parse_time("from", "now-2d", now).unwrap().0,
+            now.0 - 172_800_000_000
+        );
+        assert_eq!(
+            parse_time("from", "1714564800", now).unwrap().0,
+            1_714_564_800_000_000
+        );
         for bad in ["now+5m", "now-5y", "now-m", "soon", ""] {
             assert!(parse_time("from", bad, now).is_err(), "{bad}");
         }

@@ -50,17 +50,29 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             post(tenants::create),
         ),
         (endpoint("GET", "/api/v1/tenants"), get(tenants::list)),
-        (endpoint("GET", "/api/v1/tenants/{name}"), get(tenants::show)),
         (
-            body(endpoint("PATCH", "/api/v1/tenants/{name}"), r#"{"retention_days":1}"#),
+            endpoint("GET", "/api/v1/tenants/{name}"),
+            get(tenants::show),
+        ),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/tenants/{name}"),
+                r#"{"retention_days":1}"#,
+            ),
             patch(tenants::update),
         ),
         (
-            body(endpoint("POST", "/api/v1/tokens"), r#"{"tenant":"{name}","role":"read"}"#),
+            body(
+                endpoint("POST", "/api/v1/tokens"),
+                r#"{"tenant":"{name}","role":"read"}"#,
+            ),
             post(tokens::create),
         ),
         (endpoint("GET", "/api/v1/tokens"), get(tokens::list)),
-        (endpoint("DELETE", "/api/v1/tokens/{id}"), delete(tokens::revoke)),
+        (
+            endpoint("DELETE", "/api/v1/tokens/{id}"),
+            delete(tokens::revoke),
+        ),
         (
             body(
                 endpoint("POST", "/api/v1/users"),

@@ -14,7 +14,10 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
     app.metrics.set_queue_depth("wal", wal);
     app.metrics.set_queue_depth("index", index);
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         app.metrics.encode(),
     )
 }

@@ -43,7 +43,9 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
     caller.require(Action::AdministerMsp)?;
     let name = TenantName::new(&body.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let days = body.retention_days.unwrap_or(app.config.retention.default_days);
+    let days = body
+        .retention_days
+        .unwrap_or(app.config.retention.default_days);
     let tenant = app.state.create_tenant(&name, days).await?;
     tracing::info!(tenant = %tenant.name, "tenant created");
     Ok((StatusCode::CREATED, Json(tenant.into())))
@@ -72,9 +74,10 @@ pub async fn show(
     let tenant = caller.tenant(&app, Some(&name), Action::Read).await;
     // An ingest-only token may still look at its own tenant's record.
     let tenant = match tenant {
-        Err(e) if e.status == StatusCode::FORBIDDEN => {
-            caller.tenant(&app, Some(&name), Action::Ingest).await.map_err(|_| e)?
-        }
+        Err(e) if e.status == StatusCode::FORBIDDEN => caller
+            .tenant(&app, Some(&name), Action::Ingest)
+            .await
+            .map_err(|_| e)?,
         other => other?,
     };
     Ok(Json(tenant.into()))
@@ -92,7 +95,9 @@ pub async fn update(
     Path(name): Path<String>,
     Json(body): Json<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
-    let tenant = caller.tenant(&app, Some(&name), Action::AdministerTenant).await?;
+    let tenant = caller
+        .tenant(&app, Some(&name), Action::AdministerTenant)
+        .await?;
     if let Some(days) = body.retention_days {
         if days == 0 {
             return Err(ApiError::bad_request("retention_days must be at least 1"));

@@ -106,5 +106,7 @@ pub async fn login(
             label: Some("login".into()),
         })
         .await?;
-    Ok(Json(serde_json::json!({ "token": token, "role": user.role })))
+    Ok(Json(
+        serde_json::json!({ "token": token, "role": user.role }),
+    ))
 }

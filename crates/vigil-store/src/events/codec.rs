@@ -62,7 +62,10 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, len: usize) -> Result<&'a [u8], CodecError> {
-        let end = self.at.checked_add(len).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or_else(|| CodecError(format!("truncated at byte {}", self.at)))?;
         let slice = &self.bytes[self.at..end];
         self.at = end;

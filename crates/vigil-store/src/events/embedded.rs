@@ -115,7 +115,10 @@ impl EmbeddedEventStore {
 
     fn replay(&self, records: Vec<crate::wal::ReplayRecord>) {
         if !records.is_empty() {
-            tracing::info!(records = records.len(), "replaying the write-ahead log into the index");
+            tracing::info!(
+                records = records.len(),
+                "replaying the write-ahead log into the index"
+            );
         }
         for record in records {
             match decode_batch(&record.payload) {
@@ -124,7 +127,9 @@ impl EmbeddedEventStore {
                     batch,
                     replayed: true,
                 }),
-                Err(e) => tracing::error!(seq = record.seq, error = %e, "skipping a bad log record"),
+                Err(e) => {
+                    tracing::error!(seq = record.seq, error = %e, "skipping a bad log record")
+                }
             }
         }
     }
@@ -161,7 +166,6 @@ impl EmbeddedEventStore {
         }
     }
 
-
     async fn ask<T: Send + 'static>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, EventStoreError>>) -> IndexerMsg,
@@ -186,69 +190,77 @@ fn search_blocking(
     tenant: TenantId,
     request: &SearchRequest,
 ) -> Result<SearchResult, EventStoreError> {
-        let schema = partitions.schema();
-        let query = compile(schema, &with_time_range(request));
-        let mut result = SearchResult::default();
-        let searchers = searchers(partitions, tenant, request)?;
-        for (key, searcher) in &searchers {
-            let wanted = request.limit.saturating_sub(result.events.len());
-            let top = TopDocs::with_limit(wanted.max(1)).order_by_fast_field::<i64>("time", Order::Desc);
-            let (count, hits) = searcher
-                .search(&*query, &(Count, top))
-                .map_err(|e| search_error(*key, e))?;
-            result.total += count as u64;
-            for (_, address) in hits.into_iter().take(wanted) {
-                result.events.push(stored_event(schema, searcher, address, *key)?);
-            }
+    let schema = partitions.schema();
+    let query = compile(schema, &with_time_range(request));
+    let mut result = SearchResult::default();
+    let searchers = searchers(partitions, tenant, request)?;
+    for (key, searcher) in &searchers {
+        let wanted = request.limit.saturating_sub(result.events.len());
+        let top =
+            TopDocs::with_limit(wanted.max(1)).order_by_fast_field::<i64>("time", Order::Desc);
+        let (count, hits) = searcher
+            .search(&*query, &(Count, top))
+            .map_err(|e| search_error(*key, e))?;
+        result.total += count as u64;
+        for (_, address) in hits.into_iter().take(wanted) {
+            result
+                .events
+                .push(stored_event(schema, searcher, address, *key)?);
         }
-        if result.total == 0 {
-            result.missing_fields = missing_fields(schema, &searchers, &request.query);
-        }
-        Ok(result)
     }
+    if result.total == 0 {
+        result.missing_fields = missing_fields(schema, &searchers, &request.query);
+    }
+    Ok(result)
+}
 
 fn stats_blocking(
     partitions: &Partitions,
     tenant: TenantId,
     request: &StatsRequest,
 ) -> Result<StatsResult, EventStoreError> {
-        let schema = partitions.schema();
-        let query = compile(schema, &with_time_range(&request.search));
-        let limit = request.search.limit.max(1);
-        let mut counts: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
-        let mut total = 0u64;
-        for (key, searcher) in searchers(partitions, tenant, &request.search)? {
-            total += searcher.search(&*query, &Count).map_err(|e| search_error(key, e))? as u64;
-            // Ask each partition for more than needed: per-partition top
-            // lists are merged, and a value just below one day's cut may
-            // still make the overall list.
-            let values = top_values(schema, &searcher, &*query, &request.field, limit * 4 + 10)
-                .map_err(|e| search_error(key, e))?;
-            for (value, count) in values {
-                counts.entry(value.to_string()).or_insert((value, 0)).1 += count;
-            }
+    let schema = partitions.schema();
+    let query = compile(schema, &with_time_range(&request.search));
+    let limit = request.search.limit.max(1);
+    let mut counts: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
+    let mut total = 0u64;
+    for (key, searcher) in searchers(partitions, tenant, &request.search)? {
+        total += searcher
+            .search(&*query, &Count)
+            .map_err(|e| search_error(key, e))? as u64;
+        // Ask each partition for more than needed: per-partition top
+        // lists are merged, and a value just below one day's cut may
+        // still make the overall list.
+        let values = top_values(schema, &searcher, &*query, &request.field, limit * 4 + 10)
+            .map_err(|e| search_error(key, e))?;
+        for (value, count) in values {
+            counts.entry(value.to_string()).or_insert((value, 0)).1 += count;
         }
-        let mut values: Vec<(serde_json::Value, u64)> = counts.into_values().collect();
-        values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.to_string().cmp(&b.0.to_string())));
-        values.truncate(limit);
-        Ok(StatsResult { total, values })
     }
+    let mut values: Vec<(serde_json::Value, u64)> = counts.into_values().collect();
+    values.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+    });
+    values.truncate(limit);
+    Ok(StatsResult { total, values })
+}
 
-    /// Searchers of the tenant's partitions in the time range, newest first.
+/// Searchers of the tenant's partitions in the time range, newest first.
 fn searchers(
     partitions: &Partitions,
     tenant: TenantId,
     request: &SearchRequest,
 ) -> Result<Vec<(PartitionKey, Searcher)>, EventStoreError> {
-        let mut out = Vec::new();
-        for day in partitions.days_between(tenant, request.from, request.to)? {
-            let key = PartitionKey { tenant, day };
-            if let Some(partition) = partitions.get(key)? {
-                out.push((key, partition.reader.searcher()));
-            }
+    let mut out = Vec::new();
+    for day in partitions.days_between(tenant, request.from, request.to)? {
+        let key = PartitionKey { tenant, day };
+        if let Some(partition) = partitions.get(key)? {
+            out.push((key, partition.reader.searcher()));
         }
-        Ok(out)
     }
+    Ok(out)
+}
 
 impl Drop for EmbeddedEventStore {
     fn drop(&mut self) {
@@ -268,14 +280,22 @@ impl EventStore for EmbeddedEventStore {
         Ok(())
     }
 
-    async fn search(&self, tenant: TenantId, request: SearchRequest) -> Result<SearchResult, EventStoreError> {
+    async fn search(
+        &self,
+        tenant: TenantId,
+        request: SearchRequest,
+    ) -> Result<SearchResult, EventStoreError> {
         let partitions = self.partitions.clone();
         tokio::task::spawn_blocking(move || search_blocking(&partitions, tenant, &request))
             .await
             .map_err(|_| EventStoreError::Closed)?
     }
 
-    async fn stats(&self, tenant: TenantId, request: StatsRequest) -> Result<StatsResult, EventStoreError> {
+    async fn stats(
+        &self,
+        tenant: TenantId,
+        request: StatsRequest,
+    ) -> Result<StatsResult, EventStoreError> {
         let partitions = self.partitions.clone();
         tokio::task::spawn_blocking(move || stats_blocking(&partitions, tenant, &request))
             .await
@@ -286,9 +306,15 @@ impl EventStore for EmbeddedEventStore {
         self.ask(IndexerMsg::Refresh).await
     }
 
-    async fn apply_retention(&self, tenant: TenantId, keep_days: u32, now: Timestamp) -> Result<usize, EventStoreError> {
+    async fn apply_retention(
+        &self,
+        tenant: TenantId,
+        keep_days: u32,
+        now: Timestamp,
+    ) -> Result<usize, EventStoreError> {
         let day = now.day() - i64::from(keep_days);
-        self.ask(|done| IndexerMsg::DropBefore { tenant, day, done }).await
+        self.ask(|done| IndexerMsg::DropBefore { tenant, day, done })
+            .await
     }
 }
 
@@ -318,8 +344,16 @@ fn stored_event(
     key: PartitionKey,
 ) -> Result<StoredEvent, EventStoreError> {
     let doc: TantivyDocument = searcher.doc(address).map_err(|e| search_error(key, e))?;
-    let text = |field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string();
-    let time = doc.get_first(schema.time).and_then(|v| v.as_i64()).unwrap_or_default();
+    let text = |field| {
+        doc.get_first(field)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let time = doc
+        .get_first(schema.time)
+        .and_then(|v| v.as_i64())
+        .unwrap_or_default();
     Ok(StoredEvent {
         id: text(schema.id).parse().unwrap_or(EventId(0)),
         time: Timestamp(time),
@@ -327,7 +361,11 @@ fn stored_event(
     })
 }
 
-fn missing_fields(schema: &EventSchema, searchers: &[(PartitionKey, Searcher)], query: &Query) -> Vec<String> {
+fn missing_fields(
+    schema: &EventSchema,
+    searchers: &[(PartitionKey, Searcher)],
+    query: &Query,
+) -> Vec<String> {
     query
         .fields()
         .into_iter()

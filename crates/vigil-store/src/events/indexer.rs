@@ -93,7 +93,10 @@ impl Indexer {
     pub fn run(mut self, inbox: Receiver<IndexerMsg>) {
         let mut last_commit = Instant::now();
         loop {
-            let wait = self.config.commit_interval.saturating_sub(last_commit.elapsed());
+            let wait = self
+                .config
+                .commit_interval
+                .saturating_sub(last_commit.elapsed());
             match inbox.recv_timeout(wait) {
                 Ok(msg) => {
                     self.queued.fetch_sub(1, Ordering::Relaxed);
@@ -166,7 +169,10 @@ impl Indexer {
             let partition = self.partitions.get_or_create(key)?;
             let writer = partition
                 .index
-                .writer_with_num_threads(self.config.writer_threads, self.config.writer_memory_bytes)
+                .writer_with_num_threads(
+                    self.config.writer_threads,
+                    self.config.writer_memory_bytes,
+                )
                 .map_err(|e| index_error(key, e))?;
             self.writers.insert(
                 key,
@@ -185,7 +191,11 @@ impl Indexer {
     /// Commits and closes the writer used longest ago; its documents become
     /// searchable now rather than at the next commit.
     fn close_least_recently_used(&mut self) {
-        let oldest = self.writers.iter().min_by_key(|(_, w)| w.last_used).map(|(k, _)| *k);
+        let oldest = self
+            .writers
+            .iter()
+            .min_by_key(|(_, w)| w.last_used)
+            .map(|(k, _)| *k);
         if let Some(key) = oldest {
             if let Some(mut open) = self.writers.remove(&key) {
                 if open.dirty {
@@ -197,7 +207,11 @@ impl Indexer {
         }
     }
 
-    fn commit_writer(&self, key: PartitionKey, open: &mut OpenWriter) -> Result<(), EventStoreError> {
+    fn commit_writer(
+        &self,
+        key: PartitionKey,
+        open: &mut OpenWriter,
+    ) -> Result<(), EventStoreError> {
         open.writer.commit().map_err(|e| index_error(key, e))?;
         open.dirty = false;
         if let Some(partition) = self.partitions.get(key)? {
@@ -261,7 +275,11 @@ impl Indexer {
 
 fn index_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {
     EventStoreError::Index {
-        context: format!("partition {} of tenant {}", super::partition::day_name(key.day), key.tenant),
+        context: format!(
+            "partition {} of tenant {}",
+            super::partition::day_name(key.day),
+            key.tenant
+        ),
         message: e.to_string(),
     }
 }

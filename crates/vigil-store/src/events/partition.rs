@@ -142,7 +142,12 @@ impl Partitions {
         self.open_dir(key, &dir, true)
     }
 
-    fn open_dir(&self, key: PartitionKey, dir: &Path, create: bool) -> Result<Arc<Partition>, EventStoreError> {
+    fn open_dir(
+        &self,
+        key: PartitionKey,
+        dir: &Path,
+        create: bool,
+    ) -> Result<Arc<Partition>, EventStoreError> {
         let mut open = self.open.write();
         if let Some(p) = open.get(&key) {
             return Ok(p.clone());

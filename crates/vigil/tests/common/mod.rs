@@ -78,7 +78,10 @@ impl Server {
             addr,
             data: data.to_path_buf(),
             admin,
-            client: Client::builder().timeout(Duration::from_secs(60)).build().expect("client"),
+            client: Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
         }
     }
 
@@ -168,7 +171,10 @@ impl Drop for Server {
 }
 
 fn unsafe_sigterm(pid: u32) {
-    let _ = Command::new("kill").arg("-TERM").arg(pid.to_string()).status();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
 }
 
 /// Finds `addr=IP:PORT` in vigil's "listening" log line.
