@@ -20,6 +20,10 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// Tenants created at start when missing.
     pub tenants: Vec<TenantConfig>,
+    /// `VIGIL_*` variables that name no key (other tools use the prefix
+    /// too); the server warns about them.
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -170,10 +174,13 @@ impl Config {
             location: String::new(),
             message: e.to_string(),
         })?;
+        let mut ignored_env = Vec::new();
         for (name, value) in overrides {
-            apply_env(&mut table, &name, &value)?;
+            if !apply_env(&mut table, &name, &value) {
+                ignored_env.push(name);
+            }
         }
-        let config: Config =
+        let mut config: Config =
             toml::Value::Table(table)
                 .try_into()
                 .map_err(|e: toml::de::Error| ConfigError::Invalid {
@@ -181,6 +188,7 @@ impl Config {
                     location: String::new(),
                     message: e.message().to_string(),
                 })?;
+        config.ignored_env = ignored_env;
         config.validated(origin)
     }
 
@@ -237,24 +245,22 @@ fn invalid(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     }
 }
 
-/// Sets the key that `VIGIL_A_B_C` names. Key names contain `_` too, so the
-/// path is found by matching against the keys the table has.
-fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), ConfigError> {
+/// Sets the key that `VIGIL_A_B_C` names; false if it names none. Key
+/// names contain `_` too, so the path is found by matching against the
+/// keys the table has.
+fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> bool {
     let wanted = name.trim_start_matches("VIGIL_").to_ascii_lowercase();
-    let unknown = || ConfigError::Invalid {
-        origin: format!("environment variable {name}"),
-        location: String::new(),
-        message: "no config key has this name".into(),
-    };
-    let (section, key) = table
+    let found = table
         .iter()
         .filter_map(|(section, v)| Some((section, v.as_table()?)))
         .find_map(|(section, keys)| {
             let rest = wanted.strip_prefix(section.as_str())?.strip_prefix('_')?;
             keys.contains_key(rest)
                 .then(|| (section.clone(), rest.to_string()))
-        })
-        .ok_or_else(unknown)?;
+        });
+    let Some((section, key)) = found else {
+        return false;
+    };
     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
         .ok()
         .and_then(|mut t| t.remove("v"))
@@ -262,7 +268,7 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> Result<(), Con
     if let Some(keys) = table.get_mut(&section).and_then(toml::Value::as_table_mut) {
         keys.insert(key, parsed);
     }
-    Ok(())
+    true
 }
 
 #[cfg(test)]
@@ -340,9 +346,9 @@ mod tests {
     }
 
     #[test]
-    fn unknown_or_bad_environment_is_an_error() {
-        let err = Config::parse("", "t", env(&[("VIGIL_NOPE", "1")])).unwrap_err();
-        assert!(err.to_string().contains("VIGIL_NOPE"), "{err}");
+    fn unknown_environment_is_set_aside_and_bad_values_refused() {
+        let config = Config::parse("", "t", env(&[("VIGIL_NOPE", "1")])).unwrap();
+        assert_eq!(config.ignored_env, vec!["VIGIL_NOPE".to_string()]);
         let err =
             Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
         assert!(err.to_string().contains("environment"), "{err}");

@@ -43,6 +43,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let data = config.server.data_dir.clone();
+    for name in &config.ignored_env {
+        tracing::warn!(variable = %name, "this VIGIL_ variable names no config key; ignored");
+    }
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     let state: Arc<dyn StateStore> = Arc::new(

@@ -56,6 +56,8 @@ impl Server {
         let mut child = command.spawn().expect("start vigil");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = mpsc::channel();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let log_writer = log.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = listening_addr(&line) {
@@ -64,11 +66,21 @@ impl Server {
                 if std::env::var_os("VIGIL_TEST_LOG").is_some() {
                     eprintln!("[vigil] {line}");
                 }
+                if let Ok(mut log) = log_writer.lock() {
+                    log.push_str(&line);
+                    log.push('\n');
+                }
             }
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
-            .expect("vigil did not report its address within 60 s");
+            .unwrap_or_else(|e| {
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "vigil did not report its address ({e}); its log:\n{}",
+                    log.lock().map(|l| l.clone()).unwrap_or_default()
+                )
+            });
         let admin = std::fs::read_to_string(data.join("admin.token"))
             .expect("admin.token")
             .trim()
