@@ -88,6 +88,9 @@ impl From<StateError> for ApiError {
 
 impl From<EventStoreError> for ApiError {
     fn from(e: EventStoreError) -> Self {
+        if let EventStoreError::BadQuery(message) = e {
+            return ApiError::new(StatusCode::BAD_REQUEST, "query_invalid", message);
+        }
         let status = match e {
             EventStoreError::Closed => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,

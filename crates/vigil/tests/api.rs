@@ -254,6 +254,16 @@ fn query_errors_and_missing_fields() {
     let none = server.search(&read, "usr:bob");
     assert_eq!(none["total"], 0);
     assert!(none["hint"].as_str().unwrap().contains("usr"), "{none}");
+    let bad_value = server
+        .get("/api/v1/events", &read)
+        .query(&[("q", "_time:soon")])
+        .send()
+        .unwrap();
+    assert_eq!(
+        bad_value.status(),
+        400,
+        "a query that parses but means nothing is refused"
+    );
     let bad_time = server
         .get("/api/v1/events", &read)
         .query(&[("from", "yesterday-ish")])

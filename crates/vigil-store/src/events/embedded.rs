@@ -1,7 +1,7 @@
 //! The embedded event store: write-ahead log + daily tantivy partitions.
 
 use super::codec::{decode_batch, encode_batch};
-use super::compile::{compile, has_field, top_values};
+use super::compile::{has_field, top_values, try_compile};
 use super::indexer::{Batch, IndexObserver, Indexer, IndexerConfig, IndexerMsg};
 use super::partition::{PartitionKey, Partitions};
 use super::schema::EventSchema;
@@ -191,7 +191,7 @@ fn search_blocking(
     request: &SearchRequest,
 ) -> Result<SearchResult, EventStoreError> {
     let schema = partitions.schema();
-    let query = compile(schema, &with_time_range(request));
+    let query = compile_query(schema, request)?;
     let mut result = SearchResult::default();
     let searchers = searchers(partitions, tenant, request)?;
     for (key, searcher) in &searchers {
@@ -220,7 +220,7 @@ fn stats_blocking(
     request: &StatsRequest,
 ) -> Result<StatsResult, EventStoreError> {
     let schema = partitions.schema();
-    let query = compile(schema, &with_time_range(&request.search));
+    let query = compile_query(schema, &request.search)?;
     let limit = request.search.limit.max(1);
     let mut counts: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
     let mut total = 0u64;
@@ -316,6 +316,14 @@ impl EventStore for EmbeddedEventStore {
         self.ask(|done| IndexerMsg::DropBefore { tenant, day, done })
             .await
     }
+}
+
+fn compile_query(
+    schema: &EventSchema,
+    request: &SearchRequest,
+) -> Result<Box<dyn tantivy::query::Query>, EventStoreError> {
+    try_compile(schema, &with_time_range(request))
+        .map_err(|e| EventStoreError::BadQuery(e.to_string()))
 }
 
 /// The request's query, restricted to its time range through the `_time`

@@ -34,6 +34,9 @@ pub enum EventStoreError {
     },
     #[error("the event store is shutting down")]
     Closed,
+    /// The query parses but means nothing for the index (`_time:soon`).
+    #[error("{0}")]
+    BadQuery(String),
 }
 
 /// A search over one tenant's events.
