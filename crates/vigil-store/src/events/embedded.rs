@@ -47,7 +47,9 @@ impl Default for EmbeddedOptions {
             writer_threads: 2,
             writer_memory_bytes: 128 << 20,
             max_open_writers: 16,
-            index_queue: 64,
+            // Small on purpose: batches waiting here are acknowledged but not
+            // yet searchable, so a long queue only delays freshness.
+            index_queue: 8,
             wal: WalOptions::default(),
             on_wal_commit: None,
             on_index_commit: None,
