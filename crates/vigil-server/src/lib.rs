@@ -77,14 +77,11 @@ pub async fn run(
         .context("the HTTP server failed")?;
     retention.abort();
     tracing::info!("stopping: indexing what is left");
-    drop(depths_holder(events));
+    // The last handle of the event store goes on a blocking thread: its
+    // drop waits for the log writer and the indexer to finish.
+    tokio::task::spawn_blocking(move || drop(events)).await?;
+    tracing::info!("stopped");
     Ok(())
-}
-
-/// Lets the last handle of the event store go on a blocking thread: its
-/// drop waits for the log writer and the indexer to finish.
-fn depths_holder(events: Arc<EmbeddedEventStore>) -> tokio::task::JoinHandle<()> {
-    tokio::task::spawn_blocking(move || drop(events))
 }
 
 async fn open_events(

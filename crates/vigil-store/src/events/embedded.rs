@@ -151,11 +151,7 @@ impl EmbeddedEventStore {
     }
 
     /// Stops accepting, lets the log writer finish, indexes and commits
-    /// everything, and waits for both threads.
-    pub fn shutdown(mut self) {
-        self.close();
-    }
-
+    /// everything, and waits for both threads (what dropping the store does).
     fn close(&mut self) {
         self.wal = None;
         let mut threads = std::mem::take(&mut self.threads);
