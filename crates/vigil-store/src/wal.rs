@@ -44,6 +44,8 @@ pub enum WalError {
     TooLarge(usize),
     #[error("write-ahead log is closed")]
     Closed,
+    #[error("write-ahead log in {0} is corrupt: its sequence numbers are exhausted")]
+    Exhausted(PathBuf),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> WalError + '_ {
@@ -152,7 +154,7 @@ impl<T: Send + 'static> Wal<T> {
         let current = match segments.last() {
             Some(last) => open_append(&last.path)?,
             None => {
-                let segment = new_segment(dir, last_seq + 1)?;
+                let segment = new_segment(dir, last_seq.saturating_add(1))?;
                 let file = open_append(&segment.path)?;
                 segments.push(segment);
                 file
@@ -166,7 +168,9 @@ impl<T: Send + 'static> Wal<T> {
             options: options.clone(),
             segments,
             current,
-            next_seq: last_seq + 1,
+            next_seq: last_seq
+                .checked_add(1)
+                .ok_or_else(|| WalError::Exhausted(dir.to_path_buf()))?,
             sink,
             observer,
         };
@@ -271,7 +275,7 @@ impl<T> Writer<T> {
         buffer.clear();
         let first_seq = self.next_seq;
         for (i, request) in group.iter().enumerate() {
-            encode_record(buffer, first_seq + i as u64, &request.payload);
+            encode_record(buffer, first_seq.saturating_add(i as u64), &request.payload);
         }
         let result = self.write_and_sync(buffer);
         if let Some(observer) = &self.observer {
@@ -279,7 +283,7 @@ impl<T> Writer<T> {
         }
         let failed = result.as_ref().err().map(|e| e.to_string());
         for (i, Request { item, done, .. }) in group.drain(..).enumerate() {
-            let seq = first_seq + i as u64;
+            let seq = first_seq.saturating_add(i as u64);
             if let Some(message) = &failed {
                 let _ = done.send(Err(WalError::Io {
                     path: self.dir.clone(),
@@ -600,6 +604,20 @@ mod tests {
             "the cut tail does not hide later records"
         );
         shut(opened);
+    }
+
+    #[test]
+    fn exhausted_sequence_numbers_are_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut record = Vec::new();
+        encode_record(&mut record, u64::MAX, b"");
+        fs::write(dir.path().join("00000000000000000001.wal"), record).unwrap();
+        let (tx, _rx) = sync_channel(1);
+        let sink: Sink<u32> = Box::new(move |seq, item| tx.send((seq, item)).is_ok());
+        let err = Wal::open(dir.path(), WalOptions::default(), sink, None)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("exhausted"), "{err}");
     }
 
     #[tokio::test]
