@@ -6,6 +6,9 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::str::FromStr;
 
+/// Fields that carry an event's own time, in order of preference.
+pub const TIME_FIELDS: [&str; 3] = ["@timestamp", "timestamp", "time"];
+
 /// A unique event id: 48 bits of milliseconds then 80 random bits, so that
 /// ids sort roughly by creation time and never collide in practice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -3,8 +3,7 @@
 use serde_json::{Map, Value};
 use vigil_core::{Event, EventId, TenantId, Timestamp};
 
-/// Fields that carry an event's own time, in order of preference.
-pub const TIME_FIELDS: [&str; 3] = ["@timestamp", "timestamp", "time"];
+pub use vigil_core::TIME_FIELDS;
 
 #[derive(Debug, Clone, Copy)]
 pub struct NdjsonOptions {

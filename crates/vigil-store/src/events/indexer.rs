@@ -6,19 +6,20 @@
 //! searchable). After a commit the readers are reloaded and the log is told
 //! that everything up to the last batch is safe in the index.
 //!
-//! Replayed batches may already be in the index (a crash between a commit
-//! and its checkpoint), so each replayed event first deletes its id: replay
-//! is idempotent.
+//! Each partition commit records, as its tantivy payload, the sequence
+//! number of the last log record it holds. A replayed record is skipped for
+//! the partitions that already have it (a crash between a commit and its
+//! checkpoint), so replay is idempotent without indexing event ids.
 
 use super::partition::{PartitionKey, Partitions};
 use super::EventStoreError;
 use crate::wal::Checkpointer;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tantivy::{IndexWriter, TantivyDocument, Term};
+use tantivy::{IndexWriter, TantivyDocument};
 use tokio::sync::oneshot;
 use vigil_core::{Event, TenantId};
 
@@ -56,6 +57,8 @@ struct OpenWriter {
     writer: IndexWriter<TantivyDocument>,
     last_used: Instant,
     dirty: bool,
+    /// The last log record whose events this writer has.
+    last_seq: u64,
 }
 
 pub(crate) struct Indexer {
@@ -123,7 +126,7 @@ impl Indexer {
                 batch,
                 replayed,
             } => {
-                if let Err(e) = self.add(batch, replayed) {
+                if let Err(e) = self.add(seq, batch, replayed) {
                     tracing::error!(error = %e, seq, "cannot index a batch of events");
                 }
                 self.last_seq = Some(seq);
@@ -139,26 +142,48 @@ impl Indexer {
         true
     }
 
-    fn add(&mut self, (tenant, events): Batch, replayed: bool) -> Result<(), EventStoreError> {
-        let partitions = self.partitions.clone();
-        let schema = partitions.schema();
+    /// Adds a record's events, grouped by partition so that each writer
+    /// gets all of the record's events for it at once (what makes its
+    /// `last_seq` exact).
+    fn add(
+        &mut self,
+        seq: u64,
+        (tenant, events): Batch,
+        replayed: bool,
+    ) -> Result<(), EventStoreError> {
+        let mut groups: BTreeMap<PartitionKey, Vec<&Event>> = BTreeMap::new();
         for event in &events {
             let key = PartitionKey {
                 tenant,
                 day: event.time.day(),
             };
-            let open = self.writer(key)?;
-            if replayed {
-                open.writer
-                    .delete_term(Term::from_field_text(schema.id, &event.id.to_string()));
-            }
-            open.writer
-                .add_document(schema.document(event))
-                .map_err(|e| index_error(key, e))?;
-            open.dirty = true;
+            groups.entry(key).or_default().push(event);
         }
-        self.uncommitted_docs += events.len();
+        let partitions = self.partitions.clone();
+        let schema = partitions.schema();
+        for (key, group) in groups {
+            if replayed && self.already_committed(key, seq)? {
+                continue;
+            }
+            let open = self.writer(key)?;
+            for event in &group {
+                open.writer
+                    .add_document(schema.document(event))
+                    .map_err(|e| index_error(key, e))?;
+            }
+            open.dirty = true;
+            open.last_seq = seq;
+            self.uncommitted_docs += group.len();
+        }
         Ok(())
+    }
+
+    /// Whether the partition's last commit already holds record `seq`.
+    fn already_committed(&self, key: PartitionKey, seq: u64) -> Result<bool, EventStoreError> {
+        Ok(match self.partitions.get(key)? {
+            Some(partition) => partition.committed_seq() >= seq,
+            None => false,
+        })
     }
 
     fn writer(&mut self, key: PartitionKey) -> Result<&mut OpenWriter, EventStoreError> {
@@ -174,12 +199,14 @@ impl Indexer {
                     self.config.writer_memory_bytes,
                 )
                 .map_err(|e| index_error(key, e))?;
+            writer.set_merge_policy(Box::new(merge_policy()));
             self.writers.insert(
                 key,
                 OpenWriter {
                     writer,
                     last_used: Instant::now(),
                     dirty: false,
+                    last_seq: 0,
                 },
             );
         }
@@ -212,7 +239,12 @@ impl Indexer {
         key: PartitionKey,
         open: &mut OpenWriter,
     ) -> Result<(), EventStoreError> {
-        open.writer.commit().map_err(|e| index_error(key, e))?;
+        let mut commit = open
+            .writer
+            .prepare_commit()
+            .map_err(|e| index_error(key, e))?;
+        commit.set_payload(&open.last_seq.to_string());
+        commit.commit().map_err(|e| index_error(key, e))?;
         open.dirty = false;
         if let Some(partition) = self.partitions.get(key)? {
             partition.reader.reload().map_err(|e| index_error(key, e))?;
@@ -271,6 +303,16 @@ impl Indexer {
         }
         Ok(old.len())
     }
+}
+
+/// Tantivy's log merge policy, merging 16 segments of a level at a time
+/// instead of 8: with a commit every second, segments are small and many,
+/// and each merge level rewrites every document once more; wider levels
+/// mean fewer rewrites for a few more segments per search.
+fn merge_policy() -> tantivy::indexer::LogMergePolicy {
+    let mut policy = tantivy::indexer::LogMergePolicy::default();
+    policy.set_min_num_segments(16);
+    policy
 }
 
 fn index_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {

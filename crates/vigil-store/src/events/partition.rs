@@ -28,6 +28,19 @@ pub struct Partition {
     pub reader: IndexReader,
 }
 
+impl Partition {
+    /// The last write-ahead log record that the partition's last commit
+    /// holds (its commit payload); 0 when unknown.
+    pub fn committed_seq(&self) -> u64 {
+        self.index
+            .load_metas()
+            .ok()
+            .and_then(|meta| meta.payload)
+            .and_then(|payload| payload.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
 pub struct Partitions {
     root: PathBuf,
     schema: Arc<EventSchema>,

@@ -55,7 +55,7 @@ use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 use tantivy::{Index, TantivyDocument, Term};
-use vigil_core::{flatten_fields, Event};
+use vigil_core::{flatten_fields, Event, TIME_FIELDS};
 
 /// Name of the keyword normalizer (whole value, lowercased, cut).
 pub const KEYWORD_TOKENIZER: &str = "vigil_keyword";
@@ -97,7 +97,7 @@ impl Default for EventSchema {
 impl EventSchema {
     pub fn new() -> Self {
         let mut builder = Schema::builder();
-        let id = builder.add_text_field("id", STRING | STORED);
+        let id = builder.add_text_field("id", STORED);
         let time = builder.add_i64_field("time", INDEXED | FAST | STORED);
         let raw = builder.add_text_field("raw", STORED);
         let fields = builder.add_json_field(
@@ -141,6 +141,11 @@ impl EventSchema {
         let mut views = Views::default();
         flatten_fields(&event.doc, &mut |path, value| {
             views.add(path, value);
+            // The event's time is the `time` field; its text would only
+            // add a unique token per event to the full-text dictionary.
+            if TIME_FIELDS.contains(&path) {
+                return;
+            }
             match value {
                 JsonValue::String(s) => doc.add_text(self.text, s),
                 JsonValue::Number(n) => doc.add_text(self.text, n.to_string()),
