@@ -177,7 +177,9 @@ fn json_options(tokenizer: &str) -> JsonObjectOptions {
 fn text_options() -> TextOptions {
     let indexing = TextFieldIndexing::default()
         .set_tokenizer(TEXT_TOKENIZER)
-        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions)
+        // Results are ordered by time, never by relevance: no norms needed.
+        .set_fieldnorms(false);
     TextOptions::default().set_indexing_options(indexing)
 }
 
@@ -198,6 +200,14 @@ pub fn normalize_keyword(value: &str) -> String {
 }
 
 fn push_keyword(out: &mut String, value: &str) {
+    // Most log values are short ASCII: lowercase them a byte at a time (this
+    // runs twice per value and event, for the index and the fast field).
+    if value.is_ascii() && out.len() + value.len() <= KEYWORD_MAX_BYTES {
+        let start = out.len();
+        out.push_str(value);
+        out[start..].make_ascii_lowercase();
+        return;
+    }
     for lower in value.chars().flat_map(char::to_lowercase) {
         if out.len() + lower.len_utf8() > KEYWORD_MAX_BYTES {
             return;
