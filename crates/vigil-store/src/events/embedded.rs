@@ -382,12 +382,5 @@ fn missing_fields(
 }
 
 fn search_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {
-    EventStoreError::Index {
-        context: format!(
-            "search of partition {} of tenant {}",
-            super::partition::day_name(key.day),
-            key.tenant
-        ),
-        message: e.to_string(),
-    }
+    key.error("search of ", e)
 }

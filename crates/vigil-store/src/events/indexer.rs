@@ -316,12 +316,5 @@ fn merge_policy() -> tantivy::indexer::LogMergePolicy {
 }
 
 fn index_error(key: PartitionKey, e: tantivy::TantivyError) -> EventStoreError {
-    EventStoreError::Index {
-        context: format!(
-            "partition {} of tenant {}",
-            super::partition::day_name(key.day),
-            key.tenant
-        ),
-        message: e.to_string(),
-    }
+    key.error("", e)
 }

@@ -21,6 +21,21 @@ pub struct PartitionKey {
     pub day: i64,
 }
 
+impl PartitionKey {
+    /// An index error of this partition; `doing` says what failed (`"search
+    /// of "`, or empty for writing).
+    pub fn error(self, doing: &str, e: tantivy::TantivyError) -> EventStoreError {
+        EventStoreError::Index {
+            context: format!(
+                "{doing}partition {} of tenant {}",
+                day_name(self.day),
+                self.tenant
+            ),
+            message: e.to_string(),
+        }
+    }
+}
+
 /// An open partition: the index and a reader that the indexer reloads
 /// after each commit.
 pub struct Partition {

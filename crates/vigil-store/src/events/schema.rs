@@ -49,7 +49,7 @@ use serde_json::{Number, Value as JsonValue};
 use tantivy::columnar::NumericalValue;
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, OwnedValue, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED, STORED, STRING,
+    TextOptions, FAST, INDEXED, STORED,
 };
 use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
