@@ -11,6 +11,7 @@ pub mod compile;
 pub mod conformance;
 mod embedded;
 mod indexer;
+mod json_ref;
 pub mod partition;
 pub mod schema;
 

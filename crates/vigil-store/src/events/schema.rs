@@ -45,7 +45,8 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use serde_json::{Number, Value as JsonValue};
+use super::json_ref::JsonRef;
+use serde_json::Value as JsonValue;
 use tantivy::columnar::NumericalValue;
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, OwnedValue, Schema, TextFieldIndexing,
@@ -138,6 +139,8 @@ impl EventSchema {
         doc.add_text(self.id, event.id.to_string());
         doc.add_i64(self.time, event.time.micros());
         doc.add_text(self.raw, &event.raw);
+        // The event as sent: tantivy walks it, no copy of it is built.
+        doc.add_field_value(self.fields, JsonRef::Object(&event.doc));
         let mut views = Views::default();
         flatten_fields(&event.doc, &mut |path, value| {
             views.add(path, value);
@@ -252,28 +255,20 @@ pub fn parse_number(value: &str) -> Option<NumericalValue> {
 /// The per-path values of one event for the JSON fields.
 #[derive(Default)]
 struct Views {
-    fields: BTreeMap<String, Vec<OwnedValue>>,
     ips: BTreeMap<String, Vec<OwnedValue>>,
     nums: BTreeMap<String, Vec<OwnedValue>>,
 }
 
 impl Views {
-    /// Records one scalar of the event.
+    /// Records one scalar of the event: strings that read as IP
+    /// addresses or numbers get a second view.
     fn add(&mut self, path: &str, value: &JsonValue) {
-        match value {
-            JsonValue::String(s) => self.add_string(path, s),
-            JsonValue::Number(n) => {
-                if let Some(number) = number_value(n) {
-                    push(&mut self.fields, path, number);
-                }
-            }
-            JsonValue::Bool(b) => push(&mut self.fields, path, OwnedValue::Bool(*b)),
-            _ => {}
+        if let JsonValue::String(s) = value {
+            self.add_string(path, s);
         }
     }
 
     fn add_string(&mut self, path: &str, s: &str) {
-        push(&mut self.fields, path, OwnedValue::Str(s.to_string()));
         if let Some(ip) = parse_ip(s) {
             push(&mut self.ips, path, OwnedValue::Str(ip_key(ip)));
         }
@@ -283,11 +278,7 @@ impl Views {
     }
 
     fn write(self, schema: &EventSchema, doc: &mut TantivyDocument) {
-        for (field, map) in [
-            (schema.fields, self.fields),
-            (schema.ips, self.ips),
-            (schema.nums, self.nums),
-        ] {
+        for (field, map) in [(schema.ips, self.ips), (schema.nums, self.nums)] {
             if !map.is_empty() {
                 doc.add_object(field, map.into_iter().map(one_or_array).collect());
             }
@@ -311,16 +302,6 @@ fn one_or_array((path, mut values): (String, Vec<OwnedValue>)) -> (String, Owned
         OwnedValue::Array(values)
     };
     (path, value)
-}
-
-fn number_value(n: &Number) -> Option<OwnedValue> {
-    if let Some(i) = n.as_i64() {
-        Some(OwnedValue::I64(i))
-    } else if let Some(u) = n.as_u64() {
-        Some(OwnedValue::U64(u))
-    } else {
-        n.as_f64().filter(|f| f.is_finite()).map(OwnedValue::F64)
-    }
 }
 
 fn numerical_value(number: NumericalValue) -> OwnedValue {
