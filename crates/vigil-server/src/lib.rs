@@ -125,7 +125,7 @@ async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<
     }
     // The administrator logs in with the token; a password can be set
     // later. The random one here is never shown, so it cannot be guessed.
-    let password = format!("{:032x}", rand_u128());
+    let password = format!("{:032x}", rand::random::<u128>());
     let admin = state
         .create_user("admin", &password, Role::MspAdmin, &[])
         .await?;
@@ -144,15 +144,6 @@ async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<
         "first start: created the MSP administrator; its token is in this file (mode 0600). Keep it safe, then delete the file"
     );
     Ok(())
-}
-
-fn rand_u128() -> u128 {
-    let mut bytes = [0u8; 16];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut bytes);
-    }
-    u128::from_le_bytes(bytes) ^ Timestamp::now().0 as u128
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {
