@@ -35,6 +35,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     /// Log filter (`info`, `debug`, `vigil_server=debug,info`).
     pub log: String,
+    /// How long a token from `POST /api/v1/login` authenticates, in minutes.
+    pub session_minutes: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,12 +80,20 @@ pub struct TenantConfig {
     pub retention_days: Option<u32>,
 }
 
+/// Twelve hours: a working day, then a fresh login.
+pub const DEFAULT_SESSION_MINUTES: u32 = 12 * 60;
+
+/// Longest session accepted: a year. A login is a person at a console; a
+/// machine that needs a lasting credential gets an API token instead.
+pub const MAX_SESSION_MINUTES: u32 = 366 * 24 * 60;
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("vigil-data"),
             log: "info".into(),
+            session_minutes: DEFAULT_SESSION_MINUTES,
         }
     }
 }
@@ -200,6 +210,12 @@ impl Config {
                 message,
             })
         };
+        if !(1..=MAX_SESSION_MINUTES).contains(&self.server.session_minutes) {
+            return fail(format!(
+                "server.session_minutes must be 1 to {MAX_SESSION_MINUTES} (a year), got {}",
+                self.server.session_minutes
+            ));
+        }
         if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
             return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
         }
@@ -352,6 +368,35 @@ mod tests {
         let err =
             Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
         assert!(err.to_string().contains("environment"), "{err}");
+    }
+
+    #[test]
+    fn session_minutes_default_file_environment_and_bounds() {
+        let config = Config::parse("", "t", env(&[])).unwrap();
+        assert_eq!(config.server.session_minutes, 720);
+        let config = Config::parse("[server]\nsession_minutes = 30\n", "t", env(&[])).unwrap();
+        assert_eq!(config.server.session_minutes, 30);
+        let config = Config::parse(
+            "[server]\nsession_minutes = 30\n",
+            "t",
+            env(&[("VIGIL_SERVER_SESSION_MINUTES", "90")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.session_minutes, 90);
+        assert!(config.ignored_env.is_empty());
+        for bad in ["0", "527041", "-5", "soon"] {
+            let err = Config::parse("", "t", env(&[("VIGIL_SERVER_SESSION_MINUTES", bad)]))
+                .expect_err(bad)
+                .to_string();
+            assert!(
+                err.contains("session_minutes") || err.contains("environment"),
+                "{bad}: {err}"
+            );
+        }
+        let err = Config::parse("[server]\nsession_minutes = 0\n", "vigil.toml", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("server.session_minutes must be 1 to"), "{err}");
     }
 
     #[test]

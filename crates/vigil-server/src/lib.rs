@@ -135,6 +135,7 @@ async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<
             tenant: None,
             user_id: Some(admin.id),
             label: Some("bootstrap".into()),
+            expires_at: None,
         })
         .await?;
     let path = data.join(ADMIN_TOKEN_FILE);
@@ -182,11 +183,16 @@ async fn ensure_config_tenants(state: &dyn StateStore, config: &Config) -> anyho
     Ok(())
 }
 
-/// Drops each tenant's partitions older than its retention, at start and
-/// then every `retention.interval_secs`.
+/// Drops each tenant's partitions older than its retention, and deletes
+/// expired tokens, at start and then every `retention.interval_secs`.
 async fn retention_loop(app: AppState) {
     let every = Duration::from_secs(app.config.retention.interval_secs.max(1));
     loop {
+        match app.state.purge_expired_tokens(Timestamp::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(tokens = n, "expired tokens deleted"),
+            Err(e) => tracing::error!(error = %e, "deleting expired tokens failed"),
+        }
         match app.state.list_tenants().await {
             Ok(tenants) => {
                 for tenant in tenants {

@@ -74,6 +74,7 @@ async fn token_plaintext_never_reaches_the_file() {
         tenant: Some(tenant.id),
         user_id: None,
         label: Some("probe".into()),
+        expires_at: None,
     };
     let (_, secret) = store.create_token(new).await.expect("token");
 
@@ -113,6 +114,7 @@ async fn data_survives_close_and_reopen() {
         tenant: None,
         user_id: Some(user.id),
         label: None,
+        expires_at: None,
     };
     let (_, secret) = store.create_token(user_token).await.expect("token");
     store.close().await;

@@ -336,6 +336,123 @@ fn config_tenants_are_created_and_users_log_in() {
     assert_eq!(search.status(), 200);
 }
 
+/// Seconds since the epoch of the server's RFC 3339 UTC times
+/// (`2024-05-01T12:00:00.123456Z`), fractions dropped.
+fn epoch_secs(rfc3339: &str) -> i64 {
+    let num = |range: std::ops::Range<usize>| -> i64 {
+        rfc3339
+            .get(range)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an RFC 3339 time: {rfc3339:?}"))
+    };
+    assert!(rfc3339.ends_with('Z'), "not UTC: {rfc3339:?}");
+    let (y, m, d) = (num(0..4), num(5..7), num(8..10));
+    // Days from the civil date (proleptic Gregorian), March-based year.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * 86_400 + num(11..13) * 3600 + num(14..16) * 60 + num(17..19)
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+#[test]
+fn epoch_secs_reads_the_servers_times() {
+    assert_eq!(epoch_secs("1970-01-01T00:00:00Z"), 0);
+    assert_eq!(epoch_secs("2024-05-01T12:00:00Z"), 1_714_564_800);
+    assert_eq!(epoch_secs("2024-02-29T23:59:59.999999Z"), 1_709_251_199);
+}
+
+#[test]
+fn login_sessions_expire_after_session_minutes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), &[("VIGIL_SERVER_SESSION_MINUTES", "90")]);
+    server.create_tenant("acme");
+    let user = server
+        .post("/api/v1/users", &server.admin)
+        .json(&json!({"name": "nina", "password": "correct horse battery", "role": "soc-analyst", "tenants": ["acme"]}))
+        .send()
+        .unwrap();
+    assert_eq!(user.status(), 201);
+
+    let before = now_secs();
+    let login = server
+        .request("POST", "/api/v1/login")
+        .json(&json!({"name": "nina", "password": "correct horse battery"}))
+        .send()
+        .unwrap();
+    let after = now_secs();
+    assert_eq!(login.status(), 200);
+    let login: Value = login.json().unwrap();
+    let expires = login["expires_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the login answer has no expires_at: {login}"));
+    let expires = epoch_secs(expires);
+    assert!(
+        (before + 90 * 60 - 1..=after + 90 * 60 + 1).contains(&expires),
+        "a 90-minute session ends at {expires}, logged in between {before} and {after}"
+    );
+    assert_eq!(login["role"], "soc-analyst");
+    let token = login["token"].as_str().unwrap();
+    let tenants = server.get("/api/v1/tenants", token).send().unwrap();
+    assert_eq!(tenants.status(), 200, "the session works before it expires");
+
+    // Tenant tokens last until revoked unless they ask for an expiry.
+    let lasting = server
+        .post("/api/v1/tokens", &server.admin)
+        .json(&json!({"tenant": "acme", "role": "read"}))
+        .send()
+        .unwrap();
+    assert_eq!(lasting.status(), 201);
+    let lasting: Value = lasting.json().unwrap();
+    assert!(lasting.get("expires_at").is_none(), "{lasting}");
+    let weekly = server
+        .post("/api/v1/tokens", &server.admin)
+        .json(&json!({"tenant": "acme", "role": "ingest", "expires_in_days": 7}))
+        .send()
+        .unwrap();
+    assert_eq!(weekly.status(), 201);
+    let weekly: Value = weekly.json().unwrap();
+    let week = epoch_secs(weekly["expires_at"].as_str().expect("expires_at"));
+    assert!(
+        (week - now_secs() - 7 * 86_400).abs() < 120,
+        "7 days from now: {weekly}"
+    );
+    let ingest = weekly["token"].as_str().unwrap();
+    assert_eq!(server.ingest(ingest, "{\"a\":1}\n").status(), 200);
+    for bad in [json!(0), json!(36_501), json!(-1), json!("7")] {
+        let r = server
+            .post("/api/v1/tokens", &server.admin)
+            .json(&json!({"tenant": "acme", "role": "read", "expires_in_days": bad}))
+            .send()
+            .unwrap();
+        assert!(
+            r.status().is_client_error(),
+            "expires_in_days {bad}: {}",
+            r.status()
+        );
+    }
+    let listed: Value = server
+        .get("/api/v1/tokens", &server.admin)
+        .query(&[("tenant", "acme")])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let listed = listed.as_array().expect("a list");
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(listed[0].get("expires_at").is_none(), "{listed:?}");
+    assert_eq!(listed[1]["expires_at"], weekly["expires_at"]);
+}
+
 #[test]
 fn health_and_metrics() {
     let (_dir, server) = server();

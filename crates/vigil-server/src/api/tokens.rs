@@ -7,7 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use vigil_core::Timestamp;
 use vigil_store::state::{NewToken, Role, TokenInfo};
+
+/// Longest `expires_in_days` accepted: a century, as for retention.
+const MAX_EXPIRES_IN_DAYS: u32 = 36_500;
+
+const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +21,9 @@ pub struct CreateToken {
     tenant: String,
     role: Role,
     label: Option<String>,
+    /// Days until the token stops authenticating; it lasts until revoked
+    /// when absent.
+    expires_in_days: Option<u32>,
 }
 
 #[derive(Serialize)]
@@ -24,6 +33,8 @@ pub struct CreatedToken {
     id: i64,
     tenant: String,
     role: Role,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -32,6 +43,9 @@ pub struct TokenView {
     role: Role,
     label: Option<String>,
     created_at: String,
+    /// Only for a token that expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<String>,
 }
 
 impl From<TokenInfo> for TokenView {
@@ -41,6 +55,7 @@ impl From<TokenInfo> for TokenView {
             role: t.role,
             label: t.label,
             created_at: t.created_at.to_rfc3339(),
+            expires_at: t.expires_at.map(Timestamp::to_rfc3339),
         }
     }
 }
@@ -56,6 +71,17 @@ pub async fn create(
             body.role.as_str()
         )));
     }
+    let expires_at = match body.expires_in_days {
+        None => None,
+        Some(days @ 1..=MAX_EXPIRES_IN_DAYS) => Some(Timestamp(
+            Timestamp::now().micros() + i64::from(days) * MICROS_PER_DAY,
+        )),
+        Some(days) => {
+            return Err(ApiError::bad_request(format!(
+                "expires_in_days must be 1 to {MAX_EXPIRES_IN_DAYS}, got {days}"
+            )))
+        }
+    };
     let tenant = caller
         .tenant(&app, Some(&body.tenant), Action::AdministerTenant)
         .await?;
@@ -66,6 +92,7 @@ pub async fn create(
             tenant: Some(tenant.id),
             user_id: None,
             label: body.label,
+            expires_at,
         })
         .await?;
     tracing::info!(tenant = %tenant.name, role = body.role.as_str(), id = info.id, "token created");
@@ -76,6 +103,7 @@ pub async fn create(
             id: info.id,
             tenant: tenant.name.to_string(),
             role: info.role,
+            expires_at: info.expires_at.map(Timestamp::to_rfc3339),
         }),
     ))
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use vigil_core::TenantId;
+use vigil_core::{TenantId, Timestamp};
 use vigil_store::state::{NewToken, Role, User};
 
 #[derive(Deserialize)]
@@ -87,7 +87,8 @@ pub struct Login {
     password: String,
 }
 
-/// Exchanges a user's name and password for a token bound to the user.
+/// Exchanges a user's name and password for a token bound to the user,
+/// which expires `server.session_minutes` after the login.
 pub async fn login(
     State(app): State<AppState>,
     Json(body): Json<Login>,
@@ -97,6 +98,8 @@ pub async fn login(
         .verify_password(&body.name, &body.password)
         .await?
         .ok_or_else(|| ApiError::unauthorized("wrong user name or password"))?;
+    let session = i64::from(app.config.server.session_minutes) * 60_000_000;
+    let expires_at = Timestamp(Timestamp::now().micros().saturating_add(session));
     let (_, token) = app
         .state
         .create_token(NewToken {
@@ -104,9 +107,12 @@ pub async fn login(
             tenant: None,
             user_id: Some(user.id),
             label: Some("login".into()),
+            expires_at: Some(expires_at),
         })
         .await?;
-    Ok(Json(
-        serde_json::json!({ "token": token, "role": user.role }),
-    ))
+    Ok(Json(serde_json::json!({
+        "token": token,
+        "role": user.role,
+        "expires_at": expires_at.to_rfc3339(),
+    })))
 }

@@ -46,6 +46,8 @@ macro_rules! state_conformance_tests {
             user_token_follows_user_changes,
             tokens_never_cross_tenants,
             list_tokens_shows_owner_never_secret,
+            expired_tokens_do_not_authenticate,
+            purge_deletes_only_expired_tokens,
             concurrent_writes_all_succeed,
         );
     };
@@ -68,6 +70,7 @@ fn new_token(role: Role, tenant: Option<TenantId>, user_id: Option<i64>) -> NewT
         tenant,
         user_id,
         label: None,
+        expires_at: None,
     }
 }
 
@@ -576,6 +579,135 @@ pub async fn list_tokens_shows_owner_never_secret(store: &dyn StateStore) {
         assert!(!shown.contains(&secret[4..]), "a listing shows a secret");
     }
     assert_eq!(store.list_tokens(Some(a)).await.expect("list"), vec![first]);
+}
+
+/// `Timestamp::now()` shifted by `secs` seconds.
+fn seconds_from_now(secs: i64) -> Timestamp {
+    Timestamp(Timestamp::now().micros() + secs * 1_000_000)
+}
+
+fn expiring(new: NewToken, at: Timestamp) -> NewToken {
+    NewToken {
+        expires_at: Some(at),
+        ..new
+    }
+}
+
+pub async fn expired_tokens_do_not_authenticate(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let user = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create user");
+    let past = seconds_from_now(-1);
+    let future = seconds_from_now(3600);
+
+    let (info, expired) = token(store, expiring(new_token(Role::Read, Some(a), None), past)).await;
+    assert_eq!(info.expires_at, Some(past));
+    let (_, expired_session) = token(
+        store,
+        expiring(new_token(Role::NocOperator, None, Some(user.id)), past),
+    )
+    .await;
+    for secret in [&expired, &expired_session] {
+        let got = store.authenticate(secret).await.expect("authenticate");
+        assert_eq!(got, None, "an expired token must not authenticate");
+    }
+
+    let (live, live_secret) = token(
+        store,
+        expiring(new_token(Role::Read, Some(a), None), future),
+    )
+    .await;
+    assert_eq!(live.expires_at, Some(future));
+    assert_eq!(principal(store, &live_secret).await.token_id, live.id);
+    let (_, session) = token(
+        store,
+        expiring(new_token(Role::NocOperator, None, Some(user.id)), future),
+    )
+    .await;
+    let p = principal(store, &session).await;
+    assert_eq!(
+        (p.role, p.scope, p.user.as_deref()),
+        (Role::NocOperator, TenantScope::Only(vec![a]), Some("pat")),
+        "a session before its expiry"
+    );
+    let (forever, forever_secret) = token(store, new_token(Role::Ingest, Some(a), None)).await;
+    assert_eq!(forever.expires_at, None);
+    assert_eq!(principal(store, &forever_secret).await.role, Role::Ingest);
+
+    let listed = store.list_tokens(None).await.expect("list");
+    let expiries: Vec<Option<Timestamp>> = listed.iter().map(|t| t.expires_at).collect();
+    assert_eq!(
+        expiries,
+        vec![Some(past), Some(past), Some(future), Some(future), None],
+        "listing shows each token's expiry, expired ones until purged"
+    );
+}
+
+pub async fn purge_deletes_only_expired_tokens(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let user = store
+        .create_user("pat", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("create user");
+    let now = Timestamp::now();
+    let at = |secs: i64| Timestamp(now.micros() + secs * 1_000_000);
+    assert_eq!(store.purge_expired_tokens(now).await.expect("purge"), 0);
+
+    let (old, _) = token(
+        store,
+        expiring(new_token(Role::Read, Some(a), None), at(-7200)),
+    )
+    .await;
+    let (old_session, _) = token(
+        store,
+        expiring(new_token(Role::SocAnalyst, None, Some(user.id)), at(-1)),
+    )
+    .await;
+    let (at_now, _) = token(store, expiring(new_token(Role::MspAdmin, None, None), now)).await;
+    let (later, later_secret) = token(
+        store,
+        expiring(new_token(Role::SocAnalyst, None, Some(user.id)), at(3600)),
+    )
+    .await;
+    let (forever, forever_secret) = token(store, new_token(Role::Ingest, Some(a), None)).await;
+
+    let purged = store.purge_expired_tokens(now).await.expect("purge");
+    assert_eq!(purged, 3, "two past and one expiring at `now` itself");
+    let left: Vec<i64> = store
+        .list_tokens(None)
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left, vec![later.id, forever.id]);
+    for gone in [old.id, old_session.id, at_now.id] {
+        assert_not_found(store.revoke_token(gone).await, "a purged token");
+    }
+    assert_eq!(principal(store, &later_secret).await.token_id, later.id);
+    assert_eq!(principal(store, &forever_secret).await.token_id, forever.id);
+    assert_eq!(
+        store.purge_expired_tokens(now).await.expect("purge again"),
+        0,
+        "nothing left to purge"
+    );
+
+    let far = Timestamp(now.micros() + 86_400 * 1_000_000);
+    assert_eq!(
+        store.purge_expired_tokens(far).await.expect("purge later"),
+        1,
+        "once its time has come the session goes too, never the token without expiry"
+    );
+    let left: Vec<i64> = store
+        .list_tokens(None)
+        .await
+        .expect("list")
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(left, vec![forever.id]);
 }
 
 /// Writers on several connections at once must wait for each other, not

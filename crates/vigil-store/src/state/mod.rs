@@ -165,6 +165,10 @@ pub struct NewToken {
     pub tenant: Option<TenantId>,
     pub user_id: Option<i64>,
     pub label: Option<String>,
+    /// When the token stops authenticating (it is refused from this instant
+    /// on); `None` for a token that lasts until revoked. A time in the past
+    /// is accepted and gives a token that never authenticates.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A token as listed: everything but the secret, which is never stored.
@@ -178,6 +182,8 @@ pub struct TokenInfo {
     pub user: Option<String>,
     pub label: Option<String>,
     pub created_at: Timestamp,
+    /// See [`NewToken::expires_at`]. Listed until purged, even once past.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Why a state operation failed. Messages are lowercase and name the input.
@@ -270,9 +276,14 @@ pub trait StateStore: Send + Sync + 'static {
     /// Deletes a token; `NotFound` if there is none with that id.
     async fn revoke_token(&self, id: i64) -> Result<(), StateError>;
 
-    /// The caller behind a bearer token, or `None` for a malformed, unknown
-    /// or revoked token. Called on every API request: one indexed query.
+    /// The caller behind a bearer token, or `None` for a malformed, unknown,
+    /// revoked or expired token (expired: `expires_at <= now`). Called on
+    /// every API request: one indexed query.
     async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StateError>;
+
+    /// Deletes every token whose `expires_at` is at or before `now` and
+    /// returns how many went; tokens without an expiry are never touched.
+    async fn purge_expired_tokens(&self, now: Timestamp) -> Result<u64, StateError>;
 }
 
 #[cfg(test)]

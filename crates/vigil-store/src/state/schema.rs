@@ -16,7 +16,8 @@ use vigil_core::Timestamp;
 ///
 /// Timestamps are BIGINT microseconds since the epoch (`Timestamp`); roles
 /// are their kebab-case names.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 -- SQLite: INTEGER PRIMARY KEY AUTOINCREMENT (a rowid that is never reused,
 -- so a revoked token's id never comes back); PostgreSQL:
 -- BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY.
@@ -59,7 +60,14 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_tenant ON tokens (tenant_id);
 CREATE INDEX tokens_user ON tokens (user_id);
-"#];
+"#,
+    r#"
+-- Tokens can expire (login sessions do): NULL lasts until revoked. The
+-- index serves the periodic purge of expired tokens.
+ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
+CREATE INDEX tokens_expires ON tokens (expires_at);
+"#,
+];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
 pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StateError> {
@@ -108,4 +116,114 @@ pub(super) async fn migrate(pool: &SqlitePool) -> Result<(), StateError> {
 
 fn failed(e: sqlx::Error) -> StateError {
     StateError::Backend(format!("state schema migration failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{token, Role, SqliteState, StateStore, TenantScope};
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    use std::path::Path;
+    use vigil_core::TenantId;
+
+    async fn pool(path: &Path) -> SqlitePool {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .expect("open sqlite file")
+    }
+
+    async fn version(path: &Path) -> i64 {
+        let pool = pool(path).await;
+        let v = sqlx::query_scalar("SELECT MAX(version) FROM schema_version")
+            .fetch_one(&pool)
+            .await
+            .expect("read schema_version");
+        pool.close().await;
+        v
+    }
+
+    #[tokio::test]
+    async fn a_new_database_gets_the_latest_version() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        SqliteState::open(&path).await.expect("open").close().await;
+        assert_eq!(version(&path).await, 2);
+        assert_eq!(MIGRATIONS.len(), 2);
+    }
+
+    /// A file written by a vigil that knew only version 1 (its tables made
+    /// by hand from the released first migration) opens, upgrades, and
+    /// keeps its tokens, which then last until revoked.
+    #[tokio::test]
+    async fn a_version_1_database_upgrades_and_keeps_its_tokens() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        let secret = token::generate();
+        {
+            let v1 = pool(&path).await;
+            sqlx::raw_sql(
+                "CREATE TABLE schema_version (
+                     version    BIGINT PRIMARY KEY,
+                     applied_at BIGINT NOT NULL
+                 )",
+            )
+            .execute(&v1)
+            .await
+            .expect("schema_version");
+            sqlx::raw_sql(MIGRATIONS[0])
+                .execute(&v1)
+                .await
+                .expect("v1 schema");
+            sqlx::raw_sql(&format!(
+                "INSERT INTO schema_version (version, applied_at) VALUES (1, 0);
+                 INSERT INTO tenants (name, retention_days, created_at) VALUES ('acme', 30, 1);
+                 INSERT INTO tokens (token_hash, role, tenant_id, user_id, label, created_at)
+                 VALUES ('{}', 'read', 1, NULL, 'old', 2);",
+                token::hash(&secret)
+            ))
+            .execute(&v1)
+            .await
+            .expect("v1 rows");
+            v1.close().await;
+        }
+        assert_eq!(version(&path).await, 1);
+
+        let store = SqliteState::open(&path).await.expect("upgrade");
+        let listed = store.list_tokens(None).await.expect("list");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(
+            (listed[0].label.as_deref(), listed[0].expires_at),
+            (Some("old"), None)
+        );
+        let p = store
+            .authenticate(&secret)
+            .await
+            .expect("authenticate")
+            .expect("a version 1 token still authenticates");
+        assert_eq!(
+            (p.role, p.scope),
+            (Role::Read, TenantScope::Only(vec![TenantId(1)]))
+        );
+        assert_eq!(
+            store
+                .purge_expired_tokens(Timestamp(i64::MAX))
+                .await
+                .expect("purge"),
+            0,
+            "a token without expiry is never purged"
+        );
+        store.close().await;
+        assert_eq!(version(&path).await, 2);
+        SqliteState::open(&path)
+            .await
+            .expect("reopen at version 2")
+            .close()
+            .await;
+        assert_eq!(version(&path).await, 2);
+    }
 }

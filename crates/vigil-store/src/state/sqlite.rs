@@ -374,8 +374,8 @@ impl StateStore for SqliteState {
         let secret = token::generate();
         let created_at = Timestamp::now();
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO tokens (token_hash, role, tenant_id, user_id, label, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO tokens (token_hash, role, tenant_id, user_id, label, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(token::hash(&secret))
         .bind(new.role.as_str())
@@ -383,6 +383,7 @@ impl StateStore for SqliteState {
         .bind(new.user_id)
         .bind(new.label.as_deref())
         .bind(created_at.micros())
+        .bind(new.expires_at.map(Timestamp::micros))
         .fetch_one(&self.pool)
         .await
         .map_err(|e| match (kind(&e), new.tenant, new.user_id) {
@@ -397,6 +398,7 @@ impl StateStore for SqliteState {
             user: user.map(|(_, name)| name),
             label: new.label,
             created_at,
+            expires_at: new.expires_at,
         };
         Ok((info, secret))
     }
@@ -405,7 +407,7 @@ impl StateStore for SqliteState {
         // Two texts rather than `$1 IS NULL OR t.tenant_id = $1`: a prepared
         // statement gets one plan for both cases, which cannot use the index.
         const SELECT: &str = "SELECT t.id, COALESCE(u.role, t.role) AS role, t.tenant_id,
-                u.name AS user_name, t.label, t.created_at
+                u.name AS user_name, t.label, t.created_at, t.expires_at
              FROM tokens t LEFT JOIN users u ON u.id = t.user_id";
         let rows = match tenant {
             Some(t) => {
@@ -441,21 +443,31 @@ impl StateStore for SqliteState {
         }
         // One query through the unique index on token_hash and the primary
         // keys of users and user_tenants: one row per tenant of a user-bound
-        // token, one row otherwise.
+        // token, one row otherwise, none once the token has expired.
         let rows = sqlx::query(
             "SELECT t.id, t.role, t.tenant_id, t.user_id, u.name AS user_name,
                     u.role AS user_role, ut.tenant_id AS user_tenant
              FROM tokens t
              LEFT JOIN users u ON u.id = t.user_id
              LEFT JOIN user_tenants ut ON ut.user_id = t.user_id
-             WHERE t.token_hash = $1
+             WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)
              ORDER BY ut.tenant_id",
         )
         .bind(token::hash(token))
+        .bind(Timestamp::now().micros())
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
         principal_from_rows(&rows)
+    }
+
+    async fn purge_expired_tokens(&self, now: Timestamp) -> Result<u64, StateError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
+            .bind(now.micros())
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected())
     }
 }
 
@@ -530,6 +542,7 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenInfo, StateError> {
         user: get(row, "user_name")?,
         label: get(row, "label")?,
         created_at: Timestamp(get(row, "created_at")?),
+        expires_at: get::<Option<i64>>(row, "expires_at")?.map(Timestamp),
     })
 }
 

@@ -140,6 +140,7 @@ mod tests {
             tenant: tenant.map(TenantId),
             user_id,
             label: None,
+            expires_at: None,
         }
     }
 
