@@ -478,3 +478,37 @@ fn health_and_metrics() {
     }
     assert!(!text.contains("acme"), "no tenant names in /metrics");
 }
+
+#[test]
+fn json_bodies_need_no_content_type_and_bad_ones_get_json_errors() {
+    let (_dir, server) = server();
+    // What `curl -d` sends: a form content type.
+    let r = server
+        .post("/api/v1/tenants", &server.admin)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(r#"{"name":"acme"}"#)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    for (body, needle) in [
+        ("{\"name\":", "invalid JSON body"),
+        ("", "empty body"),
+        ("{\"nom\":\"x\"}", "unknown field"),
+    ] {
+        let r = server
+            .post("/api/v1/tenants", &server.admin)
+            .body(body)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().expect("a JSON error");
+        assert_eq!(answer["error"]["code"], "bad_request");
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(needle),
+            "{answer}"
+        );
+    }
+}

@@ -6,6 +6,7 @@
 
 mod events;
 mod ingest;
+mod json_body;
 mod system;
 mod tenants;
 mod tokens;
@@ -14,6 +15,7 @@ mod users;
 use crate::AppState;
 use axum::routing::{delete, get, patch, post, MethodRouter};
 use axum::Router;
+pub use json_body::JsonBody;
 
 /// One endpoint: how to call it, and an example body for tests and docs.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,6 @@
 //! `/api/v1/tenants`: the client networks.
 
+use super::JsonBody;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -39,7 +40,7 @@ pub struct CreateTenant {
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    Json(body): Json<CreateTenant>,
+    JsonBody(body): JsonBody<CreateTenant>,
 ) -> Result<(StatusCode, Json<TenantView>), ApiError> {
     caller.require(Action::AdministerMsp)?;
     let name = TenantName::new(&body.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
@@ -93,7 +94,7 @@ pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
     Path(name): Path<String>,
-    Json(body): Json<UpdateTenant>,
+    JsonBody(body): JsonBody<UpdateTenant>,
 ) -> Result<Json<TenantView>, ApiError> {
     let tenant = caller
         .tenant(&app, Some(&name), Action::AdministerTenant)

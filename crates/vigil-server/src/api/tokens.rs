@@ -1,5 +1,6 @@
 //! `/api/v1/tokens`: API tokens, scoped to one tenant and a role.
 
+use super::JsonBody;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -63,7 +64,7 @@ impl From<TokenInfo> for TokenView {
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    Json(body): Json<CreateToken>,
+    JsonBody(body): JsonBody<CreateToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     if !body.role.is_token_role() {
         return Err(ApiError::bad_request(format!(

@@ -1,5 +1,6 @@
 //! `/api/v1/users` and `/api/v1/login`: people, with roles over tenants.
 
+use super::JsonBody;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -48,7 +49,7 @@ async fn view(app: &AppState, user: User) -> Result<UserView, ApiError> {
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
-    Json(body): Json<CreateUser>,
+    JsonBody(body): JsonBody<CreateUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
     caller.require(Action::AdministerMsp)?;
     let mut ids: Vec<TenantId> = Vec::new();
@@ -91,7 +92,7 @@ pub struct Login {
 /// which expires `server.session_minutes` after the login.
 pub async fn login(
     State(app): State<AppState>,
-    Json(body): Json<Login>,
+    JsonBody(body): JsonBody<Login>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let user = app
         .state
