@@ -1,0 +1,1 @@
+//! The rule format. (Being written.)

@@ -1,0 +1,1 @@
+//! Field specifications and their modifiers. (Being written.)
