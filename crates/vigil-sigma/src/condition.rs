@@ -9,7 +9,10 @@ pub enum Condition {
     And(Vec<Condition>),
     Or(Vec<Condition>),
     /// `1 of PATTERN` (`all: false`) or `all of PATTERN` (`all: true`).
-    Quantified { all: bool, pattern: Pattern },
+    Quantified {
+        all: bool,
+        pattern: Pattern,
+    },
 }
 
 /// What `1 of` / `all of` range over.

@@ -26,11 +26,11 @@ impl FieldValue<'_> {
     }
 }
 
-/// An event as the engine sees it. `values` returns every value of a field
+/// An event as the engine sees it. `field_values` returns every value of a field
 /// (none when the field is absent); field names are the rule's, already
 /// mapped by the caller where a log source renames them.
 pub trait EventFields {
-    fn values(&self, field: &str) -> Vec<FieldValue<'_>>;
+    fn field_values(&self, field: &str) -> Vec<FieldValue<'_>>;
 
     /// Every string value of the event, for keyword (field-less) searches.
     fn all_text(&self) -> Vec<Cow<'_, str>>;
@@ -39,7 +39,7 @@ pub trait EventFields {
 /// A JSON object read as an event: nested objects give dotted names, and a
 /// field name is looked up as given first (`EventID`) and then as a path.
 impl EventFields for serde_json::Map<String, serde_json::Value> {
-    fn values(&self, field: &str) -> Vec<FieldValue<'_>> {
+    fn field_values(&self, field: &str) -> Vec<FieldValue<'_>> {
         let found = self.get(field).or_else(|| lookup_path(self, field));
         let mut out = Vec::new();
         if let Some(v) = found {
@@ -89,7 +89,7 @@ fn collect_text<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>) {
         Value::String(s) => out.push(Cow::Borrowed(s)),
         Value::Number(n) => out.push(Cow::Owned(n.to_string())),
         Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
-        Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
+        Value::Object(map) => map.field_values().for_each(|v| collect_text(v, out)),
         _ => {}
     }
 }
@@ -103,11 +103,17 @@ mod tests {
     fn reads_flat_nested_and_array_fields() {
         let event = json!({"EventID": 4688, "process": {"command_line": "a b"}, "tags": ["x", "y"], "winlog.event_data.User": "bob"});
         let map = event.as_object().unwrap();
-        assert_eq!(map.values("EventID"), vec![FieldValue::Int(4688)]);
-        assert_eq!(map.values("process.command_line"), vec![FieldValue::Str("a b".into())]);
-        assert_eq!(map.values("tags").len(), 2);
-        assert_eq!(map.values("winlog.event_data.User"), vec![FieldValue::Str("bob".into())]);
-        assert!(map.values("missing").is_empty());
+        assert_eq!(map.field_values("EventID"), vec![FieldValue::Int(4688)]);
+        assert_eq!(
+            map.field_values("process.command_line"),
+            vec![FieldValue::Str("a b".into())]
+        );
+        assert_eq!(map.field_values("tags").len(), 2);
+        assert_eq!(
+            map.field_values("winlog.event_data.User"),
+            vec![FieldValue::Str("bob".into())]
+        );
+        assert!(map.field_values("missing").is_empty());
         assert_eq!(map.all_text().len(), 5);
     }
 }
