@@ -89,7 +89,7 @@ fn collect_text<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>) {
         Value::String(s) => out.push(Cow::Borrowed(s)),
         Value::Number(n) => out.push(Cow::Owned(n.to_string())),
         Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
-        Value::Object(map) => map.field_values().for_each(|v| collect_text(v, out)),
+        Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
         _ => {}
     }
 }
