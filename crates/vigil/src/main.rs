@@ -6,6 +6,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use vigil_server::config::Config;
 
+mod rules;
+
 /// Indexing allocates many small strings per event; mimalloc spends less
 /// time on them than the system allocator (see bench/README.md).
 #[global_allocator]
@@ -41,8 +43,26 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Work with Sigma detection rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
     /// Print the version.
     Version,
+}
+
+#[derive(Subcommand)]
+enum RulesCommand {
+    /// Parse and compile rules (files or folders), naming each one that
+    /// cannot run and why.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Exit non-zero if any rule cannot run.
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -89,6 +109,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         } => {
             let config = Config::load(file.as_deref(), std::env::vars())?;
             print!("{}", config.to_toml());
+            Ok(())
+        }
+        Command::Rules {
+            command: RulesCommand::Check { paths, strict },
+        } => {
+            let all_compiled = rules::check(&paths)?;
+            if strict && !all_compiled {
+                anyhow::bail!("some rules cannot run (--strict)");
+            }
             Ok(())
         }
         Command::Version => {

@@ -56,3 +56,33 @@ fn version_prints_the_version() {
     assert!(ok);
     assert_eq!(text.trim(), format!("vigil {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn rules_check_names_what_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("good.yml"),
+        "title: good\ndetection:\n  sel:\n    Image|endswith: '\\\\x.exe'\n  condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("bad.yml"),
+        "title: bad\ndetection:\n  sel:\n    A|nosuch: x\n  condition: sel\n",
+    )
+    .unwrap();
+    let path = dir.path().to_str().unwrap();
+    let (ok, text) = vigil(&["rules", "check", path]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("bad.yml:1: rule bad:") && text.contains("unknown modifier `nosuch`"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("compiled 1 of 2 rules"), "{text}");
+    let (ok, _) = vigil(&["rules", "check", "--strict", path]);
+    assert!(!ok, "--strict fails when a rule cannot run");
+    let (ok, text) = vigil(&["rules", "check", "/nonexistent/rules"]);
+    assert!(
+        !ok && text.contains("cannot read /nonexistent/rules"),
+        "{text}"
+    );
+}
