@@ -53,7 +53,12 @@ fn files_bytes(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();
     for entry in std::fs::read_dir(dir).expect("read temp dir") {
         let path = entry.expect("dir entry").path();
-        all.extend(std::fs::read(&path).expect("read db file"));
+        // SQLite may remove a journal between the listing and the read.
+        match std::fs::read(&path) {
+            Ok(bytes) => all.extend(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => panic!("read {}: {e}", path.display()),
+        }
     }
     all
 }
