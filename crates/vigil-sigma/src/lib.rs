@@ -8,10 +8,15 @@
 //!   (`CommandLine|contains|all`) compiled into value matchers.
 //! - [`rule`]: the rule format (YAML, multi-document) into [`rule::Rule`],
 //!   compiled into a matcher.
+//! - [`logsource`]: which rules apply to an event ([`logsource::EventSource`]).
+//! - [`windows`]: Windows events (EVTX or flat JSON) into the Sigma view,
+//!   through a mapping file users can read and extend.
 
 pub mod condition;
 pub mod event;
+pub mod logsource;
 pub mod rule;
 pub mod value;
+pub mod windows;
 
 pub use event::{EventFields, FieldValue};
