@@ -63,6 +63,13 @@ enum RulesCommand {
         #[arg(long)]
         strict: bool,
     },
+    /// Run SigmaHQ-style regression data: for each info.yml under DATA, the
+    /// rule it names (by id, found under --rules) must fire on its events.
+    Test {
+        #[arg(long, required = true)]
+        rules: Vec<PathBuf>,
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -117,6 +124,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let all_compiled = rules::check(&paths)?;
             if strict && !all_compiled {
                 anyhow::bail!("some rules cannot run (--strict)");
+            }
+            Ok(())
+        }
+        Command::Rules {
+            command: RulesCommand::Test { rules, data },
+        } => {
+            if !rules::test(&rules, &data)? {
+                anyhow::bail!("some regression tests failed");
             }
             Ok(())
         }

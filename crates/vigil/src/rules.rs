@@ -1,10 +1,13 @@
-//! `vigil rules check`: parse and compile Sigma rules, naming every rule
-//! that cannot run and why.
+//! `vigil rules check` (parse and compile Sigma rules, naming every rule
+//! that cannot run and why) and `vigil rules test` (SigmaHQ's regression
+//! data: each named rule must fire on its events).
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use vigil_sigma::logsource::EventSource;
 use vigil_sigma::rule::{parse_rules, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
+use vigil_sigma::windows::WindowsMapping;
 
 /// What loading a set of rule files gave.
 pub struct Loaded {
@@ -78,4 +81,144 @@ pub fn check(paths: &[PathBuf]) -> anyhow::Result<bool> {
         loaded.total()
     );
     Ok(loaded.errors.is_empty())
+}
+
+/// One regression test: a rule id and the event files it must fire on.
+struct RegressionTest {
+    info: PathBuf,
+    rule_id: String,
+    events: Vec<PathBuf>,
+}
+
+/// Reads an `info.yml` of SigmaHQ's regression data. The events are the
+/// files beside it: the EVTX parser's JSON rendering (`.json`) of each
+/// EVTX, or raw log lines (`.raw`).
+fn regression_test(info: &Path) -> anyhow::Result<RegressionTest> {
+    let text = std::fs::read_to_string(info)?;
+    let value: yaml_serde::Value = yaml_serde::from_str(&text)
+        .with_context(|| format!("invalid YAML in {}", info.display()))?;
+    let rule_id = value
+        .get("rule_metadata")
+        .and_then(|m| m.get(0))
+        .and_then(|m| m.get("id"))
+        .and_then(|id| id.as_str())
+        .with_context(|| format!("{} names no rule (rule_metadata[0].id)", info.display()))?
+        .to_string();
+    let dir = info.parent().unwrap_or(Path::new("."));
+    let mut events: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("json") | Some("raw")
+            )
+        })
+        .collect();
+    events.sort();
+    Ok(RegressionTest {
+        info: info.to_path_buf(),
+        rule_id,
+        events,
+    })
+}
+
+fn info_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            info_files(&path, out)?;
+        } else if path.file_name().is_some_and(|n| n == "info.yml") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// How many events of `file` the rule fires on. JSON files hold one or more
+/// JSON values (Windows events are put in Sigma's view, log source
+/// included); raw files hold one log line a line, whose source is not known,
+/// so the rule's log source is not checked for them.
+fn hits(rule: &CompiledRule, file: &Path, mapping: &WindowsMapping) -> anyhow::Result<usize> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let mut count = 0;
+    if file.extension().is_some_and(|e| e == "raw") {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let mut event = serde_json::Map::new();
+            event.insert(
+                "message".into(),
+                serde_json::Value::String(line.to_string()),
+            );
+            count += usize::from(rule.matches(&event));
+        }
+        return Ok(count);
+    }
+    for value in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {
+        let value = value.with_context(|| format!("invalid JSON in {}", file.display()))?;
+        let (source, event) = match mapping.normalize(&value) {
+            Some(view) => view,
+            None => (
+                EventSource::default(),
+                value.as_object().cloned().unwrap_or_default(),
+            ),
+        };
+        count += usize::from(rule.rule.logsource.accepts(&source) && rule.matches(&event));
+    }
+    Ok(count)
+}
+
+/// `vigil rules test`: each regression test's rule must fire on its
+/// events. Returns whether all passed.
+pub fn test(rules: &[PathBuf], data: &Path) -> anyhow::Result<bool> {
+    let ctx = CompileContext { placeholders: None };
+    let loaded = load(&rule_files(rules)?, &ctx)?;
+    let by_id: std::collections::HashMap<&str, &CompiledRule> = loaded
+        .compiled
+        .iter()
+        .filter_map(|r| Some((r.rule.id.as_deref()?, r)))
+        .collect();
+    let mut infos = Vec::new();
+    info_files(data, &mut infos).with_context(|| format!("cannot read {}", data.display()))?;
+    infos.sort();
+    let mapping = WindowsMapping::embedded();
+    let (mut passed, total) = (0, infos.len());
+    for info in &infos {
+        let verdict = regression_test(info).and_then(|t| run_one(&t, &by_id, &mapping));
+        match verdict {
+            Ok(summary) => {
+                passed += 1;
+                println!("pass  {summary}");
+            }
+            Err(e) => println!("FAIL  {}: {e:#}", info.display()),
+        }
+    }
+    println!("passed {passed} of {total}");
+    Ok(passed == total)
+}
+
+fn run_one(
+    test: &RegressionTest,
+    by_id: &std::collections::HashMap<&str, &CompiledRule>,
+    mapping: &WindowsMapping,
+) -> anyhow::Result<String> {
+    let rule = by_id
+        .get(test.rule_id.as_str())
+        .with_context(|| format!("rule {} is not among the loaded rules", test.rule_id))?;
+    anyhow::ensure!(!test.events.is_empty(), "no event files beside it");
+    let mut total = 0;
+    for file in &test.events {
+        total += hits(rule, file, mapping)?;
+    }
+    anyhow::ensure!(
+        total > 0,
+        "rule {} ({}) did not fire",
+        rule.rule.title,
+        test.rule_id
+    );
+    Ok(format!(
+        "{} ({} hit(s)): {}",
+        rule.rule.title,
+        total,
+        test.info.display()
+    ))
 }

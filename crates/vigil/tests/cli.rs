@@ -86,3 +86,34 @@ fn rules_check_names_what_cannot_run() {
         "{text}"
     );
 }
+
+/// SigmaHQ's regression data (`$VIGIL_CORPORA/sigma`): every named rule
+/// fires on its events (their JSON renderings).
+#[test]
+fn sigmahq_regression_data_passes() {
+    let Some(corpora) = std::env::var_os("VIGIL_CORPORA") else {
+        eprintln!("VIGIL_CORPORA is not set: skipped");
+        return;
+    };
+    let sigma = std::path::Path::new(&corpora).join("sigma");
+    let rules = sigma.join("rules");
+    let data = sigma.join("regression_data/rules");
+    let (ok, text) = vigil(&[
+        "rules",
+        "test",
+        "--rules",
+        rules.to_str().unwrap(),
+        data.to_str().unwrap(),
+    ]);
+    let last = text.lines().last().unwrap_or_default().to_string();
+    eprintln!("{last}");
+    assert!(
+        ok,
+        "{}",
+        text.lines()
+            .filter(|l| l.starts_with("FAIL"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(last, "passed 193 of 193");
+}
