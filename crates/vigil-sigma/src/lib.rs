@@ -16,6 +16,7 @@ pub mod condition;
 pub mod event;
 pub mod logsource;
 pub mod rule;
+pub mod ruleset;
 pub mod value;
 pub mod windows;
 
