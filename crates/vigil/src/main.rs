@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use vigil_server::config::Config;
 
+mod hunt;
 mod rules;
 
 /// Indexing allocates many small strings per event; mimalloc spends less
@@ -48,6 +49,8 @@ enum Command {
         #[command(subcommand)]
         command: RulesCommand,
     },
+    /// Hunt with Sigma rules over log files (EVTX, JSON, text), offline.
+    Hunt(hunt::HuntArgs),
     /// Print the version.
     Version,
 }
@@ -135,6 +138,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Hunt(args) => hunt::run(args),
         Command::Version => {
             println!("vigil {}", env!("CARGO_PKG_VERSION"));
             Ok(())
