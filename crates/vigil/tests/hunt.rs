@@ -352,11 +352,99 @@ fn filters_table_and_usage_errors() {
     assert!(!run.ok);
 }
 
-#[test]
-fn a_truncated_evtx_warns_and_still_hunts_its_intact_part() {
+const PROCESS_CREATION: &str = r#"title: Any process creation
+id: 55555555-5555-5555-5555-555555555555
+level: low
+logsource:
+  product: windows
+  category: process_creation
+detection:
+  selection:
+    EventID: 1
+  condition: selection
+"#;
+
+/// A real EVTX of the corpora (Sysmon, 15 chunks), or `None` (with a
+/// message) when VIGIL_CORPORA is not set.
+fn corpus_evtx() -> Option<PathBuf> {
     let Some(corpora) = std::env::var_os("VIGIL_CORPORA") else {
         eprintln!("skipped: set VIGIL_CORPORA to the corpora folder (shared/corpora)");
+        return None;
+    };
+    Some(PathBuf::from(corpora).join(
+        "evtx/EVTX-ATTACK-SAMPLES/AutomatedTestingTools/PanacheSysmon_vs_AtomicRedTeam01.evtx",
+    ))
+}
+
+fn csv_hits(stdout: &str) -> usize {
+    stdout.lines().count() - 1
+}
+
+#[test]
+fn a_truncated_evtx_warns_and_still_hunts_its_intact_part() {
+    let Some(original) = corpus_evtx() else {
         return;
     };
-    let _ = corpora;
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, PROCESS_CREATION).unwrap();
+    let bytes = std::fs::read(&original).unwrap();
+    let half = dir.path().join("half.evtx");
+    std::fs::write(&half, &bytes[..bytes.len() / 2]).unwrap();
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "nothing here\n").unwrap();
+
+    let full = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--csv",
+        original.to_str().unwrap(),
+    ]);
+    assert!(full.ok, "{}", full.stderr);
+    let run = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--csv",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    let warning = format!("warning: {}: chunk 8: truncated", half.display());
+    assert!(run.stderr.contains(&warning), "{}", run.stderr);
+    // The intact part still hunts, and the other file is read too.
+    let (all, some) = (csv_hits(&full.stdout), csv_hits(&run.stdout));
+    assert!(some > 100 && some < all, "{some} of {all}");
+    assert!(run.stderr.contains("hunt: 3 files"), "{}", run.stderr);
+}
+
+#[test]
+fn a_corrupt_evtx_chunk_is_named_and_skipped() {
+    let Some(original) = corpus_evtx() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, PROCESS_CREATION).unwrap();
+    let mut bytes = std::fs::read(&original).unwrap();
+    // Chunk 2's magic (after the 4 KiB file header, 64 KiB a chunk).
+    let at = 4096 + 2 * 65536;
+    bytes[at..at + 8].copy_from_slice(b"XXXXXXXX");
+    let bad = dir.path().join("bad.evtx");
+    std::fs::write(&bad, &bytes).unwrap();
+    let full = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--csv",
+        original.to_str().unwrap(),
+    ]);
+    let run = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--csv",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    let warning = format!("warning: {}: chunk 2: ", bad.display());
+    assert!(run.stderr.contains(&warning), "{}", run.stderr);
+    let (all, some) = (csv_hits(&full.stdout), csv_hits(&run.stdout));
+    assert!(some > 100 && some < all, "{some} of {all}");
 }

@@ -240,24 +240,38 @@ fn read_evtx(
 ) -> Result<(), String> {
     use evtx::{EvtxParser, ParserSettings};
     let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    let parser = EvtxParser::from_path(path).map_err(|e| chain(&e))?;
-    // Files are the unit of parallel work; one thread per file.
-    let mut parser = parser.with_configuration(ParserSettings::new().num_threads(1));
-    let header_chunks = u64::from(parser.header().chunk_count);
-    for record in parser.records_json_value() {
-        match record {
-            Ok(record) => json_events(record.data, mapping, on_event),
-            Err(e) => warnings.push(evtx_error(&e)),
-        }
-    }
-    // The parser reads whole chunks only: a file cut inside a chunk loses
-    // that chunk silently. Say so.
     let body = len.saturating_sub(EVTX_HEADER_SIZE);
     let whole = body / EVTX_CHUNK_SIZE;
     let partial = body % EVTX_CHUNK_SIZE;
+    // Files are the unit of parallel work; one thread per file.
+    let settings = ParserSettings::new().num_threads(1);
+    let header_chunks = if partial == 0 {
+        let mut parser = EvtxParser::from_path(path)
+            .map_err(|e| chain(&e))?
+            .with_configuration(settings);
+        let header_chunks = u64::from(parser.header().chunk_count);
+        parse_records(&mut parser, mapping, on_event, warnings);
+        header_chunks
+    } else {
+        // The parser reads whole chunks only: it would drop the chunk a
+        // file was cut in without a word. Padded with zeros to its full
+        // size, the chunk gives its records up to the cut, and the parser
+        // names the record where it breaks.
+        let mut data = std::fs::read(path).map_err(|e| e.to_string())?;
+        data.resize(
+            (EVTX_HEADER_SIZE + (whole + 1) * EVTX_CHUNK_SIZE) as usize,
+            0,
+        );
+        let mut parser = EvtxParser::from_buffer(data)
+            .map_err(|e| chain(&e))?
+            .with_configuration(settings);
+        let header_chunks = u64::from(parser.header().chunk_count);
+        parse_records(&mut parser, mapping, on_event, warnings);
+        header_chunks
+    };
     if partial != 0 {
         warnings.push(format!(
-            "chunk {whole}: truncated ({partial} of {EVTX_CHUNK_SIZE} bytes), its records are skipped{}",
+            "chunk {whole}: truncated ({partial} of {EVTX_CHUNK_SIZE} bytes), read up to the cut{}",
             if header_chunks > whole + 1 {
                 format!(" (the file header names {header_chunks} chunks)")
             } else {
@@ -270,6 +284,21 @@ fn read_evtx(
         ));
     }
     Ok(())
+}
+
+/// Every record of `parser` as events.
+fn parse_records<T: std::io::Read + std::io::Seek>(
+    parser: &mut evtx::EvtxParser<T>,
+    mapping: &WindowsMapping,
+    on_event: &mut dyn FnMut(Event),
+    warnings: &mut Warnings,
+) {
+    for record in parser.records_json_value() {
+        match record {
+            Ok(record) => json_events(record.data, mapping, on_event),
+            Err(e) => warnings.push(evtx_error(&e)),
+        }
+    }
 }
 
 /// An EVTX error as `chunk N: ...` where the chunk is known.

@@ -248,7 +248,14 @@ fn hunt_file(
                 rule: index_of[&rule_address(rule)],
                 time: time.clone(),
                 computer: computer.clone(),
-                event: keep_events.then(|| event.fields.clone()),
+                event: keep_events.then(|| {
+                    // The Windows mapping adds its field aliases in hash
+                    // order, which changes from run to run: sort the keys
+                    // so that the output does not.
+                    let mut fields = event.fields.clone();
+                    fields.sort_keys();
+                    fields
+                }),
             });
         }
     };
