@@ -35,7 +35,7 @@ struct CategoryEntry {
     category: String,
     /// Event field → the name the category's rules use.
     #[serde(default)]
-    fields: HashMap<String, String>,
+    fields: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, thiserror::Error)]
