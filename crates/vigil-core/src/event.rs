@@ -119,6 +119,9 @@ mod tests {
         flatten_fields(v.as_object().unwrap(), &mut |p, v| {
             out.push((p.to_string(), v.clone()))
         });
+        // Key order is the map's (sorted, or insertion order when a
+        // dependency turns on serde_json's preserve_order): compare sorted.
+        out.sort_by(|a, b| a.0.cmp(&b.0));
         out
     }
 
