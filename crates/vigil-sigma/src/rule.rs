@@ -10,7 +10,6 @@
 use crate::condition::{parse_condition, parse_conditions, Condition};
 use crate::value::{compile_field, CompileContext, FieldMatcher};
 use crate::EventFields;
-use std::collections::HashMap;
 use std::fmt;
 use yaml_serde::{Mapping, Value};
 
@@ -325,7 +324,9 @@ impl Selection {
 #[derive(Debug)]
 pub struct CompiledRule {
     pub rule: Rule,
-    selections: HashMap<String, Selection>,
+    /// A rule has a handful of selections: a linear search by name beats
+    /// hashing the name on every evaluation.
+    selections: Vec<(String, Selection)>,
     condition: Condition,
 }
 
@@ -334,7 +335,7 @@ impl CompiledRule {
     pub fn compile(rule: Rule, ctx: &CompileContext) -> Result<CompiledRule, RuleError> {
         let name = rule.title.clone();
         let fail = |reason: String| error(rule.origin.clone(), &name, reason);
-        let mut selections = HashMap::new();
+        let mut selections = Vec::new();
         let mut condition = None;
         for (key, value) in &rule.detection {
             let key = match key {
@@ -350,10 +351,10 @@ impl CompiledRule {
             }
             let selection =
                 selection(value, ctx).map_err(|e| fail(format!("selection {key}: {e}")))?;
-            selections.insert(key, selection);
+            selections.push((key, selection));
         }
         let condition = condition.ok_or_else(|| fail("the detection has no condition".into()))?;
-        let mut names: Vec<String> = selections.keys().cloned().collect();
+        let mut names: Vec<String> = selections.iter().map(|(n, _)| n.clone()).collect();
         names.sort();
         let condition = condition
             .expand(&names)
@@ -370,15 +371,16 @@ impl CompiledRule {
     pub fn matches(&self, event: &dyn EventFields) -> bool {
         self.condition.evaluate(&mut |name| {
             self.selections
-                .get(name)
-                .is_some_and(|selection| selection.matches(event))
+                .iter()
+                .find(|(n, _)| n == name)
+                .is_some_and(|(_, selection)| selection.matches(event))
         })
     }
 
     /// Literal needles of the rule's string comparisons (for prefilters).
     pub fn needles(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for selection in self.selections.values() {
+        for (_, selection) in &self.selections {
             selection.needles(&mut out);
         }
         out

@@ -2,7 +2,7 @@
 //! checked only against the rules that can apply to it.
 
 use crate::logsource::EventSource;
-use crate::rule::CompiledRule;
+use crate::rule::{CompiledRule, LogSource};
 use crate::EventFields;
 use std::collections::HashMap;
 
@@ -13,6 +13,10 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     by_category: HashMap<String, Vec<usize>>,
     uncategorized: Vec<usize>,
+    /// The distinct log sources of the rules, and each rule's: an event's
+    /// source is checked once per distinct log source, not once per rule.
+    sources: Vec<LogSource>,
+    source_of: Vec<usize>,
 }
 
 impl RuleSet {
@@ -27,6 +31,17 @@ impl RuleSet {
                     .push(index),
                 None => set.uncategorized.push(index),
             }
+        }
+        for rule in &rules {
+            let logsource = &rule.rule.logsource;
+            let id = match set.sources.iter().position(|s| s == logsource) {
+                Some(id) => id,
+                None => {
+                    set.sources.push(logsource.clone());
+                    set.sources.len() - 1
+                }
+            };
+            set.source_of.push(id);
         }
         set.rules = rules;
         set
@@ -59,10 +74,15 @@ impl RuleSet {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        let mut accepted: Vec<Option<bool>> = vec![None; self.sources.len()];
         candidates
             .into_iter()
+            .filter(|&i| {
+                let id = self.source_of[i];
+                *accepted[id].get_or_insert_with(|| self.sources[id].accepts(source))
+            })
             .map(|i| &self.rules[i])
-            .filter(|r| r.rule.logsource.accepts(source) && r.matches(event))
+            .filter(|r| r.matches(event))
             .collect()
     }
 }

@@ -92,7 +92,9 @@ pub(crate) enum StrMatch {
     Exact(String),
     Prefix(String),
     Suffix(String),
-    Contains(String),
+    /// The needle, and a searcher built once for it (building one per
+    /// comparison, as `str::contains` does, was a tenth of a hunt's time).
+    Contains(String, Box<memchr::memmem::Finder<'static>>),
     /// `*`: any value at all.
     Anything,
     /// The regex and the literal runs of the pattern (for needles).
@@ -124,7 +126,10 @@ impl StrMatch {
             [Any] => StrMatch::Anything,
             [Lit(s), Any] => StrMatch::Prefix(s.clone()),
             [Any, Lit(s)] => StrMatch::Suffix(s.clone()),
-            [Any, Lit(s), Any] => StrMatch::Contains(s.clone()),
+            [Any, Lit(s), Any] => StrMatch::Contains(
+                s.clone(),
+                Box::new(memchr::memmem::Finder::new(s.as_bytes()).into_owned()),
+            ),
             _ => {
                 let mut re = String::from("(?s)^");
                 for t in &toks {
@@ -156,7 +161,7 @@ impl StrMatch {
             StrMatch::Exact(s) => text == s,
             StrMatch::Prefix(s) => text.starts_with(s.as_str()),
             StrMatch::Suffix(s) => text.ends_with(s.as_str()),
-            StrMatch::Contains(s) => text.contains(s.as_str()),
+            StrMatch::Contains(_, finder) => finder.find(text.as_bytes()).is_some(),
             StrMatch::Anything => true,
             StrMatch::Regex(r, _) => r.is_match(text),
         }
@@ -176,7 +181,7 @@ impl StrMatch {
             StrMatch::Exact(s)
             | StrMatch::Prefix(s)
             | StrMatch::Suffix(s)
-            | StrMatch::Contains(s) => longest(s),
+            | StrMatch::Contains(s, _) => longest(s),
             StrMatch::Anything => None,
             StrMatch::Regex(_, lits) => lits
                 .iter()
