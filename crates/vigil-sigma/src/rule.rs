@@ -324,10 +324,10 @@ impl Selection {
 #[derive(Debug)]
 pub struct CompiledRule {
     pub rule: Rule,
-    /// A rule has a handful of selections: a linear search by name beats
-    /// hashing the name on every evaluation.
     selections: Vec<(String, Selection)>,
-    condition: Condition,
+    /// The condition with selection names resolved to indexes, so that
+    /// evaluation never compares names.
+    condition: Expr,
 }
 
 impl CompiledRule {
@@ -359,6 +359,8 @@ impl CompiledRule {
         let condition = condition
             .expand(&names)
             .map_err(|e| fail(format!("condition: {e}")))?;
+        let condition = Expr::resolve(&condition, &selections)
+            .map_err(|name| fail(format!("condition: unknown search identifier {name:?}")))?;
         Ok(CompiledRule {
             rule,
             selections,
@@ -369,12 +371,7 @@ impl CompiledRule {
     /// Whether the event matches the rule's detection (the log source is
     /// the caller's business).
     pub fn matches(&self, event: &dyn EventFields) -> bool {
-        self.condition.evaluate(&mut |name| {
-            self.selections
-                .iter()
-                .find(|(n, _)| n == name)
-                .is_some_and(|(_, selection)| selection.matches(event))
-        })
+        self.condition.evaluate(&self.selections, event)
     }
 
     /// Literal needles of the rule's string comparisons (for prefilters).
@@ -384,6 +381,45 @@ impl CompiledRule {
             selection.needles(&mut out);
         }
         out
+    }
+}
+
+/// An expanded condition over selection indexes.
+#[derive(Debug)]
+enum Expr {
+    Selection(usize),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+}
+
+impl Expr {
+    /// Resolves an expanded condition's names; the error is the unknown name.
+    fn resolve(condition: &Condition, selections: &[(String, Selection)]) -> Result<Expr, String> {
+        let all = |parts: &[Condition]| -> Result<Vec<Expr>, String> {
+            parts.iter().map(|p| Expr::resolve(p, selections)).collect()
+        };
+        Ok(match condition {
+            Condition::Ident(name) => Expr::Selection(
+                selections
+                    .iter()
+                    .position(|(n, _)| n == name)
+                    .ok_or_else(|| name.clone())?,
+            ),
+            Condition::Not(inner) => Expr::Not(Box::new(Expr::resolve(inner, selections)?)),
+            Condition::And(parts) => Expr::And(all(parts)?),
+            Condition::Or(parts) => Expr::Or(all(parts)?),
+            Condition::Quantified { pattern, .. } => return Err(pattern.to_string()),
+        })
+    }
+
+    fn evaluate(&self, selections: &[(String, Selection)], event: &dyn EventFields) -> bool {
+        match self {
+            Expr::Selection(i) => selections[*i].1.matches(event),
+            Expr::Not(inner) => !inner.evaluate(selections, event),
+            Expr::And(parts) => parts.iter().all(|p| p.evaluate(selections, event)),
+            Expr::Or(parts) => parts.iter().any(|p| p.evaluate(selections, event)),
+        }
     }
 }
 
