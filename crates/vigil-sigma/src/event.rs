@@ -32,7 +32,9 @@ impl FieldValue<'_> {
 pub trait EventFields {
     fn field_values(&self, field: &str) -> Vec<FieldValue<'_>>;
 
-    /// Every string value of the event, for keyword (field-less) searches.
+    /// Every value of the event as text (strings, numbers, booleans), for
+    /// keyword (field-less) searches and prefilters: whatever a field
+    /// comparison can match must appear here.
     fn all_text(&self) -> Vec<Cow<'_, str>>;
 }
 
@@ -88,6 +90,7 @@ fn collect_text<'a>(value: &'a serde_json::Value, out: &mut Vec<Cow<'a, str>>) {
     match value {
         Value::String(s) => out.push(Cow::Borrowed(s)),
         Value::Number(n) => out.push(Cow::Owned(n.to_string())),
+        Value::Bool(b) => out.push(Cow::Owned(b.to_string())),
         Value::Array(items) => items.iter().for_each(|i| collect_text(i, out)),
         Value::Object(map) => map.values().for_each(|v| collect_text(v, out)),
         _ => {}
@@ -115,5 +118,10 @@ mod tests {
         );
         assert!(map.field_values("missing").is_empty());
         assert_eq!(map.all_text().len(), 5);
+        let flags = json!({"Initiated": true});
+        assert_eq!(
+            flags.as_object().unwrap().all_text(),
+            vec![Cow::Borrowed("true")]
+        );
     }
 }

@@ -312,6 +312,28 @@ impl Selection {
         }
     }
 
+    /// Needles of which at least one appears (lowercased) in the text of
+    /// any event this selection matches; `None` when none can be derived.
+    fn required(&self) -> Option<Vec<String>> {
+        match self {
+            // Every field must match: any one field's needles will do; take
+            // the most selective (longest shortest needle).
+            Selection::All(fields) => fields
+                .iter()
+                .map(|f| f.needles())
+                .filter(|n| !n.is_empty())
+                .max_by_key(|n| n.iter().map(String::len).min().unwrap_or(0)),
+            // Any part may match: all parts need needles, and any may appear.
+            Selection::Any(parts) => {
+                let mut all = Vec::new();
+                for part in parts {
+                    all.extend(part.required()?);
+                }
+                Some(all)
+            }
+        }
+    }
+
     fn needles(&self, out: &mut Vec<String>) {
         match self {
             Selection::All(fields) => fields.iter().for_each(|f| out.extend(f.needles())),
@@ -374,6 +396,13 @@ impl CompiledRule {
         self.condition.evaluate(&self.selections, event)
     }
 
+    /// Needles of which at least one appears in the lowercased text of every
+    /// event the rule matches (`None`: no such set; the rule must always be
+    /// evaluated). What a prefilter may use to skip the rule.
+    pub fn required_needles(&self) -> Option<Vec<String>> {
+        self.condition.required(&self.selections)
+    }
+
     /// Literal needles of the rule's string comparisons (for prefilters).
     pub fn needles(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -411,6 +440,26 @@ impl Expr {
             Condition::Or(parts) => Expr::Or(all(parts)?),
             Condition::Quantified { pattern, .. } => return Err(pattern.to_string()),
         })
+    }
+
+    /// See [`CompiledRule::required_needles`].
+    fn required(&self, selections: &[(String, Selection)]) -> Option<Vec<String>> {
+        match self {
+            Expr::Selection(i) => selections[*i].1.required(),
+            Expr::Not(_) => None,
+            // Every part must hold: any part's requirement will do.
+            Expr::And(parts) => parts
+                .iter()
+                .filter_map(|p| p.required(selections))
+                .max_by_key(|n| n.iter().map(String::len).min().unwrap_or(0)),
+            Expr::Or(parts) => {
+                let mut all = Vec::new();
+                for part in parts {
+                    all.extend(part.required(selections)?);
+                }
+                Some(all)
+            }
+        }
     }
 
     fn evaluate(&self, selections: &[(String, Selection)], event: &dyn EventFields) -> bool {

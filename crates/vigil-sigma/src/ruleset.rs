@@ -4,6 +4,7 @@
 use crate::logsource::EventSource;
 use crate::rule::{CompiledRule, LogSource};
 use crate::EventFields;
+use aho_corasick::{AhoCorasick, MatchKind};
 use std::collections::HashMap;
 
 /// Rules grouped by the category their log source names (most rules name
@@ -17,6 +18,63 @@ pub struct RuleSet {
     /// source is checked once per distinct log source, not once per rule.
     sources: Vec<LogSource>,
     source_of: Vec<usize>,
+    prefilter: Option<Prefilter>,
+}
+
+/// The literal needles of all rules in one automaton: a rule whose needles
+/// do not occur in an event's text cannot match it and is not evaluated.
+#[derive(Debug)]
+struct Prefilter {
+    automaton: AhoCorasick,
+    /// Needle → the rules that require it (one of theirs).
+    rules_of: Vec<Vec<usize>>,
+    /// Rules with no derivable needles: always evaluated.
+    always: Vec<bool>,
+}
+
+impl Prefilter {
+    fn build(rules: &[CompiledRule]) -> Option<Prefilter> {
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut rules_of: Vec<Vec<usize>> = Vec::new();
+        let mut always = vec![false; rules.len()];
+        for (index, rule) in rules.iter().enumerate() {
+            match rule.required_needles() {
+                Some(needles) if !needles.is_empty() => {
+                    for needle in needles {
+                        let next = rules_of.len();
+                        let id = *ids.entry(needle).or_insert(next);
+                        if id == next {
+                            rules_of.push(Vec::new());
+                        }
+                        rules_of[id].push(index);
+                    }
+                }
+                _ => always[index] = true,
+            }
+        }
+        let mut needles: Vec<(String, usize)> = ids.into_iter().collect();
+        needles.sort_by_key(|(_, id)| *id);
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(needles.iter().map(|(n, _)| n.as_str()))
+            .ok()?;
+        Some(Prefilter {
+            automaton,
+            rules_of,
+            always,
+        })
+    }
+
+    /// Which rules may match an event with this text (lowercased values).
+    fn candidates(&self, text: &str) -> Vec<bool> {
+        let mut possible = self.always.clone();
+        for found in self.automaton.find_overlapping_iter(text) {
+            for &rule in &self.rules_of[found.pattern().as_usize()] {
+                possible[rule] = true;
+            }
+        }
+        possible
+    }
 }
 
 impl RuleSet {
@@ -43,6 +101,7 @@ impl RuleSet {
             };
             set.source_of.push(id);
         }
+        set.prefilter = Prefilter::build(&rules);
         set.rules = rules;
         set
     }
@@ -75,8 +134,13 @@ impl RuleSet {
         candidates.sort_unstable();
         candidates.dedup();
         let mut accepted: Vec<Option<bool>> = vec![None; self.sources.len()];
+        let possible = self
+            .prefilter
+            .as_ref()
+            .map(|p| p.candidates(&event_text(event)));
         candidates
             .into_iter()
+            .filter(|&i| possible.as_ref().is_none_or(|p| p[i]))
             .filter(|&i| {
                 let id = self.source_of[i];
                 *accepted[id].get_or_insert_with(|| self.sources[id].accepts(source))
@@ -85,6 +149,17 @@ impl RuleSet {
             .filter(|r| r.matches(event))
             .collect()
     }
+}
+
+/// The event's values, lowercased, one after another: what the needles of
+/// case-insensitive comparisons are searched in.
+fn event_text(event: &dyn EventFields) -> String {
+    let mut text = String::new();
+    for value in event.all_text() {
+        text.push_str(&value.to_lowercase());
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -136,5 +211,33 @@ mod tests {
             .map(|r| r.rule.title.as_str())
             .collect();
         assert_eq!(titles, vec!["sec"]);
+    }
+
+    /// The prefilter must never hide a match: numbers and booleans of the
+    /// event are searched as text too (a rule on `Initiated: 'true'` once
+    /// missed events whose value was the JSON boolean).
+    #[test]
+    fn prefilter_keeps_matches_on_numbers_and_booleans() {
+        let text = "title: rdp\nlogsource:\n  product: windows\ndetection:\n  sel:\n    DestinationPort: 3389\n    Initiated: 'true'\n  condition: sel\n";
+        let (mut rules, errors) = parse_rules(text, "rdp.yml");
+        assert!(errors.is_empty(), "{errors:?}");
+        let rdp =
+            CompiledRule::compile(rules.remove(0), &CompileContext::default()).expect("compiles");
+        assert!(
+            rdp.required_needles().is_some(),
+            "the rule has needles for the prefilter"
+        );
+        let set = RuleSet::new(vec![rdp, rule("other", "  product: windows", "Image")]);
+        let source = EventSource {
+            product: Some("windows".into()),
+            ..EventSource::default()
+        };
+        let event = json!({"DestinationPort": 3389, "Initiated": true, "Image": "C:\\x.exe"});
+        let titles: Vec<&str> = set
+            .matching(&source, event.as_object().unwrap())
+            .iter()
+            .map(|r| r.rule.title.as_str())
+            .collect();
+        assert_eq!(titles, vec!["rdp"]);
     }
 }
