@@ -14,6 +14,7 @@
 
 pub mod condition;
 pub mod event;
+pub mod filter;
 pub mod logsource;
 pub mod rule;
 pub mod ruleset;
