@@ -4,7 +4,6 @@
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use vigil_sigma::logsource::EventSource;
 use vigil_sigma::rule::{parse_rules, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
 use vigil_sigma::windows::WindowsMapping;
@@ -91,8 +90,8 @@ struct RegressionTest {
 }
 
 /// Reads an `info.yml` of SigmaHQ's regression data. The events are the
-/// files beside it: the EVTX parser's JSON rendering (`.json`) of each
-/// EVTX, or raw log lines (`.raw`).
+/// files beside it: EVTX files (or their JSON rendering where the EVTX is
+/// missing) and raw log lines (`.raw`).
 fn regression_test(info: &Path) -> anyhow::Result<RegressionTest> {
     let text = std::fs::read_to_string(info)?;
     let value: yaml_serde::Value = yaml_serde::from_str(&text)
@@ -105,14 +104,20 @@ fn regression_test(info: &Path) -> anyhow::Result<RegressionTest> {
         .with_context(|| format!("{} names no rule (rule_metadata[0].id)", info.display()))?
         .to_string();
     let dir = info.parent().unwrap_or(Path::new("."));
-    let mut events: Vec<PathBuf> = std::fs::read_dir(dir)?
+    let files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("json") | Some("raw")
-            )
+        .collect();
+    let has = |path: &Path, ext: &str| files.iter().any(|f| *f == path.with_extension(ext));
+    // The EVTX files themselves; a JSON rendering only where its EVTX is
+    // missing; raw log lines.
+    let mut events: Vec<PathBuf> = files
+        .iter()
+        .filter(|p| match p.extension().and_then(|e| e.to_str()) {
+            Some("evtx") | Some("raw") => true,
+            Some("json") => !has(p, "evtx"),
+            _ => false,
         })
+        .cloned()
         .collect();
     events.sort();
     Ok(RegressionTest {
@@ -134,35 +139,26 @@ fn info_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
-/// How many events of `file` the rule fires on. JSON files hold one or more
-/// JSON values (Windows events are put in Sigma's view, log source
-/// included); raw files hold one log line a line, whose source is not known,
-/// so the rule's log source is not checked for them.
+/// How many events of `file` the rule fires on. EVTX and JSON events are
+/// put in Sigma's view (log source included) as `vigil hunt` reads them;
+/// raw files hold log lines whose source is not known, so the rule's log
+/// source is not checked for them.
 fn hits(rule: &CompiledRule, file: &Path, mapping: &WindowsMapping) -> anyhow::Result<usize> {
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let raw = file.extension().is_some_and(|e| e == "raw");
     let mut count = 0;
-    if file.extension().is_some_and(|e| e == "raw") {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let mut event = serde_json::Map::new();
-            event.insert(
-                "message".into(),
-                serde_json::Value::String(line.to_string()),
-            );
-            count += usize::from(rule.matches(&event));
-        }
-        return Ok(count);
-    }
-    for value in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {
-        let value = value.with_context(|| format!("invalid JSON in {}", file.display()))?;
-        let (source, event) = match mapping.normalize(&value) {
-            Some(view) => view,
-            None => (
-                EventSource::default(),
-                value.as_object().cloned().unwrap_or_default(),
-            ),
-        };
-        count += usize::from(rule.rule.logsource.accepts(&source) && rule.matches(&event));
+    let mut warnings = crate::hunt::input::Warnings::default();
+    crate::hunt::input::read_file(
+        file,
+        mapping,
+        &mut |event| {
+            let applies = raw || rule.rule.logsource.accepts(&event.source);
+            count += usize::from(applies && rule.matches(&event.fields));
+        },
+        &mut warnings,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for warning in &warnings.shown {
+        eprintln!("warning: {warning}");
     }
     Ok(count)
 }

@@ -88,7 +88,7 @@ fn rules_check_names_what_cannot_run() {
 }
 
 /// SigmaHQ's regression data (`$VIGIL_CORPORA/sigma`): every named rule
-/// fires on its events (their JSON renderings).
+/// fires on its events (the EVTX files themselves).
 #[test]
 fn sigmahq_regression_data_passes() {
     let Some(corpora) = std::env::var_os("VIGIL_CORPORA") else {

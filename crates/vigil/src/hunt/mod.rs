@@ -7,7 +7,7 @@
 //! thread or many. Warnings (a bad chunk, a bad line) go to stderr, in the
 //! same order; a closing summary too.
 
-mod input;
+pub(crate) mod input;
 mod output;
 
 use crate::rules;
