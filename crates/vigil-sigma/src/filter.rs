@@ -13,15 +13,16 @@
 //!         - 6f3e2987-db24-4c78-a860-b4f4095a7095
 //!     selection:
 //!         User|startswith: 'adm_'
-//!     condition: not selection
+//!     condition: selection
 //! ```
 //!
 //! `filter.rules` lists the rules (by `id` or by `title`) the filter is added
 //! to; the other keys of `filter` are selections and a `condition`, written
-//! as in a rule's `detection`. For a rule the filter applies to, the rule's
-//! condition and the filter's condition must both hold: an event for which
-//! the filter's condition is false does not fire the rule. Filters meant to
-//! exclude events therefore negate (`not selection`).
+//! as in a rule's `detection`. The filter's condition describes the events
+//! to suppress (the specification's example above keeps administrator
+//! accounts, `adm_*`, from firing the rules it names): for a rule the filter
+//! applies to, the rule fires when its own condition holds and the filter's
+//! does not (`rule and not filter`).
 //!
 //! A filter applies to a rule it names only when their log sources agree:
 //! every part (`category`, `product`, `service`) the filter names, the rule
@@ -294,10 +295,10 @@ impl CompiledFilter {
         self.filter.applies_to(rule)
     }
 
-    /// Whether the event passes the filter (its condition holds), that is,
-    /// whether a rule it applies to may fire on the event.
+    /// Whether the event passes the filter (its condition does not hold),
+    /// that is, whether a rule it applies to may fire on the event.
     pub fn allows(&self, event: &dyn EventFields) -> bool {
-        self.detection.matches(event)
+        !self.detection.matches(event)
     }
 }
 
@@ -413,7 +414,7 @@ filter:
         - e28a5a99-da44-436d-b7a0-2afc20a5f413
     selection:
         User: SYSTEM
-    condition: not selection
+    condition: selection
 "#;
 
     #[test]
@@ -449,7 +450,7 @@ filter:
     #[test]
     fn one_filter_several_rules_by_id_and_title_with_modifiers() {
         let rules = rules();
-        // The specification's example (User|startswith), negated to exclude.
+        // The specification's example (User|startswith), with a second selection.
         let f = filter(
             r#"
 title: Filter Administrator account
@@ -467,7 +468,7 @@ filter:
         CommandLine|contains|all:
             - '\\sysvol\\'
             - '.ps1'
-    condition: not selection and not gpo
+    condition: selection or gpo
 "#,
         );
         assert!(f.applies_to(&rules[0].rule));
@@ -619,7 +620,7 @@ filter:
                 "strings",
             ),
             (
-                base.replace("    condition: not selection\n", ""),
+                base.replace("    condition: selection\n", ""),
                 "no condition",
             ),
             (
@@ -656,10 +657,13 @@ filter:
                 "nosuchmod",
             ),
             (
-                base.replace("not selection", "not selection and missing"),
+                base.replace("condition: selection", "condition: selection and missing"),
                 "missing",
             ),
-            (base.replace("not selection", "not (selection"), "condition"),
+            (
+                base.replace("condition: selection", "condition: (selection"),
+                "condition",
+            ),
         ] {
             let f = parse_filter(&doc(&text), origin()).expect("parses");
             let err = CompiledFilter::compile(f, &CompileContext::default()).unwrap_err();

@@ -65,6 +65,9 @@ enum RulesCommand {
         /// Exit non-zero if any rule cannot run.
         #[arg(long)]
         strict: bool,
+        /// Values of `expand` placeholders (YAML: name → value or list).
+        #[arg(long, value_name = "FILE")]
+        placeholders: Option<PathBuf>,
     },
     /// Run SigmaHQ-style regression data: for each info.yml under DATA, the
     /// rule it names (by id, found under --rules) must fire on its events.
@@ -72,6 +75,9 @@ enum RulesCommand {
         #[arg(long, required = true)]
         rules: Vec<PathBuf>,
         data: PathBuf,
+        /// Values of `expand` placeholders (YAML: name → value or list).
+        #[arg(long, value_name = "FILE")]
+        placeholders: Option<PathBuf>,
     },
 }
 
@@ -122,18 +128,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Rules {
-            command: RulesCommand::Check { paths, strict },
+            command:
+                RulesCommand::Check {
+                    paths,
+                    strict,
+                    placeholders,
+                },
         } => {
-            let all_compiled = rules::check(&paths)?;
+            let all_compiled = rules::check(&paths, placeholders.as_deref())?;
             if strict && !all_compiled {
                 anyhow::bail!("some rules cannot run (--strict)");
             }
             Ok(())
         }
         Command::Rules {
-            command: RulesCommand::Test { rules, data },
+            command:
+                RulesCommand::Test {
+                    rules,
+                    data,
+                    placeholders,
+                },
         } => {
-            if !rules::test(&rules, &data)? {
+            if !rules::test(&rules, &data, placeholders.as_deref())? {
                 anyhow::bail!("some regression tests failed");
             }
             Ok(())

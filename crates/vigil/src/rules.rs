@@ -3,6 +3,7 @@
 //! data: each named rule must fire on its events).
 
 use anyhow::Context;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use vigil_sigma::rule::{parse_rules, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
@@ -66,10 +67,44 @@ pub fn load(files: &[PathBuf], ctx: &CompileContext) -> anyhow::Result<Loaded> {
     Ok(loaded)
 }
 
+/// Values of `expand` placeholders: a YAML mapping of names to a value or a
+/// list of values. Without a file, rules that use `expand` cannot run and
+/// are reported.
+pub fn placeholders(file: Option<&Path>) -> anyhow::Result<Option<HashMap<String, Vec<String>>>> {
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("cannot read placeholder file {}", file.display()))?;
+    let raw: HashMap<String, yaml_serde::Value> = yaml_serde::from_str(&text)
+        .with_context(|| format!("invalid placeholder file {}", file.display()))?;
+    let mut map = HashMap::new();
+    for (name, value) in raw {
+        let values = match value {
+            yaml_serde::Value::Sequence(items) => items.iter().map(scalar_text).collect(),
+            other => vec![scalar_text(&other)],
+        };
+        map.insert(name, values);
+    }
+    Ok(Some(map))
+}
+
+fn scalar_text(value: &yaml_serde::Value) -> String {
+    match value {
+        yaml_serde::Value::String(s) => s.clone(),
+        yaml_serde::Value::Number(n) => n.to_string(),
+        yaml_serde::Value::Bool(b) => b.to_string(),
+        _ => String::new(),
+    }
+}
+
 /// `vigil rules check`: returns whether every rule compiled.
-pub fn check(paths: &[PathBuf]) -> anyhow::Result<bool> {
+pub fn check(paths: &[PathBuf], placeholder_file: Option<&Path>) -> anyhow::Result<bool> {
     let files = rule_files(paths)?;
-    let ctx = CompileContext { placeholders: None };
+    let placeholders = placeholders(placeholder_file)?;
+    let ctx = CompileContext {
+        placeholders: placeholders.as_ref(),
+    };
     let loaded = load(&files, &ctx)?;
     for error in &loaded.errors {
         println!("cannot run: {error}");
@@ -165,10 +200,17 @@ fn hits(rule: &CompiledRule, file: &Path, mapping: &WindowsMapping) -> anyhow::R
 
 /// `vigil rules test`: each regression test's rule must fire on its
 /// events. Returns whether all passed.
-pub fn test(rules: &[PathBuf], data: &Path) -> anyhow::Result<bool> {
-    let ctx = CompileContext { placeholders: None };
+pub fn test(
+    rules: &[PathBuf],
+    data: &Path,
+    placeholder_file: Option<&Path>,
+) -> anyhow::Result<bool> {
+    let placeholders = placeholders(placeholder_file)?;
+    let ctx = CompileContext {
+        placeholders: placeholders.as_ref(),
+    };
     let loaded = load(&rule_files(rules)?, &ctx)?;
-    let by_id: std::collections::HashMap<&str, &CompiledRule> = loaded
+    let by_id: HashMap<&str, &CompiledRule> = loaded
         .compiled
         .iter()
         .filter_map(|r| Some((r.rule.id.as_deref()?, r)))
@@ -194,7 +236,7 @@ pub fn test(rules: &[PathBuf], data: &Path) -> anyhow::Result<bool> {
 
 fn run_one(
     test: &RegressionTest,
-    by_id: &std::collections::HashMap<&str, &CompiledRule>,
+    by_id: &HashMap<&str, &CompiledRule>,
     mapping: &WindowsMapping,
 ) -> anyhow::Result<String> {
     let rule = by_id

@@ -117,3 +117,49 @@ fn sigmahq_regression_data_passes() {
     );
     assert_eq!(last, "passed 193 of 193");
 }
+
+#[test]
+fn expand_placeholders_come_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("admins.yml");
+    std::fs::write(
+        &rule,
+        "title: admin logon\ndetection:\n  sel:\n    TargetUserName|expand: '%admins%'\n  condition: sel\n",
+    )
+    .unwrap();
+    let rule = rule.to_str().unwrap();
+    let (_, text) = vigil(&["rules", "check", rule]);
+    assert!(
+        text.contains("compiled 0 of 1 rules") && text.contains("placeholder"),
+        "{text}"
+    );
+    let values = dir.path().join("placeholders.yml");
+    std::fs::write(&values, "admins:\n  - alice\n  - bob\n").unwrap();
+    let (ok, text) = vigil(&[
+        "rules",
+        "check",
+        "--placeholders",
+        values.to_str().unwrap(),
+        rule,
+    ]);
+    assert!(ok && text.contains("compiled 1 of 1 rules"), "{text}");
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        "{\"TargetUserName\":\"Bob\"}\n{\"TargetUserName\":\"eve\"}\n",
+    )
+    .unwrap();
+    let (ok, text) = vigil(&[
+        "hunt",
+        "--jsonl",
+        "--rules",
+        rule,
+        "--placeholders",
+        values.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let hits: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(hits.len(), 1, "{text}");
+    assert!(hits[0].contains("Bob"), "{text}");
+}

@@ -41,6 +41,9 @@ pub struct HuntArgs {
     /// A Windows mapping file replacing the embedded one.
     #[arg(long, value_name = "FILE")]
     mapping: Option<PathBuf>,
+    /// Values of `expand` placeholders (YAML: name → value or list).
+    #[arg(long, value_name = "FILE")]
+    placeholders: Option<PathBuf>,
     /// One JSON object a hit: time, computer, rule_id, title, level, tags, event.
     #[arg(long, conflicts_with = "csv")]
     jsonl: bool,
@@ -85,7 +88,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         None => WindowsMapping::embedded(),
     };
     let files = input::input_files(&args.inputs)?;
-    let ctx = CompileContext { placeholders: None };
+    let placeholders = rules::placeholders(args.placeholders.as_deref())?;
+    let ctx = CompileContext {
+        placeholders: placeholders.as_ref(),
+    };
     let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx)?;
     let not_runnable = loaded.errors;
     let selected: Vec<CompiledRule> = loaded
