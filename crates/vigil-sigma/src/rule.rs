@@ -103,11 +103,28 @@ pub struct RuleError {
     pub reason: String,
 }
 
+/// Everything one YAML file holds: rules, filters, and the documents that
+/// could not be read.
+#[derive(Debug, Default)]
+pub struct RuleFile {
+    pub rules: Vec<Rule>,
+    pub filters: Vec<crate::filter::Filter>,
+    pub errors: Vec<RuleError>,
+}
+
 /// Reads every rule of one YAML file. Rules that cannot be read are
-/// returned as errors; the others are kept.
+/// returned as errors; the others are kept. (Filter documents are left out:
+/// see [`parse_file`].)
 pub fn parse_rules(text: &str, file: &str) -> (Vec<Rule>, Vec<RuleError>) {
+    let parsed = parse_file(text, file);
+    (parsed.rules, parsed.errors)
+}
+
+/// Reads every document of one YAML file: rules and filters.
+pub fn parse_file(text: &str, file: &str) -> RuleFile {
     let starts = document_starts(text);
     let mut rules = Vec::new();
+    let mut filters = Vec::new();
     let mut errors = Vec::new();
     let mut global: Option<Mapping> = None;
     for (index, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
@@ -159,12 +176,23 @@ pub fn parse_rules(text: &str, file: &str) -> (Vec<Rule>, Vec<RuleError>) {
             merge(&mut merged, map);
             map = merged;
         }
+        if crate::filter::is_filter_document(&map) {
+            match crate::filter::parse_filter(&map, origin) {
+                Ok(filter) => filters.push(filter),
+                Err(e) => errors.push(e),
+            }
+            continue;
+        }
         match rule_from_mapping(map, origin) {
             Ok(rule) => rules.push(rule),
             Err(e) => errors.push(e),
         }
     }
-    (rules, errors)
+    RuleFile {
+        rules,
+        filters,
+        errors,
+    }
 }
 
 /// 1-based first line of each YAML document (documents are separated by
@@ -255,9 +283,6 @@ fn rule_from_mapping(map: Mapping, origin: RuleOrigin) -> Result<Rule, RuleError
     let fail = |reason: &str| error(origin.clone(), &name, reason);
     if map.contains_key("correlation") {
         return Err(fail("correlation rules are not supported yet"));
-    }
-    if map.contains_key("filter") && !map.contains_key("detection") {
-        return Err(fail("filter documents are not supported yet"));
     }
     let title = title.ok_or_else(|| fail("the rule has no title"))?;
     let detection = match map.get("detection") {

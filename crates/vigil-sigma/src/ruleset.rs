@@ -1,6 +1,7 @@
 //! A set of compiled rules, indexed by log source so that an event is
 //! checked only against the rules that can apply to it.
 
+use crate::filter::CompiledFilter;
 use crate::logsource::EventSource;
 use crate::rule::{CompiledRule, LogSource};
 use crate::EventFields;
@@ -19,6 +20,9 @@ pub struct RuleSet {
     sources: Vec<LogSource>,
     source_of: Vec<usize>,
     prefilter: Option<Prefilter>,
+    filters: Vec<CompiledFilter>,
+    /// Per rule, the filters that apply to it.
+    filters_of: Vec<Vec<usize>>,
 }
 
 /// The literal needles of all rules in one automaton: a rule whose needles
@@ -102,8 +106,24 @@ impl RuleSet {
             set.source_of.push(id);
         }
         set.prefilter = Prefilter::build(&rules);
+        set.filters_of = vec![Vec::new(); rules.len()];
         set.rules = rules;
         set
+    }
+
+    /// The set with `filters` applied to the rules they name (a filter
+    /// suppresses the events its condition matches).
+    pub fn with_filters(mut self, filters: Vec<CompiledFilter>) -> Self {
+        for (index, rule) in self.rules.iter().enumerate() {
+            self.filters_of[index] = filters
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.applies_to(&rule.rule))
+                .map(|(i, _)| i)
+                .collect();
+        }
+        self.filters = filters;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -145,8 +165,13 @@ impl RuleSet {
                 let id = self.source_of[i];
                 *accepted[id].get_or_insert_with(|| self.sources[id].accepts(source))
             })
+            .filter(|&i| {
+                self.rules[i].matches(event)
+                    && self.filters_of[i]
+                        .iter()
+                        .all(|&f| self.filters[f].allows(event))
+            })
             .map(|i| &self.rules[i])
-            .filter(|r| r.matches(event))
             .collect()
     }
 }

@@ -5,14 +5,18 @@
 use anyhow::Context;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use vigil_sigma::rule::{parse_rules, CompiledRule, RuleError};
+use vigil_sigma::filter::CompiledFilter;
+use vigil_sigma::rule::{parse_file, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
 use vigil_sigma::windows::WindowsMapping;
 
 /// What loading a set of rule files gave.
 pub struct Loaded {
     pub compiled: Vec<CompiledRule>,
+    pub filters: Vec<CompiledFilter>,
     pub errors: Vec<RuleError>,
+    /// Filters naming rules that are not loaded or whose log source differs.
+    pub warnings: Vec<RuleError>,
 }
 
 impl Loaded {
@@ -50,19 +54,33 @@ fn collect(path: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn load(files: &[PathBuf], ctx: &CompileContext) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded {
         compiled: Vec::new(),
+        filters: Vec::new(),
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     for file in files {
         let text = std::fs::read_to_string(file)
             .with_context(|| format!("cannot read rule file {}", file.display()))?;
-        let (rules, errors) = parse_rules(&text, &file.display().to_string());
-        loaded.errors.extend(errors);
-        for rule in rules {
+        let parsed = parse_file(&text, &file.display().to_string());
+        loaded.errors.extend(parsed.errors);
+        for rule in parsed.rules {
             match CompiledRule::compile(rule, ctx) {
                 Ok(compiled) => loaded.compiled.push(compiled),
                 Err(e) => loaded.errors.push(e),
             }
         }
+        for filter in parsed.filters {
+            match CompiledFilter::compile(filter, ctx) {
+                Ok(compiled) => loaded.filters.push(compiled),
+                Err(e) => loaded.errors.push(e),
+            }
+        }
+    }
+    for filter in &loaded.filters {
+        let warnings = filter
+            .filter
+            .check_references(loaded.compiled.iter().map(|r| &r.rule));
+        loaded.warnings.extend(warnings);
     }
     Ok(loaded)
 }
@@ -108,6 +126,12 @@ pub fn check(paths: &[PathBuf], placeholder_file: Option<&Path>) -> anyhow::Resu
     let loaded = load(&files, &ctx)?;
     for error in &loaded.errors {
         println!("cannot run: {error}");
+    }
+    for warning in &loaded.warnings {
+        println!("warning: {warning}");
+    }
+    if !loaded.filters.is_empty() {
+        println!("loaded {} filter(s)", loaded.filters.len());
     }
     println!(
         "compiled {} of {} rules",

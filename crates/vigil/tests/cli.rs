@@ -163,3 +163,46 @@ fn expand_placeholders_come_from_a_file() {
     assert_eq!(hits.len(), 1, "{text}");
     assert!(hits[0].contains("Bob"), "{text}");
 }
+
+#[test]
+fn filters_suppress_what_they_match_for_the_rules_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    std::fs::write(
+        rules.join("whoami.yml"),
+        "title: whoami\nid: e28a5a99-da44-436d-b7a0-2afc20a5f413\ndetection:\n  sel:\n    Image|endswith: '\\whoami.exe'\n  condition: sel\n",
+    )
+    .unwrap();
+    std::fs::write(
+        rules.join("mf_admins.yml"),
+        "title: admins are fine\nlogsource: {}\nfilter:\n  rules:\n    - e28a5a99-da44-436d-b7a0-2afc20a5f413\n    - no-such-rule\n  selection:\n    User|startswith: adm_\n  condition: selection\n",
+    )
+    .unwrap();
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        "{\"Image\":\"C:\\\\w\\\\whoami.exe\",\"User\":\"adm_joe\"}\n{\"Image\":\"C:\\\\w\\\\whoami.exe\",\"User\":\"eve\"}\n",
+    )
+    .unwrap();
+    let (ok, text) = vigil(&[
+        "hunt",
+        "--jsonl",
+        "--rules",
+        rules.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let hits: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(hits.len(), 1, "{text}");
+    assert!(hits[0].contains("eve"), "{text}");
+    assert!(
+        text.contains("no-such-rule"),
+        "an unknown rule in a filter is reported: {text}"
+    );
+    let (ok, text) = vigil(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(
+        ok && text.contains("loaded 1 filter(s)") && text.contains("compiled 1 of 1 rules"),
+        "{text}"
+    );
+}

@@ -94,6 +94,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     };
     let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx)?;
     let not_runnable = loaded.errors;
+    for warning in &loaded.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let filters = loaded.filters;
     let selected: Vec<CompiledRule> = loaded
         .compiled
         .into_iter()
@@ -107,7 +111,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         "no rules to run ({} not runnable, the others filtered out by --min-level/--status)",
         not_runnable.len()
     );
-    let ruleset = RuleSet::new(selected);
+    let ruleset = RuleSet::new(selected).with_filters(filters);
     let rules: Vec<&Rule> = ruleset.rules().iter().map(|r| &r.rule).collect();
     let index_of: RuleIndex = ruleset
         .rules()
