@@ -13,6 +13,7 @@
 //!   through a mapping file users can read and extend.
 
 pub mod condition;
+pub mod correlation;
 pub mod event;
 pub mod filter;
 pub mod logsource;
