@@ -23,6 +23,15 @@
 //!   suppressed until `first + timespan`: no window starting earlier fires
 //!   again (no alert storm). Counting starts afresh with the group's first
 //!   event at or after that time.
+//! - A hit reports the whole window that fired: its first and last match
+//!   and every match in it (for temporal_ordered, the window, not only the
+//!   ordered chain found in it).
+//! - `generate` is parsed and kept; emitting the referenced rules' own
+//!   matches is up to the caller (the engine only sees their matches).
+//! - Cost: a match is checked against every window that contains it
+//!   (one per distinct match time in the last timespan of its group), and
+//!   end-of-window conditions go over the rule's groups whenever a window
+//!   ends; the caps of [`CorrelationLimits`] bound both.
 
 mod engine;
 #[cfg(test)]

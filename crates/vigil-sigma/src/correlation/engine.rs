@@ -165,6 +165,9 @@ struct RuleState {
     newest: Option<i64>,
     /// When the newest time reaches this, forget old matches everywhere.
     next_sweep: i64,
+    /// End-of-window conditions: no window ends before this, so no need to
+    /// look until the watermark reaches it.
+    next_close: i64,
 }
 
 /// The state of a set of correlation rules.
@@ -349,6 +352,7 @@ impl CorrelationEngine {
             if let Some(newest) = state.newest {
                 state.next_sweep = newest.saturating_add(state.rule.timespan);
             }
+            state.next_close = i64::MIN;
         }
         Ok(engine)
     }
@@ -400,6 +404,7 @@ impl RuleState {
             groups: HashMap::new(),
             newest: None,
             next_sweep: i64::MIN,
+            next_close: i64::MAX,
         }
     }
 
@@ -460,7 +465,7 @@ impl RuleState {
         let advanced = previous.is_none_or(|p| newest > p);
         // Judge the windows this match finalises before forgetting anything
         // (a match that moves the watermark is the newest: in none of them).
-        if advanced && !self.eager {
+        if advanced && !self.eager && watermark >= self.next_close {
             self.close_windows(watermark, out);
         }
 
@@ -497,6 +502,8 @@ impl RuleState {
             if let Some(found) = fire_eager(&self.rule, &key, group, hit.time) {
                 out.push(found);
             }
+        } else {
+            self.next_close = self.next_close.min(hit.time.saturating_add(span));
         }
 
         if advanced && newest >= self.next_sweep {
@@ -517,18 +524,21 @@ impl RuleState {
         let mut keys: Vec<&Vec<String>> = self.groups.keys().collect();
         keys.sort();
         let mut fired: Vec<(Vec<String>, i64, i64)> = Vec::new();
+        let mut next_close = i64::MAX;
         for key in keys {
             let group = &self.groups[key];
             let mut suppress_until = group.suppress_until;
             let mut closed_through = group.closed_through;
             let mut last_anchor = None;
-            for (i, e) in group.events.iter().enumerate() {
+            let first = group.events.partition_point(|e| e.t <= closed_through);
+            for (i, e) in group.events.iter().enumerate().skip(first) {
                 let s = e.t;
-                if last_anchor == Some(s) || s <= closed_through {
+                if last_anchor == Some(s) {
                     continue;
                 }
                 last_anchor = Some(s);
                 if s.saturating_add(span) > watermark {
+                    next_close = next_close.min(s.saturating_add(span));
                     break;
                 }
                 closed_through = s;
@@ -544,6 +554,7 @@ impl RuleState {
             }
             fired.push((key.clone(), suppress_until, closed_through));
         }
+        self.next_close = next_close;
         for (key, suppress_until, closed_through) in fired {
             if let Some(group) = self.groups.get_mut(&key) {
                 group.suppress_until = suppress_until;

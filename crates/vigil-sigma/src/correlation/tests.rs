@@ -865,3 +865,17 @@ fn correlation_memory_is_bounded() {
     assert_eq!(e.group_count(), 1);
     assert_eq!(e.stats().evicted_events, 0);
 }
+
+#[test]
+fn correlation_window_is_final_one_timespan_after_it_ends() {
+    // [0, 10s) is final when the watermark (newest - 10s) reaches 10s.
+    let text = COUNT.replace("gte: 2", "lte: 2");
+    let mut e = engine(&text);
+    assert!(run(&mut e, &[failed("alice", 0), failed("bob", 20 * S - 1)]).is_empty());
+    let hits = run(&mut e, &[failed("bob", 20 * S)]);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].group[0].1, "alice");
+    // The watermark is now 10s: a match just below it is too late.
+    run(&mut e, &[failed("carol", 10 * S - 1)]);
+    assert_eq!(e.stats().late_dropped, 1);
+}
