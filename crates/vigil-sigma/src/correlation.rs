@@ -18,7 +18,7 @@
 //!   default "all rules" of the temporal types) fire as soon as they hold.
 //!   Every other condition (`lt`, `lte`, `eq`, `neq`, and every condition of
 //!   value_sum, value_avg and value_percentile) is judged when the window is
-//!   final, see [`engine`].
+//!   final, see [`CorrelationEngine`].
 //! - After a group fires for the window starting at `first`, that group is
 //!   suppressed until `first + timespan`: no window starting earlier fires
 //!   again (no alert storm). Counting starts afresh with the group's first

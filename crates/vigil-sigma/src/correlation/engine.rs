@@ -171,6 +171,14 @@ struct RuleState {
 }
 
 /// The state of a set of correlation rules.
+///
+/// Per rule, *watermark* = newest match time − timespan. A match older than
+/// the watermark is dropped as too late (counted); any other match is put
+/// in its place in time, even when older than the newest. A window
+/// `[s, s + timespan)` is final once `s + timespan <= watermark`; conditions
+/// judged at the end of a window are judged then (or by
+/// [`CorrelationEngine::flush`]). Matches at or before
+/// `watermark − timespan` are forgotten.
 #[derive(Debug)]
 pub struct CorrelationEngine {
     states: Vec<RuleState>,
