@@ -269,6 +269,7 @@ impl CompiledFilter {
     /// placeholders and condition grammar as in rules).
     pub fn compile(filter: Filter, ctx: &CompileContext) -> Result<CompiledFilter, RuleError> {
         let rule = Rule {
+            name: None,
             origin: filter.origin.clone(),
             id: filter.id.clone(),
             title: filter.title.clone(),

@@ -79,6 +79,8 @@ impl fmt::Display for RuleOrigin {
 pub struct Rule {
     pub origin: RuleOrigin,
     pub id: Option<String>,
+    /// The name correlation rules refer to this rule by.
+    pub name: Option<String>,
     pub title: String,
     pub status: Option<String>,
     pub level: Option<Level>,
@@ -109,6 +111,7 @@ pub struct RuleError {
 pub struct RuleFile {
     pub rules: Vec<Rule>,
     pub filters: Vec<crate::filter::Filter>,
+    pub correlations: Vec<crate::correlation::CorrelationRule>,
     pub errors: Vec<RuleError>,
 }
 
@@ -125,6 +128,7 @@ pub fn parse_file(text: &str, file: &str) -> RuleFile {
     let starts = document_starts(text);
     let mut rules = Vec::new();
     let mut filters = Vec::new();
+    let mut correlations = Vec::new();
     let mut errors = Vec::new();
     let mut global: Option<Mapping> = None;
     for (index, document) in yaml_serde::Deserializer::from_str(text).enumerate() {
@@ -176,6 +180,20 @@ pub fn parse_file(text: &str, file: &str) -> RuleFile {
             merge(&mut merged, map);
             map = merged;
         }
+        if crate::correlation::is_correlation(&map) {
+            match crate::correlation::parse_correlation(&map) {
+                Ok(rule) => correlations.push(rule),
+                Err(e) => {
+                    let name = map
+                        .get("title")
+                        .and_then(Value::as_str)
+                        .unwrap_or("?")
+                        .to_string();
+                    errors.push(error(origin, &name, e.to_string()));
+                }
+            }
+            continue;
+        }
         if crate::filter::is_filter_document(&map) {
             match crate::filter::parse_filter(&map, origin) {
                 Ok(filter) => filters.push(filter),
@@ -191,6 +209,7 @@ pub fn parse_file(text: &str, file: &str) -> RuleFile {
     RuleFile {
         rules,
         filters,
+        correlations,
         errors,
     }
 }
@@ -281,9 +300,6 @@ fn rule_from_mapping(map: Mapping, origin: RuleOrigin) -> Result<Rule, RuleError
         .or_else(|| id.clone())
         .unwrap_or_else(|| "?".into());
     let fail = |reason: &str| error(origin.clone(), &name, reason);
-    if map.contains_key("correlation") {
-        return Err(fail("correlation rules are not supported yet"));
-    }
     let title = title.ok_or_else(|| fail("the rule has no title"))?;
     let detection = match map.get("detection") {
         Some(Value::Mapping(d)) => d.clone(),
@@ -306,6 +322,7 @@ fn rule_from_mapping(map: Mapping, origin: RuleOrigin) -> Result<Rule, RuleError
     Ok(Rule {
         origin,
         id,
+        name: text(&map, "name"),
         title,
         status: text(&map, "status"),
         level,

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use vigil_sigma::correlation::CorrelationRule;
 use vigil_sigma::filter::CompiledFilter;
 use vigil_sigma::rule::{parse_file, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
@@ -14,6 +15,7 @@ use vigil_sigma::windows::WindowsMapping;
 pub struct Loaded {
     pub compiled: Vec<CompiledRule>,
     pub filters: Vec<CompiledFilter>,
+    pub correlations: Vec<CorrelationRule>,
     pub errors: Vec<RuleError>,
     /// Filters naming rules that are not loaded or whose log source differs.
     pub warnings: Vec<RuleError>,
@@ -55,6 +57,7 @@ pub fn load(files: &[PathBuf], ctx: &CompileContext) -> anyhow::Result<Loaded> {
     let mut loaded = Loaded {
         compiled: Vec::new(),
         filters: Vec::new(),
+        correlations: Vec::new(),
         errors: Vec::new(),
         warnings: Vec::new(),
     };
@@ -63,6 +66,7 @@ pub fn load(files: &[PathBuf], ctx: &CompileContext) -> anyhow::Result<Loaded> {
             .with_context(|| format!("cannot read rule file {}", file.display()))?;
         let parsed = parse_file(&text, &file.display().to_string());
         loaded.errors.extend(parsed.errors);
+        loaded.correlations.extend(parsed.correlations);
         for rule in parsed.rules {
             match CompiledRule::compile(rule, ctx) {
                 Ok(compiled) => loaded.compiled.push(compiled),
@@ -132,6 +136,9 @@ pub fn check(paths: &[PathBuf], placeholder_file: Option<&Path>) -> anyhow::Resu
     }
     if !loaded.filters.is_empty() {
         println!("loaded {} filter(s)", loaded.filters.len());
+    }
+    if !loaded.correlations.is_empty() {
+        println!("loaded {} correlation rule(s)", loaded.correlations.len());
     }
     println!(
         "compiled {} of {} rules",

@@ -206,3 +206,52 @@ fn filters_suppress_what_they_match_for_the_rules_they_name() {
         "{text}"
     );
 }
+
+#[test]
+fn correlations_run_in_hunts() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(
+        &rules,
+        "title: failed logon\nid: 11111111-1111-4111-8111-111111111111\nname: failed_logon\ndetection:\n  sel:\n    EventID: 4625\n  condition: sel\n---\ntitle: brute force\nlevel: high\ncorrelation:\n  type: event_count\n  rules:\n    - failed_logon\n  group-by:\n    - TargetUserName\n  timespan: 5m\n  condition:\n    gte: 3\n",
+    )
+    .unwrap();
+    let events = dir.path().join("events.ndjson");
+    let lines: String = [
+        ("bob", "12:00:00"),
+        ("eve", "12:00:10"),
+        ("bob", "12:01:00"),
+        ("eve", "12:09:00"),
+        ("bob", "12:04:59"),
+        ("eve", "12:20:00"),
+    ]
+    .iter()
+    .map(|(user, time)| {
+        format!("{{\"EventID\":4625,\"TargetUserName\":\"{user}\",\"@timestamp\":\"2024-05-01T{time}Z\"}}\n")
+    })
+    .collect();
+    std::fs::write(&events, lines).unwrap();
+    let (ok, text) = vigil(&[
+        "hunt",
+        "--jsonl",
+        "--rules",
+        rules.to_str().unwrap(),
+        events.to_str().unwrap(),
+    ]);
+    assert!(ok, "{text}");
+    let hits: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "one brute force (bob), the base hits kept quiet: {text}"
+    );
+    assert!(
+        hits[0].contains("brute force") && hits[0].contains("bob"),
+        "{text}"
+    );
+    let (ok, text) = vigil(&["rules", "check", rules.to_str().unwrap()]);
+    assert!(
+        ok && text.contains("loaded 1 correlation rule(s)"),
+        "{text}"
+    );
+}

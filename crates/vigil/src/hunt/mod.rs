@@ -7,6 +7,7 @@
 //! thread or many. Warnings (a bad chunk, a bad line) go to stderr, in the
 //! same order; a closing summary too.
 
+mod correlation;
 pub(crate) mod input;
 mod output;
 
@@ -98,6 +99,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         eprintln!("warning: {warning}");
     }
     let filters = loaded.filters;
+    let correlations = loaded.correlations;
     let selected: Vec<CompiledRule> = loaded
         .compiled
         .into_iter()
@@ -112,7 +114,16 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         not_runnable.len()
     );
     let ruleset = RuleSet::new(selected).with_filters(filters);
-    let rules: Vec<&Rule> = ruleset.rules().iter().map(|r| &r.rule).collect();
+    // Correlation hits are written like rule hits: each correlation gets a
+    // rule-shaped entry after the rules.
+    let correlation_rules: Vec<Rule> = correlations.iter().map(correlation::as_rule).collect();
+    let rules: Vec<&Rule> = ruleset
+        .rules()
+        .iter()
+        .map(|r| &r.rule)
+        .chain(correlation_rules.iter())
+        .collect();
+    let mut correlated = correlation::Correlated::new(&correlations, ruleset.rules());
     let index_of: RuleIndex = ruleset
         .rules()
         .iter()
@@ -149,7 +160,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
 
     let stdout = std::io::stdout();
     let mut writer = Writer::new(std::io::BufWriter::new(stdout.lock()), format, &rules)?;
-    let keep_events = format == Format::Jsonl;
+    let keep_events = format == Format::Jsonl || !correlations.is_empty();
     let mut totals = Totals::default();
     let mut write_error = None;
 
@@ -184,8 +195,9 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         for (index, result) in receiver {
             progress.inc(1);
             pending.insert(index, result);
-            while let Some(result) = pending.remove(&next_out) {
+            while let Some(mut result) = pending.remove(&next_out) {
                 let file = &files[next_out];
+                correlated.take(&mut result.hits);
                 progress.suspend(|| report_file(file, &result));
                 totals.add(&result, &rules);
                 if write_error.is_none() {
@@ -196,6 +208,10 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         }
     });
     progress.finish_and_clear();
+    let correlation_hits = correlated.finish(ruleset.len());
+    if !correlation_hits.is_empty() && write_error.is_none() {
+        write_error = writer.hits(&correlation_hits).err();
+    }
     let finished = writer.finish();
     if let Some(e) = write_error.or(finished.err()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
