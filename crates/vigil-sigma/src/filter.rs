@@ -270,6 +270,7 @@ impl CompiledFilter {
     pub fn compile(filter: Filter, ctx: &CompileContext) -> Result<CompiledFilter, RuleError> {
         let rule = Rule {
             name: None,
+            attributes: Default::default(),
             origin: filter.origin.clone(),
             id: filter.id.clone(),
             title: filter.title.clone(),

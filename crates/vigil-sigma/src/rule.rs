@@ -93,6 +93,9 @@ pub struct Rule {
     pub logsource: LogSource,
     /// The `detection:` mapping, selections and `condition`.
     pub detection: Mapping,
+    /// The other attributes of the rule format (`related`, `license`,
+    /// `date`, `modified`, `taxonomy`, `scope`, custom ones...), as written.
+    pub attributes: Mapping,
 }
 
 /// Why a rule cannot run.
@@ -292,6 +295,29 @@ fn texts(map: &Mapping, key: &str) -> Vec<String> {
     }
 }
 
+/// The attributes that have no field of their own in [`Rule`].
+fn other_attributes(map: &Mapping) -> Mapping {
+    const OWN: [&str; 13] = [
+        "title",
+        "id",
+        "name",
+        "status",
+        "level",
+        "description",
+        "author",
+        "tags",
+        "references",
+        "falsepositives",
+        "fields",
+        "logsource",
+        "detection",
+    ];
+    map.iter()
+        .filter(|(k, _)| k.as_str().is_none_or(|k| !OWN.contains(&k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 fn rule_from_mapping(map: Mapping, origin: RuleOrigin) -> Result<Rule, RuleError> {
     let id = text(&map, "id");
     let title = text(&map, "title");
@@ -334,6 +360,7 @@ fn rule_from_mapping(map: Mapping, origin: RuleOrigin) -> Result<Rule, RuleError
         fields: texts(&map, "fields"),
         logsource,
         detection,
+        attributes: other_attributes(&map),
     })
 }
 
@@ -590,6 +617,18 @@ detection:
         assert_eq!(rule.tags, vec!["attack.discovery", "attack.t1033"]);
         assert_eq!(rule.logsource.category.as_deref(), Some("process_creation"));
         assert_eq!(rule.origin.to_string(), "whoami.yml:1");
+        assert!(rule.attributes.is_empty());
+        let (rules, _) = parse_rules(
+            &format!(
+                "{RULE}related:\n  - id: x\n    type: derived\ndate: 2024-01-01\nlicense: DRL\n"
+            ),
+            "r.yml",
+        );
+        assert_eq!(rules[0].attributes.len(), 3);
+        assert_eq!(
+            rules[0].attributes.get("license").and_then(Value::as_str),
+            Some("DRL")
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn as_rule(correlation: &CorrelationRule) -> Rule {
         fields: Vec::new(),
         logsource: Default::default(),
         detection: Default::default(),
+        attributes: Default::default(),
     }
 }
 
