@@ -93,7 +93,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     let ctx = CompileContext {
         placeholders: placeholders.as_ref(),
     };
-    let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx)?;
+    let threads = args.threads.map_or_else(rules::all_cores, |n| n as usize);
+    let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx, threads)?;
     let not_runnable = loaded.errors;
     for warning in &loaded.warnings {
         eprintln!("warning: {warning}");
@@ -140,11 +141,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
             color: std::io::stdout().is_terminal(),
         }
     };
-    let threads = match args.threads {
-        Some(n) => n as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-    }
-    .min(files.len().max(1));
+    let threads = threads.min(files.len().max(1));
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
