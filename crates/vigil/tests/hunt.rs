@@ -448,3 +448,33 @@ fn a_corrupt_evtx_chunk_is_named_and_skipped() {
     let (all, some) = (csv_hits(&full.stdout), csv_hits(&run.stdout));
     assert!(some > 100 && some < all, "{some} of {all}");
 }
+
+#[test]
+fn binary_files_are_skipped_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = dir.path().join("r.yml");
+    std::fs::write(
+        &rule,
+        "title: any\ndetection:\n  keywords:\n    - 'x'\n  condition: keywords\n",
+    )
+    .unwrap();
+    let blob = dir.path().join("capture.pcap");
+    std::fs::write(
+        &blob,
+        [0xd4u8, 0xc3, 0xb2, 0xa1, 0, 0, b'x', b'\n', 0, 1, 2],
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["hunt", "--jsonl", "--rules"])
+        .arg(&rule)
+        .arg(&blob)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty(), "no hits from a binary file");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("capture.pcap") && stderr.contains("skipped: a binary file"),
+        "{stderr}"
+    );
+}

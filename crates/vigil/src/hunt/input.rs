@@ -82,9 +82,23 @@ enum Kind {
     JsonStream,
     JsonLines,
     Text,
+    /// Neither EVTX nor text (NUL bytes near the start): skipped with a warning.
+    Binary,
 }
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+
+/// A capture, a trace or an archive rather than log lines: more than one
+/// byte in twenty of the file's start is NUL or a control character other
+/// than tab, line feed and carriage return. (A stray NUL in a text log, as
+/// web logs sometimes have, does not make it binary.)
+fn looks_binary(head: &[u8]) -> bool {
+    let control = head
+        .iter()
+        .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+        .count();
+    control * 20 > head.len()
+}
 
 fn kind_of(path: &Path) -> Kind {
     let ext = path
@@ -96,13 +110,14 @@ fn kind_of(path: &Path) -> Kind {
         Some("json") => Kind::JsonStream,
         Some("jsonl") | Some("ndjson") => Kind::JsonLines,
         _ => {
-            let mut magic = [0u8; 8];
-            let is_evtx = std::fs::File::open(path)
-                .and_then(|mut f| f.read_exact(&mut magic))
-                .is_ok()
-                && magic == EVTX_MAGIC;
-            if is_evtx {
+            let mut head = Vec::with_capacity(4096);
+            let read = std::fs::File::open(path)
+                .and_then(|f| f.take(4096).read_to_end(&mut head))
+                .is_ok();
+            if read && head.starts_with(EVTX_MAGIC) {
                 Kind::Evtx
+            } else if read && looks_binary(&head) {
+                Kind::Binary
             } else {
                 Kind::Text
             }
@@ -124,6 +139,10 @@ pub fn read_file(
         Kind::JsonStream => read_json_stream(path, mapping, on_event, warnings),
         Kind::JsonLines => read_lines(path, mapping, on_event, warnings, true),
         Kind::Text => read_lines(path, mapping, on_event, warnings, false),
+        Kind::Binary => {
+            warnings.push("skipped: a binary file, neither EVTX nor text".into());
+            Ok(())
+        }
     }
 }
 
