@@ -4,5 +4,7 @@
 //! record is reported with its position and the rest is kept.
 
 pub mod ndjson;
+pub mod syslog;
 
 pub use ndjson::{decode_ndjson, LineError, NdjsonBatch, NdjsonOptions};
+pub use syslog::{parse_syslog, SyslogFormat, SyslogMessage};
