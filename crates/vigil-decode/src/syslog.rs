@@ -361,7 +361,7 @@ fn parse_tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
             if !(word.ends_with(']') && word.contains('[')) || word.len() > MAX_TAG_BYTES {
                 return None;
             }
-            (word, after.unwrap_or(""))
+            (word, after.unwrap_or(end_of(s)))
         }
     };
     let text = text.strip_prefix(' ').unwrap_or(text);
@@ -427,9 +427,11 @@ fn parse_bsd(s: &str, now: Timestamp) -> Option<(Option<Timestamp>, &str)> {
             return None;
         }
         let secs = i64::from(hour * 3600 + minute * 60 + second.min(59));
-        Some(Timestamp(
-            days_from_civil(year, month, day) * MICROS_PER_DAY + secs * MICROS_PER_SEC + micros,
-        ))
+        // Checked: a `now` near the ends of i64 gives years past its range.
+        days_from_civil(year, month, day)
+            .checked_mul(MICROS_PER_DAY)?
+            .checked_add(secs * MICROS_PER_SEC + micros)
+            .map(Timestamp)
     };
     let timestamp = match year {
         Some(y) => at(y),
@@ -868,6 +870,21 @@ mod tests {
             (Some("hôte"), Some("prögram"), Some("ü"))
         );
         assert_eq!(m.message, "ünïcode ✓");
+    }
+
+    #[test]
+    fn found_by_fuzzing() {
+        // Tag without colon at the end of the line: the empty message is
+        // still a slice of the input.
+        let line = "Jan  5 01:13:16 host app[1]";
+        let m = p(line);
+        assert_eq!((m.app_name, m.message), (Some("app"), ""));
+        assert!(is_slice_of(m.message, line));
+        // A `now` at the ends of time: no overflow, no time.
+        for now in [i64::MAX, i64::MIN] {
+            let m = parse_syslog("Dec 31 23:59:59 h a: x", Timestamp(now));
+            assert_eq!(m.message, "x");
+        }
     }
 
     #[test]

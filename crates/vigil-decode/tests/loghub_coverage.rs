@@ -7,10 +7,7 @@
 //! `Fri Jun 17 07`, `07`, `00 2005`), or, for a parameter that spans several
 //! values (`42393 ssh2`), each of its words part of one. Needs `VIGIL_CORPORA`; skipped without.
 
-// The module is declared here until lib.rs has `pub mod linux;`.
-#[path = "../src/linux.rs"]
-#[allow(dead_code)]
-mod linux;
+use vigil_decode::linux;
 
 use serde_json::Value;
 use std::path::Path;
