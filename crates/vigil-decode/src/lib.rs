@@ -3,6 +3,7 @@
 //! Every decoder works line by line (or record by record) so that one bad
 //! record is reported with its position and the rest is kept.
 
+pub mod cef;
 pub mod linux;
 pub mod ndjson;
 pub mod syslog;
