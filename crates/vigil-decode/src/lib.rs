@@ -4,6 +4,7 @@
 //! record is reported with its position and the rest is kept.
 
 pub mod cef;
+pub mod firewall;
 pub mod linux;
 pub mod ndjson;
 pub mod syslog;
