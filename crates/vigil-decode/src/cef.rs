@@ -141,24 +141,14 @@ pub fn decode_cef(message: &str) -> Result<Fields, FormatError> {
             }
         }
     }
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    ip(&mut f, "source.ip", get("src"));
-    ip(&mut f, "destination.ip", get("dst"));
-    port(&mut f, "source.port", get("spt"));
-    port(&mut f, "destination.port", get("dpt"));
+    let get = |k: &str| last_value(&pairs, k);
+    endpoints(&mut f, &get, ["src", "dst", "spt", "dpt", "proto"]);
     text(&mut f, "source.user.name", get("suser"));
     text(&mut f, "destination.user.name", get("duser"));
     text(&mut f, "source.domain", get("shost"));
     text(&mut f, "destination.domain", get("dhost"));
     text(&mut f, "event.action", get("act"));
     text(&mut f, "message", get("msg"));
-    transport(&mut f, get("proto"));
     if let Some(outcome) = get("outcome") {
         let outcome = outcome.trim().trim_start_matches('/').to_ascii_lowercase();
         if !outcome.is_empty() {
@@ -281,20 +271,10 @@ pub fn decode_leef(message: &str) -> Result<Fields, FormatError> {
     for (key, value) in &pairs {
         f.insert((*key).into(), Value::from(value.as_str()));
     }
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .rev()
-            .find(|(key, _)| *key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    ip(&mut f, "source.ip", get("src"));
-    ip(&mut f, "destination.ip", get("dst"));
-    port(&mut f, "source.port", get("srcPort"));
-    port(&mut f, "destination.port", get("dstPort"));
+    let get = |k: &str| last_value(&pairs, k);
+    endpoints(&mut f, &get, ["src", "dst", "srcPort", "dstPort", "proto"]);
     text(&mut f, "user.name", get("usrName"));
     text(&mut f, "event.action", get("action"));
-    transport(&mut f, get("proto"));
     if let Some(sev) = get("sev").and_then(|s| s.trim().parse::<u8>().ok()) {
         f.insert("event.severity".into(), Value::from(sev));
     }
@@ -458,6 +438,26 @@ fn header_ecs(f: &mut Fields, vendor: &str, product: &str, version: &str, code: 
     text(f, "observer.product", Some(product));
     text(f, "observer.version", Some(version));
     text(f, "event.code", Some(code));
+}
+
+/// The last value of `key` (a repeated key: the last one wins).
+fn last_value<'a, K: AsRef<str>>(pairs: &'a [(K, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k.as_ref() == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// The ECS source/destination addresses, ports and transport, from the
+/// format's own keys: `[source ip, destination ip, source port,
+/// destination port, protocol]` (CEF and LEEF name them differently).
+fn endpoints<'a>(f: &mut Fields, get: &dyn Fn(&str) -> Option<&'a str>, keys: [&str; 5]) {
+    ip(f, "source.ip", get(keys[0]));
+    ip(f, "destination.ip", get(keys[1]));
+    port(f, "source.port", get(keys[2]));
+    port(f, "destination.port", get(keys[3]));
+    transport(f, get(keys[4]));
 }
 
 fn text(f: &mut Fields, name: &str, value: Option<&str>) {

@@ -194,13 +194,20 @@ fn search_blocking(
     let searchers = searchers(partitions, tenant, request)?;
     for (key, searcher) in &searchers {
         let wanted = request.limit.saturating_sub(result.events.len());
-        let top =
-            TopDocs::with_limit(wanted.max(1)).order_by_fast_field::<i64>("time", Order::Desc);
+        if wanted == 0 {
+            // The page is full: older partitions only add to the total.
+            let count = searcher
+                .search(&*query, &Count)
+                .map_err(|e| search_error(*key, e))?;
+            result.total += count as u64;
+            continue;
+        }
+        let top = TopDocs::with_limit(wanted).order_by_fast_field::<i64>("time", Order::Desc);
         let (count, hits) = searcher
             .search(&*query, &(Count, top))
             .map_err(|e| search_error(*key, e))?;
         result.total += count as u64;
-        for (_, address) in hits.into_iter().take(wanted) {
+        for (_, address) in hits {
             result
                 .events
                 .push(stored_event(schema, searcher, address, *key)?);
