@@ -40,10 +40,19 @@ fn db_path(dir: &Path) -> PathBuf {
 
 vigil_store::state_conformance_tests!(TempState::new().await);
 
+mod detection {
+    use super::TempState;
+
+    vigil_store::detection_conformance_tests!(TempState::new().await);
+}
+
 mod in_memory {
     use super::SqliteState;
 
     vigil_store::state_conformance_tests!(Box::new(
+        SqliteState::in_memory().await.expect("in-memory state")
+    ));
+    vigil_store::detection_conformance_tests!(Box::new(
         SqliteState::in_memory().await.expect("in-memory state")
     ));
 }

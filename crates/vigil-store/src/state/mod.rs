@@ -18,12 +18,19 @@
 //!   only their SHA-256 is stored.
 
 pub mod conformance;
+pub mod detection;
+pub mod detection_conformance;
 mod password;
 mod schema;
 mod sqlite;
+mod sqlite_detection;
 mod token;
 pub mod validate;
 
+pub use detection::{
+    Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
+    Severity, StoredRule, Team,
+};
 pub use sqlite::SqliteState;
 
 use serde::{Deserialize, Serialize};

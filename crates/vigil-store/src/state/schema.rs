@@ -67,6 +67,65 @@ CREATE INDEX tokens_user ON tokens (user_id);
 ALTER TABLE tokens ADD COLUMN expires_at BIGINT;
 CREATE INDEX tokens_expires ON tokens (expires_at);
 "#,
+    r#"
+-- Alerts: one row per open problem. A repeated hit of the same rule on the
+-- same entities (dedup_key) counts into the open alert instead of adding a
+-- row, so a storm of evidence is one alert with a count.
+CREATE TABLE alerts (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id     BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    team          TEXT NOT NULL CHECK (team IN ('soc', 'noc')),
+    rule_id       TEXT NOT NULL,
+    rule_title    TEXT NOT NULL,
+    severity      TEXT NOT NULL CHECK (severity IN
+                  ('info', 'low', 'medium', 'high', 'critical')),
+    tags          TEXT NOT NULL,
+    host          TEXT,
+    user_name     TEXT,
+    source_ip     TEXT,
+    dedup_key     TEXT NOT NULL,
+    event_id      TEXT,
+    last_event_id TEXT,
+    description   TEXT NOT NULL,
+    first_seen    BIGINT NOT NULL,
+    last_seen     BIGINT NOT NULL,
+    count         BIGINT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'closed')),
+    updated_at    BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX alerts_open ON alerts (tenant_id, rule_id, dedup_key)
+    WHERE status <> 'closed';
+CREATE INDEX alerts_tenant_seen ON alerts (tenant_id, last_seen);
+
+-- Sigma rules uploaded through the API, each owned by one tenant.
+CREATE TABLE rules (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id  BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    rule_id    TEXT NOT NULL,
+    title      TEXT NOT NULL,
+    yaml       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    UNIQUE (tenant_id, rule_id)
+);
+
+-- Rules a tenant switched off (any rule: from the folders or uploaded).
+CREATE TABLE disabled_rules (
+    tenant_id BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    rule_id   TEXT NOT NULL,
+    PRIMARY KEY (tenant_id, rule_id)
+);
+
+-- Where each user logged in from: the memory of the "login from a new
+-- source" detection.
+CREATE TABLE login_sources (
+    tenant_id  BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    user_name  TEXT NOT NULL,
+    source     TEXT NOT NULL,
+    first_seen BIGINT NOT NULL,
+    last_seen  BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, user_name, source)
+);
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -152,8 +211,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 2);
-        assert_eq!(MIGRATIONS.len(), 2);
+        assert_eq!(version(&path).await, 3);
+        assert_eq!(MIGRATIONS.len(), 3);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -218,12 +277,12 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 2);
+        assert_eq!(version(&path).await, 3);
         SqliteState::open(&path)
             .await
-            .expect("reopen at version 2")
+            .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 2);
+        assert_eq!(version(&path).await, 3);
     }
 }

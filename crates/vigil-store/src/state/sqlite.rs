@@ -29,7 +29,7 @@ const TENANT_COLUMNS: &str = "id, name, retention_days, created_at";
 /// State in SQLite. Cheap to clone: clones share one connection pool.
 #[derive(Debug, Clone)]
 pub struct SqliteState {
-    pool: SqlitePool,
+    pub(super) pool: SqlitePool,
 }
 
 impl SqliteState {
@@ -546,7 +546,7 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenInfo, StateError> {
     })
 }
 
-fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StateError>
+pub(super) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StateError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
@@ -560,14 +560,14 @@ fn role_of(row: &SqliteRow, column: &str) -> Result<Role, StateError> {
         .map_err(|_| StateError::Backend(format!("stored role {name:?} is unknown")))
 }
 
-fn kind(e: &sqlx::Error) -> Option<ErrorKind> {
+pub(super) fn kind(e: &sqlx::Error) -> Option<ErrorKind> {
     match e {
         sqlx::Error::Database(d) => Some(d.kind()),
         _ => None,
     }
 }
 
-fn db(e: sqlx::Error) -> StateError {
+pub(super) fn db(e: sqlx::Error) -> StateError {
     StateError::Backend(e.to_string())
 }
 
