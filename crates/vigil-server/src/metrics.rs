@@ -21,8 +21,117 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// The transport of a syslog input: `udp`, `tcp` or `tls`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabel {
+    pub protocol: &'static str,
+}
+
+/// Why a syslog connection ended, or why a stream could not be read on.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolReasonLabel {
+    pub protocol: &'static str,
+    pub reason: &'static str,
+}
+
+/// One syslog listener, by its configured address.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenLabel {
+    pub listen: String,
+}
+
+/// The syslog network inputs (`crate::inputs`).
+#[derive(Default)]
+pub struct SyslogMetrics {
+    pub messages: Family<ProtocolLabel, Counter>,
+    pub bytes: Family<ProtocolLabel, Counter>,
+    pub connections_open: Family<ProtocolLabel, Gauge>,
+    pub connections_accepted: Family<ProtocolLabel, Counter>,
+    pub connections_closed: Family<ProtocolReasonLabel, Counter>,
+    pub connections_rejected: Family<ProtocolLabel, Counter>,
+    pub oversized: Family<ProtocolLabel, Counter>,
+    pub invalid_utf8: Family<ProtocolLabel, Counter>,
+    pub framing_errors: Family<ProtocolReasonLabel, Counter>,
+    pub idle_closed: Family<ProtocolLabel, Counter>,
+    pub udp_dropped: Counter,
+    pub udp_kernel_drops: Family<ListenLabel, Gauge>,
+    pub tls_handshake_failures: Counter,
+}
+
+impl SyslogMetrics {
+    fn register(&self, registry: &mut Registry) {
+        let r = registry.sub_registry_with_prefix("syslog");
+        r.register(
+            "messages",
+            "Syslog messages received",
+            self.messages.clone(),
+        );
+        r.register(
+            "bytes",
+            "Syslog message bytes received, after de-framing",
+            self.bytes.clone(),
+        );
+        r.register(
+            "connections_open",
+            "Syslog connections open",
+            self.connections_open.clone(),
+        );
+        r.register(
+            "connections_accepted",
+            "Syslog connections accepted",
+            self.connections_accepted.clone(),
+        );
+        r.register(
+            "connections_closed",
+            "Syslog connections closed, by reason",
+            self.connections_closed.clone(),
+        );
+        r.register(
+            "connections_rejected",
+            "Syslog connections closed at once: the listener had max_connections open",
+            self.connections_rejected.clone(),
+        );
+        r.register(
+            "oversized",
+            "Syslog messages over max_message_bytes (cut, or the connection closed)",
+            self.oversized.clone(),
+        );
+        r.register(
+            "invalid_utf8",
+            "Syslog messages whose invalid UTF-8 was replaced",
+            self.invalid_utf8.clone(),
+        );
+        r.register(
+            "framing_errors",
+            "Syslog streams that could not be read on, by reason",
+            self.framing_errors.clone(),
+        );
+        r.register(
+            "idle_closed",
+            "Syslog connections closed for silence",
+            self.idle_closed.clone(),
+        );
+        r.register(
+            "udp_dropped",
+            "Syslog UDP messages dropped because the pipeline was full",
+            self.udp_dropped.clone(),
+        );
+        r.register(
+            "udp_kernel_drops",
+            "Datagrams the kernel dropped on a syslog UDP socket (its receive buffer was full)",
+            self.udp_kernel_drops.clone(),
+        );
+        r.register(
+            "tls_handshake_failures",
+            "Syslog TLS handshakes that failed or timed out",
+            self.tls_handshake_failures.clone(),
+        );
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
+    pub syslog: SyslogMetrics,
     pub ingested_events: Counter,
     pub rejected_lines: Counter,
     pub ingest_requests: Family<OutcomeLabel, Counter>,
@@ -53,8 +162,10 @@ impl Metrics {
             indexed_events: Counter::default(),
             search_seconds: Histogram::new(latency_buckets()),
             queue_depth: Family::default(),
+            syslog: SyslogMetrics::default(),
             registry: Registry::default(),
         };
+        m.syslog.register(&mut registry);
         registry.register(
             "ingested_events",
             "Events accepted and made durable",
