@@ -2,13 +2,25 @@
 //!
 //! Every decoder works line by line (or record by record) so that one bad
 //! record is reported with its position and the rest is kept.
+//!
+//! The server's pipeline calls [`decode_syslog_record`] (a syslog line) and
+//! [`decode_json_record`] (a JSON object), which dispatch to the decoders
+//! below, and joins audit records with an [`AuditAssembler`].
 
+pub mod auditd;
 pub mod cef;
+pub mod eve;
 pub mod firewall;
 pub mod linux;
 pub mod ndjson;
+pub mod record;
 pub mod syslog;
+pub mod web;
+pub mod winjson;
+pub mod zeek;
 
+pub use auditd::{AuditAssembler, AuditPart};
 pub use linux::{decode_linux, Decoded};
 pub use ndjson::{decode_ndjson, LineError, NdjsonBatch, NdjsonOptions};
+pub use record::{decode_json_record, decode_syslog_record, LogSourceTag, Record};
 pub use syslog::{parse_syslog, SyslogFormat, SyslogMessage};
