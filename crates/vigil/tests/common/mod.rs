@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod peers;
+
 use reqwest::blocking::{Client, RequestBuilder, Response};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
