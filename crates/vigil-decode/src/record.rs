@@ -7,7 +7,7 @@
 //! `log.syslog.appname`, `log.syslog.msgid` and
 //! `log.syslog.structured_data.<sd-id>.<param>`, then tries, in order:
 //!
-//! 1. a JSON object payload (`{...}`): [`decode_json_record`], its fields
+//! 1. a JSON object payload (`{...}`, or `@cee: {...}`): [`decode_json_record`], its fields
 //!    first, the header fields added where the payload has none (no
 //!    `message`: the payload is the message);
 //! 2. CEF / LEEF (the message, or the line from `CEF:`/`LEEF:` on): product
@@ -160,8 +160,12 @@ fn decode_message(app: &str, message: &str, line: &str, format: SyslogFormat) ->
             payload: false,
         })
     };
-    if message.starts_with('{') {
-        if let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(message) {
+    // rsyslog's CEE cookie: `@cee: {...}`.
+    let json = message
+        .strip_prefix("@cee:")
+        .map_or(message, str::trim_start);
+    if json.starts_with('{') {
+        if let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(json) {
             return Some(Decoded {
                 record: decode_json_record(doc),
                 payload: true,
