@@ -23,6 +23,10 @@ pub enum Action {
     Ingest,
     /// Read events and the tenant's records.
     Read,
+    /// Work the incident queue: acknowledge and close alerts.
+    Triage,
+    /// Tune detection: upload rules, switch rules on and off.
+    Tune,
     /// Manage the tenant: its tokens and settings.
     AdministerTenant,
     /// Create tenants and users: the MSP's own work.
@@ -34,9 +38,11 @@ pub fn permits(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::MspAdmin => true,
-        Role::Admin => matches!(action, Ingest | Read | AdministerTenant),
+        Role::Admin => matches!(action, Ingest | Read | Triage | Tune | AdministerTenant),
         Role::Ingest => action == Ingest,
-        Role::Read | Role::ClientViewer | Role::NocOperator | Role::SocAnalyst => action == Read,
+        Role::SocAnalyst => matches!(action, Read | Triage | Tune),
+        Role::NocOperator => matches!(action, Read | Triage),
+        Role::Read | Role::ClientViewer => action == Read,
     }
 }
 
@@ -134,6 +140,11 @@ mod tests {
         assert!(permits(Role::Admin, Action::AdministerTenant));
         assert!(!permits(Role::Admin, Action::AdministerMsp));
         assert!(permits(Role::MspAdmin, Action::AdministerMsp));
+        assert!(permits(Role::NocOperator, Action::Triage));
+        assert!(!permits(Role::NocOperator, Action::Tune));
+        assert!(permits(Role::SocAnalyst, Action::Tune));
+        assert!(!permits(Role::ClientViewer, Action::Triage));
+        assert!(!permits(Role::Read, Action::Tune));
         assert!(!permits(Role::SocAnalyst, Action::AdministerMsp));
     }
 }

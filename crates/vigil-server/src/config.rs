@@ -18,6 +18,8 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub storage: StorageConfig,
     pub retention: RetentionConfig,
+    pub inputs: InputsConfig,
+    pub detection: DetectionConfig,
     /// Tenants created at start when missing.
     pub tenants: Vec<TenantConfig>,
     /// `VIGIL_*` variables that name no key (other tools use the prefix
@@ -78,6 +80,76 @@ pub struct TenantConfig {
     pub name: TenantName,
     /// Days of events kept; `retention.default_days` when absent.
     pub retention_days: Option<u32>,
+    /// Syslog senders of this tenant: addresses or CIDR blocks
+    /// (`192.0.2.0/24`, `2001:db8::/32`), for listeners without a tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<String>,
+    /// TLS client certificates of this tenant's senders: a subject CN, a
+    /// DNS name, or `sha256:<hex>` of the certificate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_certs: Vec<String>,
+}
+
+/// Where events come from besides `POST /api/v1/ingest`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InputsConfig {
+    /// Syslog listeners: `[[inputs.syslog]]` tables.
+    pub syslog: Vec<crate::inputs::SyslogInputConfig>,
+    /// Batches of received messages waiting for the pipeline, at most;
+    /// beyond, TCP senders wait and UDP datagrams are dropped (counted).
+    pub queue_batches: usize,
+    /// Batches decoded, matched and stored at once.
+    pub pipeline_workers: usize,
+}
+
+/// Live detection.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectionConfig {
+    /// Folders (or files) of Sigma rules every tenant runs, e.g. a
+    /// checkout of SigmaHQ's rules; re-read when a file changes.
+    pub rule_paths: Vec<PathBuf>,
+    /// Values of `expand` placeholders (a YAML mapping), if any.
+    pub placeholders: Option<PathBuf>,
+    /// Vigil's own rules (SSH brute force, new local admin, firewall deny
+    /// storm).
+    pub builtin_rules: bool,
+    /// Rules below this level never alert: informational, low, medium,
+    /// high, critical.
+    pub min_level: String,
+    /// How often the rule folders are checked for changes, in seconds (0:
+    /// never).
+    pub reload_interval_secs: u64,
+    /// A user must be known this long before a login from a new source
+    /// alerts, in hours.
+    pub new_source_learning_hours: u64,
+    /// How often correlation state is written to disk, in seconds.
+    pub state_interval_secs: u64,
+}
+
+impl Default for InputsConfig {
+    fn default() -> Self {
+        InputsConfig {
+            syslog: Vec::new(),
+            queue_batches: 64,
+            pipeline_workers: 2,
+        }
+    }
+}
+
+impl Default for DetectionConfig {
+    fn default() -> Self {
+        DetectionConfig {
+            rule_paths: Vec::new(),
+            placeholders: None,
+            builtin_rules: true,
+            min_level: "low".into(),
+            reload_interval_secs: 5,
+            new_source_learning_hours: 24,
+            state_interval_secs: 30,
+        }
+    }
 }
 
 /// Twelve hours: a working day, then a fresh login.
@@ -229,6 +301,24 @@ impl Config {
                 "storage.index_memory_mb must be at least 15 per index thread ({})",
                 15 * self.storage.index_threads
             ));
+        }
+        if !["informational", "low", "medium", "high", "critical"]
+            .contains(&self.detection.min_level.as_str())
+        {
+            return fail(format!(
+                "detection.min_level must be informational, low, medium, high or critical, got {:?}",
+                self.detection.min_level
+            ));
+        }
+        if self.inputs.queue_batches == 0 || self.inputs.pipeline_workers == 0 {
+            return fail("inputs.queue_batches and inputs.pipeline_workers must be above 0".into());
+        }
+        for tenant in &self.tenants {
+            for source in &tenant.sources {
+                if let Err(e) = crate::pipeline::tenants::Cidr::parse(source) {
+                    return fail(format!("tenant {:?}: sources: {e}", tenant.name.as_str()));
+                }
+            }
         }
         let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();
         names.sort_unstable();

@@ -99,6 +99,15 @@ impl From<EventStoreError> for ApiError {
     }
 }
 
+impl From<crate::pipeline::PipelineError> for ApiError {
+    fn from(e: crate::pipeline::PipelineError) -> Self {
+        match e {
+            crate::pipeline::PipelineError::Store(e) => e.into(),
+            other => ApiError::internal(other.to_string()),
+        }
+    }
+}
+
 impl From<vigil_query::ParseError> for ApiError {
     fn from(e: vigil_query::ParseError) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, "query_syntax", e.to_string())

@@ -8,12 +8,15 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod detection;
 pub mod error;
 pub mod inputs;
 pub mod metrics;
+pub mod pipeline;
 
 use anyhow::Context;
 use config::Config;
+use detection::Detection;
 use metrics::Metrics;
 use std::future::Future;
 use std::path::Path;
@@ -21,14 +24,17 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::Timestamp;
 use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore};
-use vigil_store::state::{NewToken, Role, SqliteState, StateStore};
+use vigil_store::state::{DetectionStore, NewToken, Role, SqliteState, StateStore};
 use vigil_store::wal::WalOptions;
 
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
     pub state: Arc<dyn StateStore>,
+    /// Alerts, uploaded rules, detection memory (the same database).
+    pub detections: Arc<dyn DetectionStore>,
     pub events: Arc<dyn EventStore>,
+    pub pipeline: Arc<pipeline::Pipeline>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// `(write-ahead log, indexer)` queue depths, read at scrape time.
@@ -49,34 +55,68 @@ pub async fn run(
     }
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
-    let state: Arc<dyn StateStore> = Arc::new(
+    let sqlite = Arc::new(
         SqliteState::open(&data.join("state.db"))
             .await
             .with_context(|| format!("cannot open the state database in {}", data.display()))?,
     );
+    let state: Arc<dyn StateStore> = sqlite.clone();
+    let detections: Arc<dyn DetectionStore> = sqlite;
     bootstrap_admin(state.as_ref(), &data).await?;
     ensure_config_tenants(state.as_ref(), &config).await?;
     let metrics = Metrics::new();
     let events = open_events(&config, &data, metrics.clone()).await?;
+    let detection = Detection::open(&config.detection, &data, detections.clone())
+        .await
+        .context("cannot load the detection rules")?;
+    let router = pipeline::tenants::TenantRouter::new(&config, state.clone());
+    let pipeline = Arc::new(pipeline::Pipeline::new(
+        events.clone(),
+        detection.clone(),
+        router,
+        metrics.clone(),
+    ));
     let depths = events.clone();
     let app = AppState {
         state: state.clone(),
+        detections,
         events: events.clone(),
+        pipeline: pipeline.clone(),
         config: Arc::new(config.clone()),
-        metrics,
+        metrics: metrics.clone(),
         queue_depths: Arc::new(move || depths.queue_depths()),
     };
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);
+    inputs::start_syslog_inputs(&config.inputs.syslog, queue, metrics, stopping.clone()).await?;
+    let syslog = tokio::spawn(pipeline::run_syslog(
+        pipeline,
+        queued,
+        config.inputs.pipeline_workers,
+    ));
     let retention = tokio::spawn(retention_loop(app.clone()));
+    let upkeep = tokio::spawn(detection_upkeep(detection.clone()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %data.display(), "vigil is listening");
-    axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+    let mut http_stopping = stopping.clone();
+    let served = axum::serve(listener, api::router(app)).with_graceful_shutdown(async move {
+        let _ = http_stopping.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    served.await.context("the HTTP server failed")?;
     retention.abort();
+    upkeep.abort();
+    tracing::info!("stopping: draining the syslog queue");
+    let _ = syslog.await;
+    if let Err(e) = detection.save_state() {
+        tracing::error!(error = %e, "cannot save the correlation state");
+    }
     tracing::info!("stopping: indexing what is left");
     // The last handle of the event store goes on a blocking thread: its
     // drop waits for the log writer and the indexer to finish.
@@ -194,6 +234,17 @@ async fn retention_loop(app: AppState) {
             Ok(n) => tracing::info!(tokens = n, "expired tokens deleted"),
             Err(e) => tracing::error!(error = %e, "deleting expired tokens failed"),
         }
+        let quarantine = app
+            .events
+            .apply_retention(
+                pipeline::tenants::QUARANTINE,
+                app.config.retention.default_days,
+                Timestamp::now(),
+            )
+            .await;
+        if let Err(e) = quarantine {
+            tracing::error!(error = %e, "retention of the quarantine failed");
+        }
         match app.state.list_tenants().await {
             Ok(tenants) => {
                 for tenant in tenants {
@@ -215,5 +266,43 @@ async fn retention_loop(app: AppState) {
             Err(e) => tracing::error!(error = %e, "retention cannot list tenants"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Re-reads the rule folders when a file in them changed, and writes the
+/// correlation state now and then, until aborted.
+async fn detection_upkeep(detection: Arc<Detection>) {
+    let config = detection.config().clone();
+    let reload = Duration::from_secs(config.reload_interval_secs);
+    let save = Duration::from_secs(config.state_interval_secs.max(1));
+    let tick = if reload.is_zero() {
+        save
+    } else {
+        reload.min(save)
+    };
+    let mut last_save = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(tick).await;
+        if !reload.is_zero() {
+            let watched = detection.clone();
+            let changed = tokio::task::spawn_blocking(move || watched.folders_changed())
+                .await
+                .unwrap_or(false);
+            if changed {
+                tracing::info!("a rule file changed: reloading the rules");
+                if let Err(e) = detection.rebuild().await {
+                    tracing::error!(error = %e, "reloading the rules failed; the previous rules stay in use");
+                }
+            }
+        }
+        if last_save.elapsed() >= save {
+            last_save = std::time::Instant::now();
+            let saver = detection.clone();
+            match tokio::task::spawn_blocking(move || saver.save_state()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot save the correlation state"),
+                Err(e) => tracing::error!(error = %e, "saving the correlation state stopped"),
+            }
+        }
     }
 }

@@ -132,6 +132,7 @@ impl SyslogMetrics {
 pub struct Metrics {
     registry: Registry,
     pub syslog: SyslogMetrics,
+    pub pipeline: crate::pipeline::metrics::PipelineMetrics,
     pub ingested_events: Counter,
     pub rejected_lines: Counter,
     pub ingest_requests: Family<OutcomeLabel, Counter>,
@@ -163,9 +164,11 @@ impl Metrics {
             search_seconds: Histogram::new(latency_buckets()),
             queue_depth: Family::default(),
             syslog: SyslogMetrics::default(),
+            pipeline: Default::default(),
             registry: Registry::default(),
         };
         m.syslog.register(&mut registry);
+        m.pipeline.register(&mut registry);
         registry.register(
             "ingested_events",
             "Events accepted and made durable",

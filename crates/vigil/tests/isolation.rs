@@ -30,6 +30,28 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     );
     assert_eq!(answer.status(), 200);
     server.search_until(&bravo_read, "*", 1);
+    // Bravo has an alert (from Vigil's own rules) and an uploaded rule.
+    let windows = json!({"winlog": {"event_id": 4732, "channel": "Security",
+        "computer_name": "bravo-user-dc",
+        "provider_name": "Microsoft-Windows-Security-Auditing",
+        "event_data": {"TargetSid": "S-1-5-32-544", "TargetUserName": "Administrators"}}});
+    assert_eq!(
+        server
+            .ingest(&bravo_ingest, &format!("{windows}\n"))
+            .status(),
+        200
+    );
+    let bravo_alerts = server.alerts_until(&bravo_read, &[], |a| a["total"] == 1);
+    let bravo_alert = bravo_alerts["alerts"][0].clone();
+    let bravo_alert_id = bravo_alert["id"].as_i64().expect("alert id").to_string();
+    let upload = server
+        .post("/api/v1/rules", &server.admin)
+        .query(&[("tenant", "bravo")])
+        .body("title: bravo-user rule\nid: bravo-rule\nlogsource:\n  product: linux\ndetection:\n  sel:\n    user.name: x\n  condition: sel\n")
+        .send()
+        .expect("upload bravo rule");
+    assert_eq!(upload.status(), 201);
+    let bravo_rules = rules_of(&server, "bravo");
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
     let bravo_tokens = tokens_of(&server, "bravo");
@@ -46,7 +68,9 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         let path = endpoint
             .path
             .replace("{name}", "bravo")
-            .replace("{id}", &bravo_token_id);
+            .replace("{id}", &bravo_token_id)
+            .replace("{alert}", &bravo_alert_id)
+            .replace("{rule}", "bravo-rule");
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
@@ -84,7 +108,7 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
 
     // Nothing of bravo changed.
     let bravo = server.search(&bravo_read, "*");
-    assert_eq!(bravo["total"], 1, "no event was added to bravo: {bravo}");
+    assert_eq!(bravo["total"], 2, "no event was added to bravo: {bravo}");
     assert_eq!(
         tokens_of(&server, "bravo"),
         bravo_tokens,
@@ -100,6 +124,28 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         tenant["retention_days"], 30,
         "bravo's retention is unchanged"
     );
+    let alerts = server.alerts(&bravo_read, &[]);
+    assert_eq!(
+        alerts["alerts"][0], bravo_alert,
+        "bravo's alert is unchanged"
+    );
+    assert_eq!(
+        rules_of(&server, "bravo"),
+        bravo_rules,
+        "bravo's rules are unchanged"
+    );
+}
+
+fn rules_of(server: &Server, tenant: &str) -> Value {
+    let r = server
+        .get("/api/v1/rules", &server.admin)
+        .query(&[("tenant", tenant), ("q", "bravo")])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let rules: Value = r.json().unwrap();
+    assert_eq!(rules["total"], 1, "{rules}");
+    rules
 }
 
 fn tokens_of(server: &Server, tenant: &str) -> Vec<Value> {

@@ -112,12 +112,33 @@ pub async fn search(
     caller: Caller,
     Query(params): Query<SearchParams>,
 ) -> Result<Json<SearchAnswer>, ApiError> {
-    let started = Instant::now();
     let tenant = caller
         .tenant(&app, params.tenant.as_deref(), Action::Read)
         .await?;
-    let request = search_request(&params)?;
-    let result = app.events.search(tenant.id, request).await?;
+    run_search(&app, tenant.id, &params).await.map(Json)
+}
+
+/// `GET /api/v1/quarantine`: syslog messages that mapped to no tenant,
+/// searched like events. The MSP's own view: no tenant owns them.
+pub async fn quarantine(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<SearchAnswer>, ApiError> {
+    caller.require(Action::AdministerMsp)?;
+    run_search(&app, crate::pipeline::tenants::QUARANTINE, &params)
+        .await
+        .map(Json)
+}
+
+async fn run_search(
+    app: &AppState,
+    tenant: vigil_core::TenantId,
+    params: &SearchParams,
+) -> Result<SearchAnswer, ApiError> {
+    let started = Instant::now();
+    let request = search_request(params)?;
+    let result = app.events.search(tenant, request).await?;
     let events = result
         .events
         .into_iter()
@@ -137,12 +158,12 @@ pub async fn search(
     app.metrics
         .search_seconds
         .observe(started.elapsed().as_secs_f64());
-    Ok(Json(SearchAnswer {
+    Ok(SearchAnswer {
         total: result.total,
         events,
         took_ms: started.elapsed().as_millis() as u64,
         hint,
-    }))
+    })
 }
 
 pub async fn stats(

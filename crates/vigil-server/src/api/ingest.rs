@@ -82,8 +82,7 @@ async fn ingest_inner(
     let accepted = batch.events.len();
     let rejected_count = batch.rejected.len();
     app.metrics.rejected_lines.inc_by(rejected_count as u64);
-    app.events.append(tenant.id, batch.events).await?;
-    app.metrics.ingested_events.inc_by(accepted as u64);
+    app.pipeline.ingest(tenant.id, batch.events).await?;
     let mut rejected = batch.rejected;
     rejected.truncate(MAX_LISTED_REJECTIONS);
     // A body of only bad lines is the client's error; a mixed one is a

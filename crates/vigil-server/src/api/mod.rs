@@ -4,9 +4,11 @@
 //! from it, and the tenant isolation test walks it, so that an endpoint
 //! added here is tested for isolation without anyone remembering to.
 
+mod alerts;
 mod events;
 mod ingest;
 mod json_body;
+mod rules;
 mod system;
 mod tenants;
 mod tokens;
@@ -21,7 +23,8 @@ pub use json_body::JsonBody;
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     pub method: &'static str,
-    /// With `{name}` (a tenant) or `{id}` (a token) placeholders.
+    /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id)
+    /// or `{rule}` (a rule id) placeholders.
     pub path: &'static str,
     /// Whether it answers without a token.
     pub public: bool,
@@ -96,6 +99,35 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         ),
         (endpoint("GET", "/api/v1/events"), get(events::search)),
         (endpoint("GET", "/api/v1/events/stats"), get(events::stats)),
+        (endpoint("GET", "/api/v1/quarantine"), get(events::quarantine)),
+        (endpoint("GET", "/api/v1/alerts"), get(alerts::list)),
+        (endpoint("GET", "/api/v1/alerts/{alert}"), get(alerts::show)),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/alerts/{alert}"),
+                r#"{"status":"closed"}"#,
+            ),
+            patch(alerts::update),
+        ),
+        (endpoint("GET", "/api/v1/rules"), get(rules::list)),
+        (
+            body(
+                endpoint("POST", "/api/v1/rules"),
+                "title: probe\nid: probe-rule\nlogsource:\n  product: linux\ndetection:\n  sel:\n    user.name: probe\n  condition: sel\n",
+            ),
+            post(rules::upload),
+        ),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/rules/{rule}"),
+                r#"{"enabled":false}"#,
+            ),
+            patch(rules::switch),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/rules/{rule}"),
+            delete(rules::remove),
+        ),
     ]
 }
 

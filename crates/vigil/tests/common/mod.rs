@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 pub struct Server {
     pub child: Child,
     pub addr: SocketAddr,
+    /// Addresses of the syslog listeners, in config order.
+    pub syslog: Vec<SocketAddr>,
+    log: std::sync::Arc<std::sync::Mutex<String>>,
     pub data: PathBuf,
     pub admin: String,
     client: Client,
@@ -87,15 +90,56 @@ impl Server {
             .expect("admin.token")
             .trim()
             .to_string();
+        // The syslog listeners log their addresses before the HTTP one.
+        let syslog = log
+            .lock()
+            .map(|l| l.lines().filter_map(syslog_addr).collect())
+            .unwrap_or_default();
         Server {
             child,
             addr,
+            syslog,
+            log,
             data: data.to_path_buf(),
             admin,
             client: Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()
                 .expect("client"),
+        }
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Alerts of the tenant the token names, with extra query parameters.
+    pub fn alerts(&self, token: &str, query: &[(&str, &str)]) -> Value {
+        let r = self
+            .get("/api/v1/alerts", token)
+            .query(query)
+            .send()
+            .expect("alerts");
+        assert_eq!(r.status(), 200, "list alerts");
+        r.json().expect("alerts json")
+    }
+
+    /// Lists alerts until `check` accepts the answer (detection is live,
+    /// but events travel through queues), or 30 s pass.
+    pub fn alerts_until(
+        &self,
+        token: &str,
+        query: &[(&str, &str)],
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let answer = self.alerts(token, query);
+            if check(&answer) || Instant::now() > deadline {
+                return answer;
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 
@@ -189,6 +233,17 @@ fn unsafe_sigterm(pid: u32) {
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
+}
+
+/// Finds `addr=IP:PORT` in a "syslog input is listening" log line.
+fn syslog_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("syslog input is listening") {
+        return None;
+    }
+    let start = line.find("addr=")? + 5;
+    let rest = &line[start..];
+    let end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+    rest[..end].parse().ok()
 }
 
 /// Finds `addr=IP:PORT` in vigil's "listening" log line.

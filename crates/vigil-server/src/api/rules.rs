@@ -1,0 +1,241 @@
+//! `/api/v1/rules`: the detection rules a tenant runs.
+//!
+//! - `GET` lists them: the shared ones (rule folders and Vigil's own) and
+//!   the tenant's uploads, each with whether the tenant has it on.
+//! - `POST` uploads Sigma YAML (the body as is; several documents allowed)
+//!   for the tenant; a rule that does not compile is refused with the
+//!   reason. The upload is known by its first rule's id.
+//! - `PATCH /api/v1/rules/{rule}` with `{"enabled": false}` switches a rule
+//!   off for the tenant; `DELETE` removes an upload.
+//!
+//! Every change rebuilds the rules at once: no restart.
+
+use crate::auth::{Action, Caller};
+use crate::detection::novelty;
+use crate::detection::rulebook::{correlation_key, rule_key, RuleBook};
+use crate::error::ApiError;
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use vigil_core::{TenantId, Timestamp};
+use vigil_store::state::StoredRule;
+
+use super::JsonBody;
+
+const DEFAULT_LIMIT: usize = 1000;
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    tenant: Option<String>,
+    /// Only rules whose title or id contains this (case-insensitive).
+    q: Option<String>,
+    limit: Option<usize>,
+}
+
+#[derive(Deserialize)]
+pub struct TenantParam {
+    tenant: Option<String>,
+}
+
+#[derive(Serialize, Clone)]
+pub struct RuleView {
+    id: String,
+    title: String,
+    kind: &'static str,
+    level: Option<&'static str>,
+    /// `folder`, `vigil` or `uploaded`.
+    origin: &'static str,
+    enabled: bool,
+}
+
+#[derive(Serialize)]
+pub struct RuleList {
+    total: usize,
+    rules: Vec<RuleView>,
+}
+
+#[derive(Serialize)]
+pub struct UploadAnswer {
+    id: String,
+    rules: Vec<RuleView>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSwitch {
+    enabled: bool,
+}
+
+fn origin_of(file: &str) -> &'static str {
+    if file.starts_with("vigil:") {
+        "vigil"
+    } else if file.starts_with("uploaded:") {
+        "uploaded"
+    } else {
+        "folder"
+    }
+}
+
+/// Every rule `tenant` runs or could switch on.
+fn rules_of(book: &RuleBook, tenant: TenantId) -> Vec<RuleView> {
+    let mut out = Vec::new();
+    let scopes = std::iter::once(&book.shared).chain(book.tenants.get(&tenant));
+    for (i, scope) in scopes.enumerate() {
+        for compiled in scope.set.rules() {
+            let rule = &compiled.rule;
+            let id = rule_key(rule);
+            out.push(RuleView {
+                enabled: book.is_enabled(tenant, &id),
+                id,
+                title: rule.title.clone(),
+                kind: "rule",
+                level: rule.level.map(|l| l.as_str()),
+                origin: if i == 0 {
+                    origin_of(&rule.origin.file)
+                } else {
+                    "uploaded"
+                },
+            });
+        }
+        for correlation in &scope.correlations {
+            let id = correlation_key(correlation);
+            out.push(RuleView {
+                enabled: book.is_enabled(tenant, &id),
+                id,
+                title: correlation.title.clone(),
+                kind: "correlation",
+                level: correlation.level.map(|l| l.as_str()),
+                origin: if i == 0 { "folder" } else { "uploaded" },
+            });
+        }
+    }
+    out.push(RuleView {
+        enabled: book.is_enabled(tenant, novelty::RULE_ID),
+        id: novelty::RULE_ID.into(),
+        title: novelty::RULE_TITLE.into(),
+        kind: "builtin",
+        level: Some("medium"),
+        origin: "vigil",
+    });
+    out
+}
+
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<ListParams>,
+) -> Result<Json<RuleList>, ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Read)
+        .await?;
+    let book = app.pipeline.detection().book();
+    let needle = params.q.as_deref().map(str::to_lowercase);
+    let mut rules: Vec<RuleView> = rules_of(&book, tenant.id)
+        .into_iter()
+        .filter(|r| {
+            needle.as_deref().is_none_or(|n| {
+                r.title.to_lowercase().contains(n) || r.id.to_lowercase().contains(n)
+            })
+        })
+        .collect();
+    let total = rules.len();
+    rules.truncate(params.limit.unwrap_or(DEFAULT_LIMIT));
+    Ok(Json(RuleList { total, rules }))
+}
+
+pub async fn upload(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<TenantParam>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<UploadAnswer>), ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Tune)
+        .await?;
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad_request("the rule must be UTF-8 YAML text"))?;
+    let detection = app.pipeline.detection().clone();
+    let rules = detection.check_upload(text).map_err(|reasons| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "rule_invalid",
+            format!("the rule cannot run: {}", reasons.join("; ")),
+        )
+        .with_detail(serde_json::json!({ "reasons": reasons }))
+    })?;
+    let (id, title) = rules[0].clone();
+    app.detections
+        .put_rule(&StoredRule {
+            tenant: tenant.id,
+            rule_id: id.clone(),
+            title,
+            yaml: text.to_string(),
+            created_at: Timestamp::now(),
+        })
+        .await?;
+    detection
+        .rebuild()
+        .await
+        .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
+    let views = rules
+        .into_iter()
+        .map(|(id, title)| RuleView {
+            enabled: true,
+            id,
+            title,
+            kind: "rule",
+            level: None,
+            origin: "uploaded",
+        })
+        .collect();
+    Ok((StatusCode::CREATED, Json(UploadAnswer { id, rules: views })))
+}
+
+pub async fn switch(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(rule): Path<String>,
+    Query(params): Query<TenantParam>,
+    JsonBody(body): JsonBody<RuleSwitch>,
+) -> Result<Json<RuleView>, ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Tune)
+        .await?;
+    let detection = app.pipeline.detection().clone();
+    let known = rules_of(&detection.book(), tenant.id)
+        .into_iter()
+        .find(|r| r.id == rule)
+        .ok_or_else(|| ApiError::not_found(format!("no rule {rule:?} runs for this tenant")))?;
+    app.detections
+        .set_rule_enabled(tenant.id, &rule, body.enabled)
+        .await?;
+    detection
+        .rebuild()
+        .await
+        .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
+    Ok(Json(RuleView {
+        enabled: body.enabled,
+        ..known
+    }))
+}
+
+pub async fn remove(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(rule): Path<String>,
+    Query(params): Query<TenantParam>,
+) -> Result<StatusCode, ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Tune)
+        .await?;
+    app.detections.delete_rule(tenant.id, &rule).await?;
+    app.pipeline
+        .detection()
+        .rebuild()
+        .await
+        .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
+    Ok(StatusCode::NO_CONTENT)
+}
