@@ -485,7 +485,7 @@ impl<'a> Gen<'a> {
     pub fn probe(&mut self, n: u32, kind: ProbeKind, out: &mut Chunk) {
         let host = Self::probe_host(self.run, n);
         let kind = match kind {
-            ProbeKind::Mixed if n % 2 == 0 => ProbeKind::Ssh,
+            ProbeKind::Mixed if n & 1 == 0 => ProbeKind::Ssh,
             ProbeKind::Mixed => ProbeKind::Whoami,
             k => k,
         };

@@ -901,7 +901,8 @@ pub fn rfc3164(secs: u64) -> String {
     let mut year = 1970u64;
     let mut day = days;
     loop {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let leap =
+            (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400);
         let len = if leap { 366 } else { 365 };
         if day < len {
             let month_len = [
