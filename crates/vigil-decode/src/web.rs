@@ -296,7 +296,13 @@ fn civil(
     s: u32,
     micros: i64,
 ) -> Option<Timestamp> {
-    if !(1..=9999).contains(&year) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
+    if !(1..=9999).contains(&year)
+        || !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || m > 59
+        || s > 60
+    {
         return None;
     }
     let days = days_from_civil(year, month, day);
@@ -418,13 +424,15 @@ fn nginx_context(mut s: &str) -> Vec<(&str, &str)> {
     out
 }
 
+/// Where the next `, key: ` starts (a key is one word). Linear: each
+/// candidate's word is scanned only up to the next space or colon.
 fn next_key(s: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(at) = s.get(from..)?.find(", ") {
         let start = from + at;
         let after = s.get(start + 2..)?;
-        let word = after.split(": ").next().unwrap_or("");
-        if after.contains(": ") && !word.is_empty() && !word.contains(' ') {
+        let word_end = after.find([' ', ':']).unwrap_or(after.len());
+        if word_end > 0 && after.get(word_end..).is_some_and(|r| r.starts_with(": ")) {
             return Some(start);
         }
         from = start + 2;
