@@ -215,15 +215,13 @@ impl Detection {
     }
 
     /// Runs `tenant`'s rules over `events` (each with its log source).
-    /// CPU only: call it on a blocking thread.
+    /// CPU only: call it on a blocking thread. Matching runs without locks;
+    /// only feeding the correlation engine holds one, briefly.
     pub fn evaluate(&self, tenant: TenantId, events: &[(Event, EventSource)]) -> Verdicts {
         let book = self.book();
         let mut verdicts = Verdicts::default();
-        let mut correlations = self
-            .correlations
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        for (event, source) in events {
+        let mut base_hits: Vec<(usize, BaseHit)> = Vec::new();
+        for (index, (event, source)) in events.iter().enumerate() {
             for fired in book.matching(tenant, source, &event.doc) {
                 let rule = &fired.rule.rule;
                 if !fired.quiet {
@@ -244,16 +242,15 @@ impl Detection {
                     );
                 }
                 if fired.referenced {
-                    let hit = BaseHit {
-                        rule_name: rule.name.clone(),
-                        rule_id: rule.id.clone(),
-                        time: event.time.micros(),
-                        event: event.doc.clone(),
-                    };
-                    for found in correlations.observe(&book, tenant, &hit) {
-                        let alert = correlation_alert(&book, tenant, &found, event);
-                        self.push_alert(&mut verdicts, alert);
-                    }
+                    base_hits.push((
+                        index,
+                        BaseHit {
+                            rule_name: rule.name.clone(),
+                            rule_id: rule.id.clone(),
+                            time: event.time.micros(),
+                            event: event.doc.clone(),
+                        },
+                    ));
                 }
             }
             if let Some((user, address)) = novelty::login_of(source, &event.doc) {
@@ -267,6 +264,19 @@ impl Detection {
                     event.id.to_string(),
                     entities::of_event(&event.doc),
                 ));
+            }
+        }
+        if !base_hits.is_empty() {
+            let mut correlations = self
+                .correlations
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (index, hit) in &base_hits {
+                let evidence = &events[*index].0;
+                for found in correlations.observe(&book, tenant, hit) {
+                    let alert = correlation_alert(&book, tenant, &found, evidence);
+                    self.push_alert(&mut verdicts, alert);
+                }
             }
         }
         verdicts
