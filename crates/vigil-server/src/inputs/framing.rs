@@ -73,6 +73,12 @@ pub struct Deframer {
 /// Longest octet count that can be read: `usize::MAX` has 20 digits.
 const MAX_COUNT_DIGITS: usize = 20;
 
+/// Most bytes a [`Deframer`] holds once [`Deframer::next_frame`] has
+/// returned `None`: a partial frame of `max` bytes and its count.
+pub fn max_buffered(max: usize) -> usize {
+    max.max(1) + MAX_COUNT_DIGITS + 1
+}
+
 impl Deframer {
     /// `max` is the largest message kept, in bytes (at least 1).
     pub fn new(max: usize) -> Self {
@@ -165,6 +171,12 @@ impl Deframer {
             return Ok(Head::Newline);
         }
         let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+        // More digits than the limit has bytes cannot be a count within
+        // it; deciding so at once (not on the byte after the digits) keeps
+        // memory bounded and the result the same however reads are cut.
+        if digits > self.max {
+            return Ok(Head::Newline);
+        }
         match rest.get(digits) {
             Some(b' ') => {
                 let text = &rest[..digits];
@@ -181,9 +193,7 @@ impl Deframer {
                 }
             }
             Some(_) => Ok(Head::Newline),
-            // Only digits so far: a count or a message of digits. Past the
-            // limit it can only be a (long) newline frame.
-            None if digits > self.max => Ok(Head::Newline),
+            // Only digits so far: a count or a message of digits.
             None => Ok(Head::Unknown),
         }
     }

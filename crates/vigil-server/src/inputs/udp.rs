@@ -43,8 +43,8 @@ pub(super) fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 }
 
 pub(super) fn spawn(socket: UdpSocket, listener: Arc<Listener>) {
-    if let Some(inode) = socket_inode(&socket) {
-        tokio::spawn(export_kernel_drops(inode, listener.clone()));
+    if let (Some(inode), Ok(addr)) = (socket_inode(&socket), socket.local_addr()) {
+        tokio::spawn(export_kernel_drops(inode, addr, listener.clone()));
     }
     tokio::spawn(serve(socket, listener));
 }
@@ -135,10 +135,10 @@ fn socket_inode(socket: &UdpSocket) -> Option<u64> {
 
 /// Copies the kernel's drop count of the socket into a gauge until
 /// shutdown. Quietly does nothing where `/proc` has no such table.
-async fn export_kernel_drops(inode: u64, listener: Arc<Listener>) {
+async fn export_kernel_drops(inode: u64, addr: SocketAddr, listener: Arc<Listener>) {
     let mut shutdown = listener.shutdown.clone();
     let label = ListenLabel {
-        listen: listener.config.listen.to_string(),
+        listen: addr.to_string(),
     };
     loop {
         let drops = ["/proc/net/udp", "/proc/net/udp6"]
