@@ -598,6 +598,27 @@ mod tests {
         assert_eq!(r.time, Some(NOW));
     }
 
+    proptest::proptest! {
+        /// Any text, alone or behind the headers and prefixes the decoders
+        /// look for: a record, the same one twice, ports within u16.
+        #[test]
+        fn any_line_gives_a_record(body in "\\PC{0,120}") {
+            for line in [
+                body.clone(),
+                format!("<14>May  1 11:00:00 host audispd: type=SYSCALL msg=audit(1.2:3): {body}"),
+                format!("<14>May  1 11:00:00 host nginx: 1.2.3.4 - - [01/May/2024:11:00:00 +0000] \"{body}"),
+                format!("<14>May  1 11:00:00 host app: {{\"event_type\":\"dns\",\"timestamp\":1,\"src_ip\":\"{body}\"}}"),
+                format!("CEF:0|{body}"),
+            ] {
+                let r = decode_syslog_record(&line, NOW);
+                proptest::prop_assert_eq!(&r, &decode_syslog_record(&line, NOW));
+                for k in ["source.port", "destination.port"] {
+                    proptest::prop_assert!(r.doc.get(k).is_none_or(|p| p.as_u64().is_some_and(|p| p <= 65535)));
+                }
+            }
+        }
+    }
+
     #[test]
     fn url_parts() {
         let mut doc = Map::new();
