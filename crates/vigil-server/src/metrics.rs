@@ -34,7 +34,7 @@ pub struct ProtocolReasonLabel {
     pub reason: &'static str,
 }
 
-/// One syslog listener, by its configured address.
+/// One syslog listener, by its bound address.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenLabel {
     pub listen: String,

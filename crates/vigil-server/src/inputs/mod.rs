@@ -24,6 +24,7 @@ mod udp;
 
 use crate::metrics::{Metrics, ProtocolLabel};
 use anyhow::Context;
+use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -188,7 +189,30 @@ struct Listener {
     config: SyslogInputConfig,
     sink: mpsc::Sender<Vec<InboundMessage>>,
     metrics: Arc<Metrics>,
+    counters: Counters,
     shutdown: watch::Receiver<bool>,
+}
+
+/// The per-message counters of a listener's protocol, looked up once: a
+/// family lookup takes a lock, too much for every message.
+struct Counters {
+    messages: Counter,
+    bytes: Counter,
+    invalid_utf8: Counter,
+    oversized: Counter,
+}
+
+impl Counters {
+    fn new(metrics: &Metrics, protocol: &'static str) -> Self {
+        let label = ProtocolLabel { protocol };
+        let syslog = &metrics.syslog;
+        Counters {
+            messages: syslog.messages.get_or_create(&label).clone(),
+            bytes: syslog.bytes.get_or_create(&label).clone(),
+            invalid_utf8: syslog.invalid_utf8.get_or_create(&label).clone(),
+            oversized: syslog.oversized.get_or_create(&label).clone(),
+        }
+    }
 }
 
 impl Listener {
@@ -207,20 +231,15 @@ impl Listener {
         client_names: &Option<Arc<[String]>>,
         received: Timestamp,
     ) -> InboundMessage {
-        let syslog = &self.metrics.syslog;
-        let label = self.label();
-        syslog.messages.get_or_create(&label).inc();
-        syslog
-            .bytes
-            .get_or_create(&label)
-            .inc_by(bytes.len() as u64);
+        self.counters.messages.inc();
+        self.counters.bytes.inc_by(bytes.len() as u64);
         let text = String::from_utf8(bytes).unwrap_or_else(|e| {
-            syslog.invalid_utf8.get_or_create(&label).inc();
+            self.counters.invalid_utf8.inc();
             String::from_utf8_lossy(e.as_bytes()).into_owned()
         });
         InboundMessage {
             text,
-            peer,
+            peer: canonical(peer),
             listener: self.index,
             client_names: client_names.clone(),
             received,
@@ -228,11 +247,20 @@ impl Listener {
     }
 
     fn count_oversized(&self) {
-        self.metrics
-            .syslog
-            .oversized
-            .get_or_create(&self.label())
-            .inc();
+        self.counters.oversized.inc();
+    }
+}
+
+/// An IPv4 sender seen through a dual-stack IPv6 socket (`[::]:514`) is
+/// reported as the IPv4 address it is (`::ffff:10.0.0.1` → `10.0.0.1`),
+/// so that source address blocks match it.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => peer,
+        },
+        SocketAddr::V4(_) => peer,
     }
 }
 
@@ -298,6 +326,7 @@ pub async fn start_syslog_inputs(
             config: config.clone(),
             sink: sink.clone(),
             metrics: metrics.clone(),
+            counters: Counters::new(&metrics, config.protocol.as_str()),
             shutdown: shutdown.clone(),
         });
         tracing::info!(
@@ -333,6 +362,14 @@ mod tests {
         assert!(c.validate().is_ok());
         assert!(parse("protocol = \"UDP\"\nlisten = \"0.0.0.0:514\"").is_err());
         assert!(parse("protocol = \"tcp\"\nlisten = \"0.0.0.0:514\"\nport = 1").is_err());
+    }
+
+    #[test]
+    fn mapped_ipv4_peers_are_ipv4() {
+        let mapped: SocketAddr = "[::ffff:10.1.2.3]:514".parse().unwrap();
+        assert_eq!(canonical(mapped), "10.1.2.3:514".parse().unwrap());
+        let v6: SocketAddr = "[2001:db8::1]:514".parse().unwrap();
+        assert_eq!(canonical(v6), v6);
     }
 
     #[test]
