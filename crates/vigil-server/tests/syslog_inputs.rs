@@ -511,18 +511,27 @@ async fn bind_and_certificate_errors_name_the_listener() {
 
 #[tokio::test]
 async fn shutdown_stops_listeners_and_ends_connections() {
+    let pki = Pki::new();
     let inputs = start(
-        vec![local(SyslogProtocol::Tcp), local(SyslogProtocol::Udp)],
+        vec![
+            local(SyslogProtocol::Tcp),
+            local(SyslogProtocol::Udp),
+            pki.listener(false),
+        ],
         16,
     )
     .await;
+    // Stuck in its handshake (which may last 10 s) when the stop comes.
+    let mut silent = TcpStream::connect(inputs.addrs[2]).await.unwrap();
     let mut client = TcpStream::connect(inputs.addrs[0]).await.unwrap();
     client.write_all(b"<13>hello\n").await.unwrap();
     inputs
         .wait_metric("vigil_syslog_messages_total{protocol=\"tcp\"}", 1.0)
         .await;
+    let stopped = Instant::now();
     inputs.stop.send(true).unwrap();
     assert_closed(&mut client).await;
+    assert_closed(&mut silent).await;
     let deadline = Instant::now() + WAIT;
     while TcpStream::connect(inputs.addrs[0]).await.is_ok() {
         assert!(Instant::now() < deadline, "still accepting after shutdown");
@@ -532,6 +541,8 @@ async fn shutdown_stops_listeners_and_ends_connections() {
     let mut rx = inputs.rx;
     let end = tokio::time::timeout(WAIT, async { while rx.recv().await.is_some() {} }).await;
     assert!(end.is_ok(), "a task still holds the channel");
+    let took = stopped.elapsed();
+    assert!(took < Duration::from_secs(5), "shutdown took {took:?}");
 }
 
 // --- TLS ---------------------------------------------------------------

@@ -122,10 +122,18 @@ async fn connection(
 ) {
     let closed = match tls {
         None => read_frames(stream, peer, None, &listener).await,
-        Some(acceptor) => match tls::handshake(&acceptor, stream, peer, &listener).await {
-            Some((stream, names)) => read_frames(stream, peer, names, &listener).await,
-            None => Closed::Handshake,
-        },
+        Some(acceptor) => {
+            // A handshake can take seconds; shutdown does not wait for it.
+            let mut shutdown = listener.shutdown.clone();
+            let shaken = tokio::select! {
+                _ = stopped(&mut shutdown) => Err(Closed::Shutdown),
+                s = tls::handshake(&acceptor, stream, peer, &listener) => s.ok_or(Closed::Handshake),
+            };
+            match shaken {
+                Ok((stream, names)) => read_frames(stream, peer, names, &listener).await,
+                Err(closed) => closed,
+            }
+        }
     };
     listener
         .metrics
