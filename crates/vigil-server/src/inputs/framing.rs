@@ -70,7 +70,7 @@ pub struct Deframer {
     max: usize,
 }
 
-/// Longest octet count that can be read: `usize::MAX` has 20 digits.
+/// Longest octet count read as one: `usize::MAX` has 20 digits.
 const MAX_COUNT_DIGITS: usize = 20;
 
 /// Most bytes a [`Deframer`] holds once [`Deframer::next_frame`] has
@@ -170,11 +170,16 @@ impl Deframer {
         if !(b'1'..=b'9').contains(&first) {
             return Ok(Head::Newline);
         }
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        // More digits than the limit has bytes cannot be a count within
-        // it; deciding so at once (not on the byte after the digits) keeps
-        // memory bounded and the result the same however reads are cut.
-        if digits > self.max {
+        // Counting stops past the longest count: a longer run of digits is
+        // not a count, decided at once (not on the byte after the run), so
+        // that the run is neither kept nor scanned again on every read, and
+        // the outcome is the same however the reads are cut.
+        let digits = rest
+            .iter()
+            .take(MAX_COUNT_DIGITS + 1)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits > MAX_COUNT_DIGITS {
             return Ok(Head::Newline);
         }
         match rest.get(digits) {
@@ -186,8 +191,7 @@ impl Deframer {
                         len,
                     }),
                     _ => Err(FramingError::OctetCountTooLarge {
-                        declared: String::from_utf8_lossy(&text[..digits.min(MAX_COUNT_DIGITS)])
-                            .into_owned(),
+                        declared: String::from_utf8_lossy(text).into_owned(),
                         max: self.max,
                     }),
                 }
@@ -417,6 +421,14 @@ mod tests {
         let (frames, end) = run(100, &[b"12345\n", b"678"]);
         assert_eq!(end, Ok(()));
         assert_eq!(texts(&frames), ["12345", "678"]);
+    }
+
+    #[test]
+    fn more_than_twenty_digits_are_not_a_count() {
+        let digits = "1".repeat(21);
+        let (frames, end) = run(100, &[format!("{digits} <1>x\n").as_bytes()]);
+        assert_eq!(end, Ok(()));
+        assert_eq!(texts(&frames), [format!("{digits} <1>x")]);
     }
 
     #[test]
