@@ -10,6 +10,7 @@
 pub mod auditd;
 pub mod cef;
 pub mod eve;
+pub mod evtx;
 pub mod firewall;
 pub mod linux;
 pub mod ndjson;

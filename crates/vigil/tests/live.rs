@@ -358,3 +358,46 @@ fn a_rule_dropped_into_a_rule_folder_applies_without_a_restart() {
     assert_eq!(answer["total"], 1, "{answer}\n{}", server.log());
     assert_eq!(answer["alerts"][0]["severity"], "medium");
 }
+
+/// An EVTX file sent to the API is read, mapped like `vigil hunt` maps it,
+/// and matched: the SigmaHQ rule whose regression sample it is fires.
+#[test]
+fn an_evtx_import_passes_the_rules() {
+    let Some(corpora) = std::env::var_os("VIGIL_CORPORA") else {
+        eprintln!("SKIPPED an_evtx_import_passes_the_rules: VIGIL_CORPORA is not set");
+        return;
+    };
+    let sigma = Path::new(&corpora).join("sigma");
+    let rule =
+        sigma.join("rules/windows/process_creation/proc_creation_win_amsi_registry_tampering.yml");
+    let sample = sigma.join("regression_data/rules/windows/process_creation/proc_creation_win_amsi_registry_tampering/7dbbcac2-57a0-45ac-b306-ff30a8bd2981.evtx");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let extra = format!("rule_paths = [{:?}]", rule.to_str().expect("utf-8 path"));
+    let server = start_with(dir.path(), &extra);
+    let ingest = server.token("acme", "ingest");
+    let read = server.token("acme", "read");
+    let r = server
+        .post("/api/v1/ingest/evtx", &ingest)
+        .body(std::fs::read(&sample).expect("read sample"))
+        .send()
+        .expect("import");
+    assert_eq!(r.status(), 200);
+    let answer: Value = r.json().expect("json");
+    assert!(answer["accepted"].as_u64() > Some(0), "{answer}");
+    let alerts = server.alerts_until(
+        &read,
+        &[("rule", "7dbbcac2-57a0-45ac-b306-ff30a8bd2981")],
+        |a| a["total"].as_u64() == Some(1),
+    );
+    assert_eq!(alerts["total"], 1, "{alerts}");
+    assert_eq!(
+        alerts["alerts"][0]["rule_title"],
+        "Windows AMSI Related Registry Tampering Via CommandLine"
+    );
+    let bad = server
+        .post("/api/v1/ingest/evtx", &ingest)
+        .body("not an event log")
+        .send()
+        .expect("import garbage");
+    assert_eq!(bad.status(), 400);
+}

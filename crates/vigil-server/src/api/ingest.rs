@@ -8,9 +8,10 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::io::Read;
 use std::time::Instant;
-use vigil_core::Timestamp;
+use vigil_core::{Event, EventId, TenantId, Timestamp};
 use vigil_decode::{decode_ndjson, LineError, NdjsonOptions};
 
 /// Rejected lines listed in an answer at most; the count is always whole.
@@ -100,6 +101,76 @@ async fn ingest_inner(
             rejected,
         }),
     ))
+}
+
+#[derive(Serialize)]
+pub struct EvtxAnswer {
+    accepted: usize,
+    /// Damage inside the file (a bad chunk or record), capped; reading went
+    /// on past each.
+    warnings: Vec<String>,
+    warning_count: usize,
+}
+
+/// `POST /api/v1/ingest/evtx`: a Windows event log file (EVTX) as the body.
+/// Its records go through the pipeline like any event, mapped to Sigma's
+/// view of Windows events as in `vigil hunt`.
+pub async fn ingest_evtx(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<EvtxAnswer>, ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Ingest)
+        .await?;
+    let max_body = app.config.ingest.max_body_bytes;
+    let body = body.map_err(|e| too_large_or_bad(e.status(), max_body, e.body_text()))?;
+    let body = decompress(&headers, body, max_body)?;
+    let tenant_id = tenant.id;
+    let (events, warnings) =
+        tokio::task::spawn_blocking(move || evtx_events(body.to_vec(), tenant_id))
+            .await
+            .map_err(|e| ApiError::internal(format!("reading the EVTX file failed: {e}")))?
+            .map_err(|e| ApiError::bad_request(format!("cannot read the body as EVTX: {e}")))?;
+    let accepted = events.len();
+    app.pipeline.ingest(tenant.id, events).await?;
+    let warning_count = warnings.len();
+    Ok(Json(EvtxAnswer {
+        accepted,
+        warnings: warnings.into_iter().take(MAX_LISTED_REJECTIONS).collect(),
+        warning_count,
+    }))
+}
+
+/// The records of an EVTX file as events of `tenant`, timed by their
+/// `TimeCreated` (else now).
+fn evtx_events(data: Vec<u8>, tenant: TenantId) -> Result<(Vec<Event>, Vec<String>), String> {
+    let now = Timestamp::now();
+    let mut events = Vec::new();
+    let mut warnings = Vec::new();
+    vigil_decode::evtx::decode_evtx(
+        data,
+        &mut |record| {
+            let Value::Object(doc) = record else { return };
+            let time = doc
+                .get("Event")
+                .and_then(|e| e.pointer("/System/TimeCreated/#attributes/SystemTime"))
+                .and_then(Value::as_str)
+                .and_then(|t| Timestamp::parse(t).ok())
+                .unwrap_or(now);
+            events.push(Event {
+                id: EventId::generate(now),
+                tenant,
+                time,
+                raw: serde_json::to_string(&doc).unwrap_or_default(),
+                doc,
+            });
+        },
+        &mut |warning| warnings.push(warning),
+    )?;
+    Ok((events, warnings))
 }
 
 fn too_large_or_bad(status: StatusCode, max: usize, text: String) -> ApiError {

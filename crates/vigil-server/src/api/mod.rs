@@ -97,6 +97,10 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             body(endpoint("POST", "/api/v1/ingest"), "{\"probe\":1}\n"),
             post(ingest::ingest),
         ),
+        (
+            endpoint("POST", "/api/v1/ingest/evtx"),
+            post(ingest::ingest_evtx),
+        ),
         (endpoint("GET", "/api/v1/events"), get(events::search)),
         (endpoint("GET", "/api/v1/events/stats"), get(events::stats)),
         (endpoint("GET", "/api/v1/quarantine"), get(events::quarantine)),

@@ -23,7 +23,13 @@ impl Normalizer {
     /// Winlogbeat, NXLog) get their common names and log source.
     pub fn json_event(&self, mut event: Event) -> (Event, EventSource) {
         let doc = std::mem::take(&mut event.doc);
-        let record = decode_json_record(doc);
+        let mut record = decode_json_record(doc);
+        // The EVTX shape (`{"Event": {"System": ..}}`, from an EVTX import
+        // or a shipper that keeps it) is a Windows event too.
+        if record.source.product.is_none() && record.doc.get("Event").is_some_and(Value::is_object)
+        {
+            record.source.product = Some("windows".into());
+        }
         event.doc = record.doc;
         if let Some(time) = record.time {
             event.time = time;

@@ -20,7 +20,6 @@
 
 use anyhow::Context;
 use serde_json::{Map, Value};
-use std::error::Error;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use vigil_sigma::logsource::EventSource;
@@ -86,7 +85,7 @@ enum Kind {
     Binary,
 }
 
-const EVTX_MAGIC: &[u8] = b"ElfFile\0";
+use vigil_decode::evtx::EVTX_MAGIC;
 
 /// A capture, a trace or an archive rather than log lines: more than one
 /// byte in twenty of the file's start is NUL or a control character other
@@ -248,113 +247,18 @@ fn read_lines(
     Ok(())
 }
 
-const EVTX_HEADER_SIZE: u64 = 4096;
-const EVTX_CHUNK_SIZE: u64 = 65536;
-
 fn read_evtx(
     path: &Path,
     mapping: &WindowsMapping,
     on_event: &mut dyn FnMut(Event),
     warnings: &mut Warnings,
 ) -> Result<(), String> {
-    use evtx::{EvtxParser, ParserSettings};
-    let len = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    let body = len.saturating_sub(EVTX_HEADER_SIZE);
-    let whole = body / EVTX_CHUNK_SIZE;
-    let partial = body % EVTX_CHUNK_SIZE;
-    // Files are the unit of parallel work; one thread per file.
-    let settings = ParserSettings::new().num_threads(1);
-    let header_chunks = if partial == 0 {
-        let mut parser = EvtxParser::from_path(path)
-            .map_err(|e| chain(&e))?
-            .with_configuration(settings);
-        let header_chunks = u64::from(parser.header().chunk_count);
-        parse_records(&mut parser, mapping, on_event, warnings);
-        header_chunks
-    } else {
-        // The parser reads whole chunks only: it would drop the chunk a
-        // file was cut in without a word. Padded with zeros to its full
-        // size, the chunk gives its records up to the cut, and the parser
-        // names the record where it breaks.
-        let mut data = std::fs::read(path).map_err(|e| e.to_string())?;
-        data.resize(
-            (EVTX_HEADER_SIZE + (whole + 1) * EVTX_CHUNK_SIZE) as usize,
-            0,
-        );
-        let mut parser = EvtxParser::from_buffer(data)
-            .map_err(|e| chain(&e))?
-            .with_configuration(settings);
-        let header_chunks = u64::from(parser.header().chunk_count);
-        parse_records(&mut parser, mapping, on_event, warnings);
-        header_chunks
-    };
-    if partial != 0 {
-        warnings.push(format!(
-            "chunk {whole}: truncated ({partial} of {EVTX_CHUNK_SIZE} bytes), read up to the cut{}",
-            if header_chunks > whole + 1 {
-                format!(" (the file header names {header_chunks} chunks)")
-            } else {
-                String::new()
-            }
-        ));
-    } else if header_chunks > whole {
-        warnings.push(format!(
-            "chunk {whole}: missing (the file header names {header_chunks} chunks, the file holds {whole})"
-        ));
-    }
-    Ok(())
-}
-
-/// Every record of `parser` as events.
-fn parse_records<T: std::io::Read + std::io::Seek>(
-    parser: &mut evtx::EvtxParser<T>,
-    mapping: &WindowsMapping,
-    on_event: &mut dyn FnMut(Event),
-    warnings: &mut Warnings,
-) {
-    for record in parser.records_json_value() {
-        match record {
-            Ok(record) => json_events(record.data, mapping, on_event),
-            Err(e) => warnings.push(evtx_error(&e)),
-        }
-    }
-}
-
-/// An EVTX error as `chunk N: ...` where the chunk is known.
-fn evtx_error(e: &evtx::err::EvtxError) -> String {
-    use evtx::err::EvtxError;
-    match e {
-        EvtxError::FailedToParseChunk { chunk_id, source } => {
-            format!("chunk {chunk_id}: {}", chain(source.as_ref()))
-        }
-        EvtxError::FailedToReadRecordAt {
-            chunk: Some(chunk),
-            offset,
-            source,
-        } => format!(
-            "chunk {chunk}: record at offset {offset:#x}: {}",
-            chain(source.as_ref())
-        ),
-        EvtxError::FailedToParseRecord { record_id, source } => {
-            format!("record {record_id}: {}", chain(source.as_ref()))
-        }
-        other => chain(other),
-    }
-}
-
-/// An error and its causes, `outer: inner: ...`.
-fn chain(e: &dyn Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
+    let data = std::fs::read(path).map_err(|e| e.to_string())?;
+    vigil_decode::evtx::decode_evtx(
+        data,
+        &mut |record| json_events(record, mapping, on_event),
+        &mut |warning| warnings.push(warning),
+    )
 }
 
 #[cfg(test)]
