@@ -417,14 +417,16 @@ impl<'a> Gen<'a> {
                     [2, 3, 3, 10][self.rng.gen_range(0..4)],
                     self.rng.gen_range(1024..65535)
                 );
-                self.winlog(&host, 4624, "Logon", "success", &data, out);
+                let computer = format!("{host}.acme.local");
+                self.winlog(&host, &computer, 4624, "Logon", "success", &data, out);
             }
             4..=5 => {
                 let ip = self.ip_external();
                 let data = format!(
                     "\"TargetUserName\":\"{user}\",\"TargetDomainName\":\"ACME\",\"LogonType\":\"3\",\"IpAddress\":\"{ip}\",\"IpPort\":\"0\",\"Status\":\"0xc000006d\",\"SubStatus\":\"0xc000006a\",\"FailureReason\":\"%%2313\"",
                 );
-                self.winlog(&host, 4625, "Logon", "failure", &data, out);
+                let computer = format!("{host}.acme.local");
+                self.winlog(&host, &computer, 4625, "Logon", "failure", &data, out);
             }
             _ => {
                 let (image, cmd) = if self.rng.gen_bool(0.01) {
@@ -432,12 +434,23 @@ impl<'a> Gen<'a> {
                 } else {
                     PROCESSES[self.rng.gen_range(0..PROCESSES.len())]
                 };
-                self.process(&host, user, image, cmd, out);
+                let computer = format!("{host}.acme.local");
+                self.process(&host, &computer, user, image, cmd, out);
             }
         }
     }
 
-    fn process(&mut self, host: &str, user: &str, image: &str, cmd: &str, out: &mut Chunk) {
+    /// A 4688; `computer` is `winlog.computer_name`.
+    #[allow(clippy::too_many_arguments)]
+    fn process(
+        &mut self,
+        host: &str,
+        computer: &str,
+        user: &str,
+        image: &str,
+        cmd: &str,
+        out: &mut Chunk,
+    ) {
         let data = format!(
             "\"SubjectUserName\":\"{user}\",\"SubjectDomainName\":\"ACME\",\"NewProcessName\":{},\"CommandLine\":{},\"ParentProcessName\":{},\"NewProcessId\":\"0x{:x}\",\"TokenElevationType\":\"%%1936\"",
             json_str(image),
@@ -445,13 +458,23 @@ impl<'a> Gen<'a> {
             json_str(r"C:\Windows\System32\cmd.exe"),
             self.rng.gen_range(0x100..0xffff)
         );
-        self.winlog(host, 4688, "Process Creation", "success", &data, out);
+        self.winlog(
+            host,
+            computer,
+            4688,
+            "Process Creation",
+            "success",
+            &data,
+            out,
+        );
     }
 
     /// A Winlogbeat-shaped event as the JSON message of an RFC 5424 line.
+    #[allow(clippy::too_many_arguments)]
     fn winlog(
         &mut self,
         host: &str,
+        computer: &str,
         id: u32,
         task: &str,
         outcome: &str,
@@ -466,7 +489,7 @@ impl<'a> Gen<'a> {
             "{{\"@timestamp\":\"{ts}\",\"host\":{{\"name\":\"{host}\"}},\"agent\":{{\"type\":\"winlogbeat\"}},\
              \"event\":{{\"code\":\"{id}\",\"provider\":\"Microsoft-Windows-Security-Auditing\",\"outcome\":\"{outcome}\"}},\
              \"winlog\":{{\"channel\":\"Security\",\"provider_name\":\"Microsoft-Windows-Security-Auditing\",\
-             \"event_id\":{id},\"computer_name\":\"{host}.acme.local\",\"record_id\":{record},\"task\":\"{task}\",\
+             \"event_id\":{id},\"computer_name\":\"{computer}\",\"record_id\":{record},\"task\":\"{task}\",\
              \"event_data\":{{{data}}}}}}}"
         );
         self.frame(out);
@@ -481,17 +504,25 @@ impl<'a> Gen<'a> {
         out.markers.push(n);
     }
 
-    /// Probe `n`: an attack from a host of its own.
-    pub fn probe(&mut self, n: u32, kind: ProbeKind, out: &mut Chunk) {
-        let host = Self::probe_host(self.run, n);
-        let kind = match kind {
+    /// What probe `n` is: `Mixed` alternates, ssh first.
+    pub fn probe_kind(kind: ProbeKind, n: u32) -> ProbeKind {
+        match kind {
             ProbeKind::Mixed if n & 1 == 0 => ProbeKind::Ssh,
             ProbeKind::Mixed => ProbeKind::Whoami,
             k => k,
-        };
-        match kind {
+        }
+    }
+
+    /// Probe `n`: an attack from a host of its own.
+    pub fn probe(&mut self, n: u32, kind: ProbeKind, out: &mut Chunk) {
+        let host = Self::probe_host(self.run, n);
+        match Self::probe_kind(kind, n) {
             ProbeKind::Whoami => {
+                // `computer_name` is the bare host name here, so that the
+                // alert's host entity is exactly `host` whichever of
+                // `host.name` and `computer_name` the server takes.
                 self.process(
+                    &host,
                     &host,
                     "mallory",
                     r"C:\Windows\System32\whoami.exe",

@@ -97,6 +97,10 @@ struct Args {
     /// API): the generator's own ceiling on this machine.
     #[arg(long)]
     sink: bool,
+    /// The server's pid: its CPU time (/proc/PID/stat) is sampled at the
+    /// first send, when everything is searchable and at the end.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Tokio worker threads of this tool.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -149,22 +153,27 @@ fn plan(args: &Args, run: &str) -> Plan {
     let mut conns: Vec<Vec<Chunk>> = (0..conns_n).map(|_| Vec::new()).collect();
     let (mut events, mut bytes, mut markers, mut probes) = (0u64, 0u64, 0u32, 0u32);
     let mut next_conn = 0;
+    // The next message index that is a marker / a probe.
+    let mut next_marker = args.marker_every / 2;
+    let mut next_probe = args.probe_every.saturating_sub(1);
     let started = Instant::now();
     while events < args.events {
         let mut chunk = Chunk::default();
         while chunk.events < chunk_events && events + chunk.events < args.events {
             let i = events + chunk.events;
-            if args.marker_every > 0 && i % args.marker_every == args.marker_every / 2 {
+            if args.marker_every > 0 && i >= next_marker {
                 g.marker_event(markers, &mut chunk);
                 markers += 1;
-            } else if args.probe_every > 0 && i % args.probe_every == args.probe_every - 1 {
+                next_marker += args.marker_every;
+            } else if args.probe_every > 0 && i >= next_probe {
                 g.probe(probes, args.probe_kind, &mut chunk);
                 probes += 1;
+                next_probe += args.probe_every;
             } else {
                 g.event(&mut chunk);
             }
         }
-        // Timestamps move with generation (about a second per 500k lines).
+        // Timestamps follow the clock once generation takes over a second.
         if started.elapsed() > Duration::from_secs(1) {
             g.now = chrono::Utc::now();
         }
@@ -261,6 +270,7 @@ async fn run(args: Args) -> Result<()> {
         streams.push(s);
     }
 
+    let cpu_start = args.server_pid.and_then(cpu_secs);
     let start = Instant::now();
     let client = Client::builder()
         .no_proxy()
@@ -275,6 +285,7 @@ async fn run(args: Args) -> Result<()> {
             tenant: args.tenant.clone(),
             run: run_id.clone(),
             marker_query: args.marker_query.clone(),
+            probe_kind: args.probe_kind,
             poll: Duration::from_millis(args.poll_ms.max(10)),
             timeout: Duration::from_secs(args.wait_timeout_secs),
             from: chrono::Utc::now() - chrono::Duration::hours(1),
@@ -382,6 +393,19 @@ async fn run(args: Args) -> Result<()> {
                 args.stall_timeout_secs
             );
         }
+        if let (Some(pid), Some(c0)) = (args.server_pid, cpu_start) {
+            if let Some(c1) = cpu_secs(pid) {
+                let cpu = c1 - c0;
+                println!(
+                    "server CPU      {cpu:.2} s from the first send until all searchable = {:.2} cores, {:.1} µs per message",
+                    cpu / secs,
+                    cpu * 1e6 / total_sent.max(1) as f64
+                );
+                summary["server_cpu_ingest_s"] = json!(cpu);
+                summary["server_cores_ingest"] = json!(cpu / secs);
+                summary["server_cpu_us_per_event"] = json!(cpu * 1e6 / total_sent.max(1) as f64);
+            }
+        }
         summary["searchable_total"] = json!(total);
         summary["searchable_secs"] = json!(secs);
         summary["searchable_eps"] = json!(total as f64 / secs);
@@ -410,9 +434,9 @@ async fn run(args: Args) -> Result<()> {
                 Some(why) => println!("send→alert      alerts API unavailable: {why}"),
                 None => {
                     println!(
-                        "send→alert      {} probes ({:?}): {}{}",
+                        "send→alert      {} of {} probes alerted: {}{}",
                         outcome.latencies.len(),
-                        args.probe_kind,
+                        outcome.latencies.len() + outcome.missed,
                         outcome.latencies.describe(),
                         if outcome.missed > 0 {
                             format!(
@@ -423,6 +447,20 @@ async fn run(args: Args) -> Result<()> {
                             String::new()
                         }
                     );
+                    for (kind, (lat, missed)) in &outcome.by_kind {
+                        println!(
+                            "                {kind:<6} {} alerted: {}{}",
+                            lat.len(),
+                            lat.describe(),
+                            if *missed > 0 {
+                                format!("  ({missed} without an alert)")
+                            } else {
+                                String::new()
+                            }
+                        );
+                        summary[format!("alert_{kind}_p50_s")] = json!(lat.percentile(50.0));
+                        summary[format!("probes_{kind}_missed")] = json!(missed);
+                    }
                     if !outcome.rules.is_empty() {
                         let rules: Vec<_> = outcome.rules.iter().cloned().collect();
                         println!(
@@ -498,6 +536,7 @@ struct Poller {
     tenant: String,
     run: String,
     marker_query: String,
+    probe_kind: ProbeKind,
     poll: Duration,
     timeout: Duration,
     from: chrono::DateTime<chrono::Utc>,
@@ -507,11 +546,20 @@ struct Poller {
 struct ProbeOutcome {
     latencies: Latencies,
     missed: usize,
+    /// Per kind (`ssh`, `whoami`): delays and probes without an alert.
+    by_kind: BTreeMap<&'static str, (Latencies, usize)>,
     rules: BTreeSet<String>,
     unavailable: Option<String>,
 }
 
 impl Poller {
+    fn kind_name(&self, n: u32) -> &'static str {
+        match Gen::probe_kind(self.probe_kind, n) {
+            ProbeKind::Whoami => "whoami",
+            _ => "ssh",
+        }
+    }
+
     async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<(StatusCode, Value)> {
         let url = self.base.join(path).context("building the url")?;
         let r = self
@@ -629,6 +677,7 @@ impl Poller {
                 if t.elapsed() > self.timeout {
                     settled.insert(n);
                     out.missed += 1;
+                    out.by_kind.entry(self.kind_name(n)).or_default().1 += 1;
                     continue;
                 }
                 let host = Gen::probe_host(&self.run, n);
@@ -642,6 +691,11 @@ impl Poller {
                     Ok((status, body)) if status.is_success() => {
                         if body["total"].as_u64().unwrap_or(0) > 0 {
                             out.latencies.push(t.elapsed());
+                            out.by_kind
+                                .entry(self.kind_name(n))
+                                .or_default()
+                                .0
+                                .push(t.elapsed());
                             settled.insert(n);
                             for a in body["alerts"].as_array().into_iter().flatten() {
                                 if let Some(title) = a["rule_title"].as_str() {
@@ -691,6 +745,18 @@ impl Poller {
             tokio::time::sleep(self.poll).await;
         }
     }
+}
+
+/// User + system CPU seconds of process `pid` (fields 14 and 15 of
+/// /proc/PID/stat, in USER_HZ = 100 ticks a second on Linux).
+fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count after its ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Whether `text` holds `token` not followed by another digit (marker 1 is
@@ -881,6 +947,11 @@ mod tests {
             pos += space + 1 + len;
         }
         assert!(json_seen > 500, "{json_seen}");
+    }
+
+    #[test]
+    fn cpu_time_of_this_process() {
+        assert!(cpu_secs(std::process::id()).is_some());
     }
 
     #[test]
