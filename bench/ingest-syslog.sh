@@ -114,7 +114,9 @@ trap 'exit 130' INT TERM
 #    tool's built-in sink (no server).
 tool_args=(--events "$events" --connections "$connections" --rate "$rate")
 echo "== baseline: the load tool into its own sink (no server)"
-baseline_json="$("$tool" --sink "${tool_args[@]}" "${extra[@]}" 2>/dev/null | tee /dev/stderr | tail -n 1)"
+#    Never rate-limited: it is the ceiling.
+"$tool" --sink --events "$events" --connections "$connections" --json-out "$work/baseline.json" 2>/dev/null
+baseline_json="$(cat "$work/baseline.json")"
 baseline_eps="$(printf '%s' "$baseline_json" | sed -n 's/.*"sink_eps":\([0-9.e+]*\).*/\1/p')"
 
 # 2. The server.
@@ -159,8 +161,9 @@ t0="$(date +%s.%N)"
 
 # 3. The run.
 echo "== load: $events messages, $connections connections, rate ${rate} (0 = unlimited)"
-result_json="$("$tool" "${tool_args[@]}" --addr "$syslog" --api "$url" \
-    --token-file "$data/admin.token" --tenant bench --server-pid "$server_pid" "${extra[@]}" | tee /dev/stderr | tail -n 1)"
+"$tool" "${tool_args[@]}" --addr "$syslog" --api "$url" --token-file "$data/admin.token" \
+    --tenant bench --server-pid "$server_pid" "${extra[@]}" --json-out "$work/result.json"
+result_json="$(cat "$work/result.json")"
 
 cpu1="$(ticks)"
 t1="$(date +%s.%N)"
