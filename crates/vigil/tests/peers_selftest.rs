@@ -6,8 +6,8 @@
 mod common;
 
 use common::peers::{
-    deframe_octet_counted, free_tcp_port, port_is_bound, rfc3164, skip_unless, Certs, Forward,
-    LogSink, Peer, Rsyslog, Sshd, PEER_TIMEOUT,
+    deframe_octet_counted, free_tcp_port, port_is_bound, port_is_bound_by, rfc3164, skip_unless,
+    Certs, Forward, LogSink, Peer, Rsyslog, Sshd, PEER_TIMEOUT,
 };
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, UdpSocket};
@@ -223,6 +223,27 @@ fn rfc3164_timestamps_and_octet_counting() {
     let (msgs, rest) = deframe_octet_counted(b"5 hello10 <13>1 x y\n3 ab");
     assert_eq!(msgs, vec!["hello".to_string(), "<13>1 x y\n".to_string()]);
     assert_eq!(rest, b"3 ab");
+}
+
+#[test]
+fn port_ownership_is_read_from_proc() {
+    let udp = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("udp");
+    let tcp = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("tcp");
+    let (u, t) = (
+        udp.local_addr().expect("addr").port(),
+        tcp.local_addr().expect("addr").port(),
+    );
+    let me = std::process::id();
+    assert!(port_is_bound(u, true) && port_is_bound(t, false));
+    assert!(port_is_bound_by(me, u, true) && port_is_bound_by(me, t, false));
+    let child = Command::new("sleep").arg("5").spawn();
+    if let Ok(mut child) = child {
+        assert!(!port_is_bound_by(child.id(), u, true));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop((udp, tcp));
+    assert!(!port_is_bound_by(me, u, true) && !port_is_bound_by(me, t, false));
 }
 
 // ---------------------------------------------------------------------------

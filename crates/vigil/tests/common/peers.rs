@@ -146,44 +146,85 @@ pub fn free_udp_port() -> u16 {
 /// Whether some socket of this network namespace listens on TCP `port`
 /// (or, with `udp`, is bound to UDP `port`), read from /proc/net.
 pub fn port_is_bound(port: u16, udp: bool) -> bool {
+    !bound_inodes(port, udp).is_empty()
+}
+
+/// Whether process `pid` itself holds the socket bound to `port`: another
+/// process may have taken a port between [`free_tcp_port`] and the peer's
+/// bind.
+pub fn port_is_bound_by(pid: u32, port: u16, udp: bool) -> bool {
+    let inodes = bound_inodes(port, udp);
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .ok()
+            .and_then(|l| {
+                let l = l.to_string_lossy().into_owned();
+                l.strip_prefix("socket:[")
+                    .and_then(|r| r.strip_suffix(']'))
+                    .and_then(|n| n.parse::<u64>().ok())
+            })
+            .is_some_and(|inode| inodes.contains(&inode))
+    })
+}
+
+/// Inodes of the sockets listening on TCP `port` / bound to UDP `port`.
+fn bound_inodes(port: u16, udp: bool) -> Vec<u64> {
     let (files, state) = if udp {
         (["/proc/net/udp", "/proc/net/udp6"], "07")
     } else {
         (["/proc/net/tcp", "/proc/net/tcp6"], "0A")
     };
     let want = format!(":{port:04X}");
-    files.iter().any(|file| {
-        std::fs::read_to_string(file)
-            .map(|text| {
-                text.lines().skip(1).any(|line| {
-                    let cols: Vec<&str> = line.split_whitespace().collect();
-                    cols.len() > 3 && cols[1].ends_with(&want) && cols[3] == state
-                })
-            })
-            .unwrap_or(false)
-    })
+    let mut inodes = Vec::new();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() > 9 && cols[1].ends_with(&want) && cols[3] == state {
+                if let Ok(inode) = cols[9].parse() {
+                    inodes.push(inode);
+                }
+            }
+        }
+    }
+    inodes
 }
 
-/// Waits until `port` is bound (see [`port_is_bound`]) while `child` runs.
-/// Panics with `diag()` when the child exits or the time is up.
-fn wait_bound(child: &mut Child, port: u16, udp: bool, what: &str, diag: &dyn Fn() -> String) {
-    let deadline = Instant::now() + PEER_TIMEOUT;
+/// How many times a peer is started on a new port when it could not bind.
+const START_ATTEMPTS: usize = 3;
+
+/// Waits until `child` itself has bound `port`. On failure (it exited, or
+/// did not bind within `timeout`) kills it and says why.
+fn wait_bound(
+    child: &mut Child,
+    port: u16,
+    udp: bool,
+    what: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + timeout;
     loop {
-        if port_is_bound(port, udp) {
-            return;
+        if port_is_bound_by(child.id(), port, udp) {
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
+            // Let the output threads catch up before the caller reports.
             std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "{what} exited ({status}) before binding port {port}:\n{}",
-                diag()
-            );
+            return Err(format!(
+                "{what} exited ({status}) before binding port {port}"
+            ));
         }
         if Instant::now() > deadline {
-            panic!(
-                "{what} did not bind port {port} within {PEER_TIMEOUT:?}:\n{}",
-                diag()
-            );
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "{what} did not bind port {port} within {timeout:?}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -438,7 +479,14 @@ pub enum Forward<'a> {
 /// RFC 5425 use). Note that this template ends the message with a LF, which
 /// rsyslog puts inside the octet-counted frame: `LEN <PRI>1 TIME HOST APP
 /// PROCID MSGID SD MSG\n`. rsyslog's own messages (errors, start/stop) go
-/// to `diag.log`, never to the forward target.
+/// to `diag.log`, never to the forward target. For an RFC 3164 input (as
+/// [`Rsyslog::send`] sends) rsyslog keeps the space after the tag's colon
+/// in MSG, so the forwarded message reads `... sshd 4242 - -  Failed ...`
+/// with two spaces: real rsyslog output, which a receiver has to trim.
+///
+/// The imudp port is picked by binding 127.0.0.1:0 and closing; `start`
+/// checks that rsyslogd itself holds it (via /proc) and tries again on a
+/// new port, up to 3 times, if another process took it first.
 ///
 /// The action retries forever, every second (`action.resumeRetryCount=-1`),
 /// so the receiver may start after rsyslog.
@@ -455,7 +503,6 @@ impl Rsyslog {
         let dir = tempdir("vigil-rsyslog.");
         let work = dir.path().join("work");
         std::fs::create_dir_all(&work).expect("rsyslog work dir");
-        let input_port = free_udp_port();
         let q = |p: &Path| p.display().to_string().replace('"', "\\\"");
 
         let (globals, target, driver) = match &forward {
@@ -475,54 +522,81 @@ impl Rsyslog {
                     .to_string(),
             ),
         };
-        let config = format!(
-            "# Written by crates/vigil/tests/common/peers.rs\n\
-             global(\n  workDirectory=\"{work}\"\n  processInternalMessages=\"on\"\n  \
-             net.enableDNS=\"off\"\n{globals})\n\
-             module(load=\"imudp\")\n\
-             input(type=\"imudp\" address=\"127.0.0.1\" port=\"{input_port}\" ruleset=\"forward\")\n\
-             ruleset(name=\"forward\") {{\n  \
-             action(type=\"omfwd\" target=\"{host}\" port=\"{port}\" protocol=\"tcp\"\n    \
-             TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\"\n\
-             {driver}    action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")\n}}\n\
-             # rsyslog's own messages (main ruleset) stay here, for diagnostics.\n\
-             *.* action(type=\"omfile\" file=\"{diag}\")\n",
-            work = q(&work),
-            host = target.ip(),
-            port = target.port(),
-            diag = q(&dir.path().join("diag.log")),
-        );
-        let conf = dir.path().join("rsyslog.conf");
-        std::fs::write(&conf, &config).expect("write rsyslog.conf");
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let input_port = free_udp_port();
+            let diag_log = q(&dir.path().join("diag.log"));
+            let config = [
+                "# Written by crates/vigil/tests/common/peers.rs".to_string(),
+                "global(".into(),
+                format!("  workDirectory=\"{}\"", q(&work)),
+                "  processInternalMessages=\"on\"".into(),
+                "  net.enableDNS=\"off\"".into(),
+                format!("{globals})"),
+                "module(load=\"imudp\")".into(),
+                format!(
+                    "input(type=\"imudp\" address=\"127.0.0.1\" port=\"{input_port}\" \
+                     ruleset=\"forward\")"
+                ),
+                "ruleset(name=\"forward\") {".into(),
+                format!(
+                    "  action(type=\"omfwd\" target=\"{}\" port=\"{}\" protocol=\"tcp\"",
+                    target.ip(),
+                    target.port()
+                ),
+                "    TCP_Framing=\"octet-counted\" template=\"RSYSLOG_SyslogProtocol23Format\""
+                    .into(),
+                format!("{driver}    action.resumeRetryCount=\"-1\" action.resumeInterval=\"1\")"),
+                "}".into(),
+                "# rsyslog's own messages (main ruleset) stay here, for diagnostics.".into(),
+                format!("*.* action(type=\"omfile\" file=\"{diag_log}\")"),
+                String::new(),
+            ]
+            .join("\n");
+            let conf = dir.path().join("rsyslog.conf");
+            std::fs::write(&conf, &config).expect("write rsyslog.conf");
 
-        let mut child = Command::new(which("rsyslogd").expect("rsyslogd"))
-            .arg("-n")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-i")
-            .arg(dir.path().join("rsyslogd.pid"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start rsyslogd");
-        let stderr = Lines::default();
-        stderr.collect(child.stderr.take().expect("stderr"), "rsyslogd", |_| {});
-        let diag_path = dir.path().join("diag.log");
-        let diag = || {
-            format!(
-                "config:\n{config}\nstderr:\n{}\ndiag.log:\n{}",
-                stderr.text(),
-                std::fs::read_to_string(&diag_path).unwrap_or_default()
-            )
-        };
-        wait_bound(&mut child, input_port, true, "rsyslogd", &diag);
-        Rsyslog {
-            child,
-            dir,
-            input_port,
-            stderr,
+            let mut child = Command::new(which("rsyslogd").expect("rsyslogd"))
+                .arg("-n")
+                .arg("-f")
+                .arg(&conf)
+                .arg("-i")
+                .arg(dir.path().join("rsyslogd.pid"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start rsyslogd");
+            let stderr = Lines::default();
+            stderr.collect(child.stderr.take().expect("stderr"), "rsyslogd", |_| {});
+            let diag_path = dir.path().join("diag.log");
+            let diag = || {
+                format!(
+                    "config:\n{config}\nstderr:\n{}\ndiag.log:\n{}",
+                    stderr.text(),
+                    std::fs::read_to_string(&diag_path).unwrap_or_default()
+                )
+            };
+            match wait_bound(&mut child, input_port, true, "rsyslogd", PEER_TIMEOUT / 2) {
+                Ok(()) => {
+                    return Rsyslog {
+                        child,
+                        dir,
+                        input_port,
+                        stderr,
+                    }
+                }
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    failures.push(format!("{why}\n{}", diag()));
+                }
+            }
         }
+        panic!(
+            "rsyslogd did not start in {START_ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
     }
 
     pub fn input_addr(&self) -> SocketAddr {
@@ -632,62 +706,76 @@ impl Sshd {
                 .args(["-q", "-t", "ed25519", "-N", "", "-C", "vigil-test", "-f"])
                 .arg(&key),
         );
-        let port = free_tcp_port();
         let sshd = which("sshd").expect("sshd");
-        let conf = dir.path().join("sshd_config");
-        let base = format!(
-            "ListenAddress 127.0.0.1:{port}\n\
-             HostKey {key}\n\
-             PidFile {pid}\n\
-             PasswordAuthentication yes\n\
-             KbdInteractiveAuthentication no\n\
-             PubkeyAuthentication no\n\
-             UsePAM no\n\
-             PermitRootLogin no\n\
-             MaxAuthTries 100\n\
-             MaxStartups 100:30:200\n\
-             LoginGraceTime 30\n\
-             UseDNS no\n\
-             SyslogFacility AUTH\n\
-             LogLevel INFO\n",
-            key = key.display(),
-            pid = dir.path().join("sshd.pid").display(),
-        );
-        // PerSourcePenalties (OpenSSH 9.8+) would refuse a brute force;
-        // older versions reject the keyword, so try it with `sshd -t`.
-        std::fs::write(&conf, format!("{base}PerSourcePenalties no\n")).expect("sshd_config");
-        if !run(Command::new(&sshd).arg("-t").arg("-f").arg(&conf))
-            .status
-            .success()
-        {
-            std::fs::write(&conf, &base).expect("sshd_config");
-            run_ok(Command::new(&sshd).arg("-t").arg("-f").arg(&conf));
-        }
+        let mut failures = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_tcp_port();
+            let conf = dir.path().join("sshd_config");
+            let base = format!(
+                "ListenAddress 127.0.0.1:{port}\n\
+                 HostKey {key}\n\
+                 PidFile {pid}\n\
+                 PasswordAuthentication yes\n\
+                 KbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication no\n\
+                 UsePAM no\n\
+                 PermitRootLogin no\n\
+                 MaxAuthTries 100\n\
+                 MaxStartups 100:30:200\n\
+                 LoginGraceTime 30\n\
+                 UseDNS no\n\
+                 SyslogFacility AUTH\n\
+                 LogLevel INFO\n",
+                key = key.display(),
+                pid = dir.path().join("sshd.pid").display(),
+            );
+            // PerSourcePenalties (OpenSSH 9.8+) would refuse a brute force;
+            // older versions reject the keyword, so try it with `sshd -t`.
+            std::fs::write(&conf, format!("{base}PerSourcePenalties no\n")).expect("sshd_config");
+            if !run(Command::new(&sshd).arg("-t").arg("-f").arg(&conf))
+                .status
+                .success()
+            {
+                std::fs::write(&conf, &base).expect("sshd_config");
+                run_ok(Command::new(&sshd).arg("-t").arg("-f").arg(&conf));
+            }
 
-        let mut child = Command::new(&sshd)
-            .args(["-D", "-e", "-f"])
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start sshd");
-        let pid = child.id();
-        let lines = Lines::default();
-        let mut forwarder = SyslogForwarder::new(log_sink, hostname.to_string(), pid);
-        lines.collect(child.stderr.take().expect("stderr"), "sshd", move |line| {
-            forwarder.send(line)
-        });
-        let diag = || format!("sshd output:\n{}", lines.text());
-        wait_bound(&mut child, port, false, "sshd", &diag);
-        Sshd {
-            child,
-            dir,
-            port,
-            hostname: hostname.to_string(),
-            lines,
-            users: Mutex::new(Vec::new()),
+            let mut child = Command::new(&sshd)
+                .args(["-D", "-e", "-f"])
+                .arg(&conf)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start sshd");
+            let pid = child.id();
+            let lines = Lines::default();
+            let mut forwarder = SyslogForwarder::new(log_sink, hostname.to_string(), pid);
+            lines.collect(child.stderr.take().expect("stderr"), "sshd", move |line| {
+                forwarder.send(line)
+            });
+            match wait_bound(&mut child, port, false, "sshd", PEER_TIMEOUT / 2) {
+                Ok(()) => {
+                    return Sshd {
+                        child,
+                        dir,
+                        port,
+                        hostname: hostname.to_string(),
+                        lines,
+                        users: Mutex::new(Vec::new()),
+                    }
+                }
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    failures.push(format!("{why}; sshd output:\n{}", lines.text()));
+                }
+            }
         }
+        panic!(
+            "sshd did not start in {START_ATTEMPTS} attempts:\n{}",
+            failures.join("\n---\n")
+        );
     }
 
     pub fn addr(&self) -> SocketAddr {
