@@ -1,5 +1,5 @@
 //! The pipeline's syslog entry point on arbitrary text: it must never panic,
-//! be deterministic, give ports within u16, and never give an audit part
+//! be deterministic, give ports only as numbers within u16, and never give an audit part
 //! without product `linux`, service `auditd` and the audit time.
 
 #![no_main]

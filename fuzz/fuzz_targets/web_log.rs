@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     for text in [
         line.to_string(),
         format!("203.0.113.9 - bob [10/Oct/2023:13:55:36 -0700] \"{line}"),
-        format!("203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET {line} HTTP/1.1\" 200 5 {line}"),
+        format!(
+            "203.0.113.9 - - [10/Oct/2023:13:55:36 -0700] \"GET {line} HTTP/1.1\" 200 5 {line}"
+        ),
         format!("2024/01/02 03:04:05 [error] 1#0: *5 {line}"),
         format!("[Tue Jan 02 03:04:05.123456 2024] [core:error] {line}"),
     ] {

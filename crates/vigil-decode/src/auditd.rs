@@ -231,7 +231,13 @@ fn pairs(body: &str) -> Vec<(&str, Val<'_>)> {
                 )
             }
         };
-        if !key.is_empty() {
+        // Audit field names are words (`a1[0]`, `old-auid`): a dotted or
+        // odd name is dropped rather than let it pose as an ECS name.
+        if !key.is_empty()
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'[' | b']'))
+        {
             out.push((key, value));
         }
         rest = next;
@@ -1100,6 +1106,10 @@ mod tests {
         // Odd but harmless bodies.
         let r = audit("type=X msg=audit(1.2:3): a=\"unterminated k='x");
         assert_eq!(get(&r, "a"), "unterminated k='x");
+        let r = audit("type=X msg=audit(1.2:3): source.port=x event.action=y ok=1");
+        assert!(!r.doc.contains_key("source.port"));
+        assert_eq!(get(&r, "event.action"), "x");
+        assert_eq!(get(&r, "ok"), "1");
     }
 
     fn assemble(lines: &[&str]) -> (AuditAssembler, Vec<Record>) {

@@ -143,8 +143,32 @@ pub fn decode_syslog_record(line: &str, now: Timestamp) -> Record {
         // The payload's own program and host win over the relay's.
         record.doc.entry(key).or_insert(value);
     }
+    if !payload {
+        ports_as_numbers(&mut record.doc);
+    }
     record.time = record.time.or(msg.timestamp);
     record
+}
+
+/// `source.port` and `destination.port` are numbers: a decoder that found
+/// text where a port goes (a mangled line) leaves none.
+fn ports_as_numbers(doc: &mut Map<String, Value>) {
+    for key in ["source.port", "destination.port"] {
+        let port = match doc.get(key) {
+            None => continue,
+            Some(Value::Number(n)) => n.as_u64().filter(|p| *p <= u64::from(u16::MAX)),
+            Some(Value::String(s)) => s.trim().parse::<u16>().ok().map(u64::from),
+            Some(_) => None,
+        };
+        match port {
+            Some(p) => {
+                doc.insert(key.into(), Value::from(p));
+            }
+            None => {
+                doc.remove(key);
+            }
+        }
+    }
 }
 
 struct Decoded {
@@ -515,6 +539,16 @@ mod tests {
         assert!(r.source.categories.is_empty());
         assert_eq!(r.time, Some(Timestamp(NOW.0 - 60_000_000)));
         assert_eq!(r.audit, None);
+    }
+
+    #[test]
+    fn mangled_ports_are_dropped() {
+        let r = decode_syslog_record(
+            "<38>May  1 11:00:00 bastion sshd[811]: Failed password for root from 203.0.113.7 port 4\u{fffd}0022 ssh2",
+            NOW,
+        );
+        assert_eq!(get(&r, "source.ip"), "203.0.113.7");
+        assert!(!r.doc.contains_key("source.port"));
     }
 
     #[test]

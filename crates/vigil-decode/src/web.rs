@@ -80,7 +80,7 @@ fn access(line: &str) -> Option<Parsed> {
     let (request, rest) = quoted(rest.trim_start())?;
     let mut rest = rest.trim_start().split(' ');
     let status = rest.next()?;
-    if status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
+    if status.len() != 3 || !status.parse::<u16>().is_ok_and(|s| s >= 100) {
         return None;
     }
     let bytes = rest.next().unwrap_or("-");
@@ -673,6 +673,7 @@ mod tests {
             "hello",
             "1.2.3.4 - - [bad] \"GET / HTTP/1.1\" 200 1",
             "1.2.3.4 - - [02/Jan/2024:03:04:05 +0000] \"GET / HTTP/1.1\" 20 1",
+            "1.2.3.4 - - [02/Jan/2024:03:04:05 +0000] \"GET / HTTP/1.1\" 002 1",
             "[nope] [error] x",
             "2024/01/02 03:04:05 error x",
         ] {
