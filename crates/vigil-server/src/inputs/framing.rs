@@ -149,11 +149,10 @@ impl Deframer {
             }),
             // A lone run of digits is a message that lacks its LF.
             Head::Unknown | Head::Newline => {
-                let bytes = trim_end(rest).to_vec();
-                Ok((!bytes.is_empty()).then_some(Frame {
-                    bytes,
-                    truncated: false,
-                }))
+                let line = trim_end(rest);
+                let truncated = line.len() > self.max;
+                let bytes = trim_end(&line[..line.len().min(self.max)]).to_vec();
+                Ok((!bytes.is_empty()).then_some(Frame { bytes, truncated }))
             }
         };
         self.pos = self.buf.len();
@@ -429,6 +428,14 @@ mod tests {
         let (frames, end) = run(100, &[format!("{digits} <1>x\n").as_bytes()]);
         assert_eq!(end, Ok(()));
         assert_eq!(texts(&frames), [format!("{digits} <1>x")]);
+    }
+
+    #[test]
+    fn the_last_line_is_cut_too() {
+        let (frames, end) = run(1, &[b"<1>a\n", b"11"]);
+        assert_eq!(end, Ok(()));
+        assert_eq!(texts(&frames), ["<", "1"]);
+        assert!(frames[1].truncated);
     }
 
     #[test]
