@@ -4,13 +4,16 @@
 //! name in `_path`, `@stream` or `_write_path`, or none.
 //!
 //! Recognised by `uid` and the originator address (`id.orig_h` in any of
-//! the three forms). The log is the named one, else guessed from its
+//! the three forms), or by a log name and `ts` (files, x509... have no
+//! connection id). The log is the named one, else guessed from its
 //! fields (`query` → dns, `method`/`uri` → http, `conn_state` → conn,
 //! `server_name`/`cipher` → ssl).
 //!
 //! The object is kept; added:
 //! - `id.orig_h`, `id.orig_p`, `id.resp_h`, `id.resp_p` as flat keys when
-//!   they came as `id_orig_h` (Sigma's zeek rules use `id.resp_h`);
+//!   they came as `id_orig_h` (Sigma's zeek rules use `id.resp_h`), and
+//!   x509's `certificate.*`, `san.*`, `basic_constraints.*` when they came
+//!   as `certificate_serial`...;
 //! - all: `source.ip`, `source.port`, `destination.ip`,
 //!   `destination.port`, `network.transport` (`proto`), `event.dataset`
 //!   (`zeek.<log>`), `event.id` (`uid`);
@@ -31,7 +34,9 @@
 //! - ssl: `tls.server.sni` and `tls.client.server_name` (`server_name`),
 //!   `tls.version`, `tls.cipher`, `tls.established`, `tls.resumed`,
 //!   `tls.client.ja3`, `tls.server.ja3s`, `tls.server.subject`,
-//!   `tls.server.issuer`.
+//!   `tls.server.issuer`;
+//! - files: `file.hash.md5/sha1/sha256`, `file.mime_type`, `file.name`,
+//!   `file.size` (`seen_bytes`).
 //!
 //! Log source: product `zeek`, service the log's name (`conn`, `dns`,
 //! `http`, `ssl`, `smb_files`, `kerberos`...: SigmaHQ's zeek services are
@@ -48,9 +53,18 @@ use serde_json::{Map, Value};
 
 const ID_FIELDS: [&str; 4] = ["orig_h", "orig_p", "resp_h", "resp_p"];
 
-/// Whether `doc` looks like a Zeek log entry.
+/// Whether `doc` looks like a Zeek log entry: a `uid` and an originator
+/// address, or a log name (`_path`, `@stream`, `_write_path`) and a `ts`
+/// (the logs without a connection: files, x509, notice...).
 pub fn is_zeek(doc: &Map<String, Value>) -> bool {
-    doc.get("uid").is_some_and(Value::is_string) && id(doc, "orig_h").is_some()
+    (doc.get("uid").is_some_and(Value::is_string) && id(doc, "orig_h").is_some())
+        || (doc.contains_key("ts") && log_name(doc).is_some())
+}
+
+fn log_name(doc: &Map<String, Value>) -> Option<&str> {
+    ["_path", "@stream", "_write_path"]
+        .iter()
+        .find_map(|k| doc.get(*k).and_then(Value::as_str))
 }
 
 /// `id.<part>` in any of its forms.
@@ -62,15 +76,24 @@ fn id<'a>(doc: &'a Map<String, Value>, part: &str) -> Option<&'a Value> {
 
 /// Adds ECS names and the log source to a Zeek entry (see the module doc).
 pub fn decode_zeek(mut doc: Map<String, Value>) -> Record {
-    let named = ["_path", "@stream", "_write_path"]
-        .iter()
-        .find_map(|k| doc.get(*k).and_then(Value::as_str))
-        .map(str::to_string);
-    let log = named.unwrap_or_else(|| guess(&doc).to_string());
+    let log = log_name(&doc).map_or_else(|| guess(&doc).to_string(), str::to_string);
     for part in ID_FIELDS {
         if let Some(v) = doc.get(&format!("id_{part}")).cloned() {
             doc.entry(format!("id.{part}")).or_insert(v);
         }
+    }
+    // x509's record fields, likewise (`certificate_serial`).
+    let renamed: Vec<(String, Value)> = doc
+        .iter()
+        .filter_map(|(k, v)| {
+            ["certificate_", "san_", "basic_constraints_"]
+                .iter()
+                .find_map(|p| k.strip_prefix(p).map(|rest| (p, rest)))
+                .map(|(p, rest)| (format!("{}.{rest}", p.trim_end_matches('_')), v.clone()))
+        })
+        .collect();
+    for (k, v) in renamed {
+        doc.entry(k).or_insert(v);
     }
     let text = |doc: &Map<String, Value>, k: &str| doc.get(k).and_then(value_text);
     if let Some(ip) = id(&doc, "orig_h").and_then(value_text) {
@@ -109,6 +132,19 @@ pub fn decode_zeek(mut doc: Map<String, Value>) -> Record {
         }
         "ssl" => {
             ssl(&mut doc);
+            None
+        }
+        "files" => {
+            for (from, to) in [
+                ("md5", "file.hash.md5"),
+                ("sha1", "file.hash.sha1"),
+                ("sha256", "file.hash.sha256"),
+                ("mime_type", "file.mime_type"),
+                ("filename", "file.name"),
+                ("seen_bytes", "file.size"),
+            ] {
+                alias(&mut doc, from, to);
+            }
             None
         }
         _ => None,
@@ -365,6 +401,19 @@ mod tests {
     }
 
     #[test]
+    fn x509_entry_without_connection() {
+        let r = zeek(
+            json!({"@stream": "x509", "ts": 1588316619.755627, "id": "FSEOuu0uAa3hHdMa8",
+            "certificate_serial": "8BB00EE", "certificate_subject": "CN=x"}),
+        );
+        assert_eq!(get(&r, "certificate.serial"), "8BB00EE");
+        assert_eq!(
+            r.source,
+            LogSourceTag::new(Some("zeek"), None, Some("x509"))
+        );
+    }
+
+    #[test]
     fn ssl_entry() {
         let r = zeek(
             json!({"_path": "ssl", "ts": 1.0, "uid": "C2", "id.orig_h": "10.0.1.5",
@@ -397,11 +446,21 @@ mod tests {
                 continue;
             }
             assert!(r.time.is_some(), "{line}");
-            assert!(r.doc.contains_key("source.ip"), "{line}");
+            if line.contains("\"uid\"") && line.contains("\"id_orig_h\"") {
+                assert!(r.doc.contains_key("source.ip"), "{line}");
+            }
             assert_eq!(r.source.service.as_deref(), Some(stream.as_str()));
             *seen.entry(stream).or_insert(0) += 1;
         }
-        for log in ["conn", "dns", "http", "ssl", "kerberos", "smb_files"] {
+        for log in [
+            "conn",
+            "dns",
+            "http",
+            "ssl",
+            "kerberos",
+            "smb_files",
+            "files",
+        ] {
             assert!(seen.get(log).is_some_and(|n| *n > 0), "{log}: {seen:?}");
         }
     }
