@@ -22,7 +22,9 @@
 //! `process.command_line` (EXECVE args, USER_CMD `cmd`, else PROCTITLE),
 //! `process.args`, `process.title` (proctitle), `process.working_directory`
 //! (cwd), `user.id` (uid), `user.audit.id` (auid, unless unset),
-//! `user.effective.id` (euid), `group.id` (gid), `user.name` (acct),
+//! `user.effective.id` (euid), `group.id` (gid), `user.name` (acct, else
+//! the ENRICHED `UID`), `user.audit.name` (`AUID`), `user.effective.name`
+//! (`EUID`), `group.name` (`GID`),
 //! `source.ip` (addr) / `source.domain` (hostname), `destination.ip` and
 //! `destination.port` (SOCKADDR `saddr`), `event.outcome` (`res=`,
 //! `success=`), `event.action` (the record type lowercased),
@@ -389,7 +391,11 @@ fn raw<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
 }
 
 fn ecs(doc: &mut Map<String, Value>, record_type: &str, args: &BTreeMap<u32, String>) {
+    // The first source of a name wins.
     let copy = |doc: &mut Map<String, Value>, from: &str, to: &str, number: bool| {
+        if doc.contains_key(to) {
+            return;
+        }
         if let Some(v) = raw(doc, from).map(str::to_string) {
             if number {
                 put_num(doc, to, &v);
@@ -407,6 +413,11 @@ fn ecs(doc: &mut Map<String, Value>, record_type: &str, args: &BTreeMap<u32, Str
     copy(doc, "euid", "user.effective.id", false);
     copy(doc, "gid", "group.id", false);
     copy(doc, "acct", "user.name", false);
+    // ENRICHED format: the names of the ids.
+    copy(doc, "UID", "user.name", false);
+    copy(doc, "AUID", "user.audit.name", false);
+    copy(doc, "EUID", "user.effective.name", false);
+    copy(doc, "GID", "group.name", false);
     copy(doc, "cwd", "process.working_directory", false);
     copy(doc, "proctitle", "process.title", false);
     if let Some(addr) = raw(doc, "addr").map(str::to_string) {
@@ -1087,6 +1098,8 @@ mod tests {
         let r = audit("type=SYSCALL msg=audit(1700000000.1:48): arch=c000003e syscall=59 success=yes exit=0 comm=\"id\"\u{1d}ARCH=x86_64 SYSCALL=execve AUID=\"alice\" UID=\"root\"");
         assert_eq!(get(&r, "SYSCALL"), "execve");
         assert_eq!(get(&r, "AUID"), "alice");
+        assert_eq!(get(&r, "user.audit.name"), "alice");
+        assert_eq!(get(&r, "user.name"), "root");
         assert_eq!(get(&r, "ARCH"), "x86_64");
     }
 
