@@ -404,10 +404,11 @@ async fn tcp_back_pressure_holds_the_sender() {
     }
     assert!(last < MESSAGES, "everything was written: nothing held back");
     assert!(!writer.is_finished());
-    // Taken while held: the kernel's buffers and two batches at most.
+    // Taken while held: the kernel's socket buffers (a few hundred KB
+    // here) and two batches; 16 MiB leaves room for generous autotuning.
     let held_bytes = last * 1000;
     eprintln!("the sender was held after {held_bytes} bytes");
-    assert!(held_bytes < 48 << 20, "{held_bytes} bytes taken while held");
+    assert!(held_bytes < 16 << 20, "{held_bytes} bytes taken while held");
 
     let mut next = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);

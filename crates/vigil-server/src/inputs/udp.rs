@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc::error::TrySendError;
 use vigil_core::Timestamp;
@@ -52,6 +52,7 @@ pub(super) fn spawn(socket: UdpSocket, listener: Arc<Listener>) {
 async fn serve(socket: UdpSocket, listener: Arc<Listener>) {
     let mut shutdown = listener.shutdown.clone();
     let mut buf = vec![0u8; DATAGRAM_BYTES];
+    let mut drops = DropLog::default();
     loop {
         let received = tokio::select! {
             _ = stopped(&mut shutdown) => return,
@@ -78,14 +79,14 @@ async fn serve(socket: UdpSocket, listener: Arc<Listener>) {
                 }
             }
         }
-        if !hand_over(&listener, batch) {
+        if !hand_over(&listener, batch, &mut drops) {
             return;
         }
     }
 }
 
 /// Offers a batch without waiting; false when the pipeline is gone.
-fn hand_over(listener: &Listener, batch: Vec<InboundMessage>) -> bool {
+fn hand_over(listener: &Listener, batch: Vec<InboundMessage>, drops: &mut DropLog) -> bool {
     if batch.is_empty() {
         return true;
     }
@@ -97,9 +98,39 @@ fn hand_over(listener: &Listener, batch: Vec<InboundMessage>) -> bool {
                 .syslog
                 .udp_dropped
                 .inc_by(batch.len() as u64);
+            drops.dropped(listener, batch.len());
             true
         }
         Err(TrySendError::Closed(_)) => false,
+    }
+}
+
+/// Warns of dropped messages at most once per [`DROP_WARNING_EVERY`], so
+/// that an overload is seen in the log without flooding it.
+#[derive(Default)]
+struct DropLog {
+    unreported: usize,
+    last_warning: Option<Instant>,
+}
+
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
+impl DropLog {
+    fn dropped(&mut self, listener: &Listener, messages: usize) {
+        self.unreported += messages;
+        if self
+            .last_warning
+            .is_some_and(|at| at.elapsed() < DROP_WARNING_EVERY)
+        {
+            return;
+        }
+        tracing::warn!(
+            addr = %listener.config.listen,
+            dropped = self.unreported,
+            "syslog UDP messages dropped: the pipeline is full"
+        );
+        self.unreported = 0;
+        self.last_warning = Some(Instant::now());
     }
 }
 
