@@ -83,6 +83,12 @@ pub fn decode_audit(text: &str) -> Option<Record> {
         }
         insert_field(&mut doc, key, value, is_execve, &mut args);
     }
+    for (index, arg) in &args {
+        let key = format!("a{index}");
+        if !doc.contains_key(&key) {
+            doc.insert(key, Value::from(arg.as_str()));
+        }
+    }
     let record_type = header.record_type;
     ecs(&mut doc, &record_type, &args);
     put_num(&mut doc, "event.sequence", &header.serial.to_string());
@@ -329,13 +335,13 @@ fn insert_field(
         Val::Bare(v) => v.to_string(),
     };
     if let Some((index, piece)) = arg {
-        // `a1[0]=..` `a1[1]=..`: one long argument in pieces.
+        // `a1[0]=..` `a1[1]=..`: one long argument in pieces, joined (and
+        // given as `a1`) by `decode_audit` once all are read.
         let entry = args.entry(index).or_default();
         if piece.is_some() || entry.is_empty() {
             entry.push_str(&text);
         }
         if piece.is_some() {
-            doc.insert(format!("a{index}"), Value::from(entry.as_str()));
             return;
         }
     }
