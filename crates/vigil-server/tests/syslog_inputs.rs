@@ -256,6 +256,38 @@ async fn oversized_newline_frame_is_cut_and_counted() {
     );
 }
 
+/// A cut that splits a character drops the part, without counting the
+/// message as invalid UTF-8; a message cut where it was already invalid
+/// is counted.
+#[tokio::test]
+async fn a_cut_keeps_whole_characters() {
+    let config = SyslogInputConfig {
+        max_message_bytes: 100,
+        ..local(SyslogProtocol::Udp)
+    };
+    let mut inputs = start(vec![config], 16).await;
+    let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    client.connect(inputs.addrs[0]).await.unwrap();
+    // 5 + 2 × 60 bytes: the 100th byte is the first half of an é.
+    let message = format!("<13>a{}", "\u{e9}".repeat(60));
+    client.send(message.as_bytes()).await.unwrap();
+    let got = inputs.take(1).await;
+    assert_eq!(got[0].text, format!("<13>a{}", "\u{e9}".repeat(47)));
+    let mut broken = b"<13>".to_vec();
+    broken.extend(std::iter::repeat_n(0xff, 200));
+    client.send(&broken).await.unwrap();
+    let got = inputs.take(1).await;
+    assert!(got[0].text.starts_with("<13>\u{fffd}"));
+    assert_eq!(
+        inputs.metric("vigil_syslog_oversized_total{protocol=\"udp\"}"),
+        2.0
+    );
+    assert_eq!(
+        inputs.metric("vigil_syslog_invalid_utf8_total{protocol=\"udp\"}"),
+        1.0
+    );
+}
+
 #[tokio::test]
 async fn oversized_octet_count_closes_only_that_connection() {
     let config = SyslogInputConfig {

@@ -223,27 +223,45 @@ impl Listener {
     }
 
     /// Turns the bytes of one message into an [`InboundMessage`],
-    /// counting it.
+    /// counting it. `truncated`: the message was cut to the limit.
     fn message(
         &self,
         bytes: Vec<u8>,
+        truncated: bool,
         peer: SocketAddr,
         client_names: &Option<Arc<[String]>>,
         received: Timestamp,
     ) -> InboundMessage {
         self.counters.messages.inc();
         self.counters.bytes.inc_by(bytes.len() as u64);
-        let text = String::from_utf8(bytes).unwrap_or_else(|e| {
-            self.counters.invalid_utf8.inc();
-            String::from_utf8_lossy(e.as_bytes()).into_owned()
-        });
+        if truncated {
+            self.count_oversized();
+        }
         InboundMessage {
-            text,
+            text: self.text(bytes, truncated),
             peer: canonical(peer),
             listener: self.index,
             client_names: client_names.clone(),
             received,
         }
+    }
+
+    /// The bytes as text, invalid UTF-8 replaced and counted. A character
+    /// that the cut of a truncated message split is dropped, not counted:
+    /// the sender wrote it whole.
+    fn text(&self, bytes: Vec<u8>, truncated: bool) -> String {
+        let e = match String::from_utf8(bytes) {
+            Ok(text) => return text,
+            Err(e) => e,
+        };
+        let error = e.utf8_error();
+        if truncated && error.error_len().is_none() {
+            // Valid up to there: nothing is replaced.
+            let valid = &e.as_bytes()[..error.valid_up_to()];
+            return String::from_utf8_lossy(valid).into_owned();
+        }
+        self.counters.invalid_utf8.inc();
+        String::from_utf8_lossy(e.as_bytes()).into_owned()
     }
 
     fn count_oversized(&self) {

@@ -120,11 +120,8 @@ impl Reader<'_> {
     }
 
     fn message(&self, frame: Frame, now: Timestamp) -> InboundMessage {
-        if frame.truncated {
-            self.listener.count_oversized();
-        }
         self.listener
-            .message(frame.bytes, self.peer, &self.names, now)
+            .message(frame.bytes, frame.truncated, self.peer, &self.names, now)
     }
 
     /// Waits for room in the pipeline: this wait is the back-pressure.

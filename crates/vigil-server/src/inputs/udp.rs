@@ -143,13 +143,9 @@ fn add_datagram(
     let now = Timestamp::now();
     let max = listener.config.max_message_bytes;
     for message in split_datagram(datagram) {
-        let kept = if message.len() > max {
-            listener.count_oversized();
-            &message[..max]
-        } else {
-            message
-        };
-        batch.push(listener.message(kept.to_vec(), peer, &None, now));
+        let truncated = message.len() > max;
+        let kept = &message[..message.len().min(max)];
+        batch.push(listener.message(kept.to_vec(), truncated, peer, &None, now));
     }
 }
 
