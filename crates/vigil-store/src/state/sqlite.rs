@@ -86,6 +86,16 @@ impl SqliteState {
         Ok(SqliteState { pool })
     }
 
+    /// A transaction that writes. SQLite: `BEGIN IMMEDIATE` takes the write
+    /// lock up front, so the busy timeout applies; a deferred transaction
+    /// that reads first and then writes fails at once ("database is
+    /// locked") when another connection wrote in between.
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StateError> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)
+    }
+
     async fn user_tenants(&self, user_id: i64) -> Result<Vec<TenantId>, StateError> {
         let ids: Vec<i64> = sqlx::query_scalar(
             "SELECT tenant_id FROM user_tenants WHERE user_id = $1 ORDER BY tenant_id",
@@ -238,7 +248,7 @@ impl StateStore for SqliteState {
         // The first statement writes, so the transaction takes SQLite's write
         // lock at once (waiting up to the busy timeout) instead of failing
         // later on a read-to-write upgrade.
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -272,7 +282,7 @@ impl StateStore for SqliteState {
         tenants: &[TenantId],
     ) -> Result<User, StateError> {
         let tenants = validate::user_tenants(role, tenants)?;
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let row =
             sqlx::query("UPDATE users SET role = $1 WHERE id = $2 RETURNING name, created_at")
                 .bind(role.as_str())

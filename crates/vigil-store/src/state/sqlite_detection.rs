@@ -16,7 +16,7 @@ const ALERT_COLUMNS: &str = "id, tenant_id, team, rule_id, rule_title, severity,
 #[async_trait::async_trait]
 impl DetectionStore for SqliteState {
     async fn record_alerts(&self, hits: &[NewAlert]) -> Result<Vec<(Alert, bool)>, StateError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(hits.len());
         for hit in hits {
             let key = hit.dedup_key();
@@ -259,7 +259,7 @@ impl DetectionStore for SqliteState {
     }
 
     async fn observe_logins(&self, logins: &[LoginSeen]) -> Result<Vec<LoginNovelty>, StateError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
+        let mut tx = self.begin_write().await?;
         let mut out = Vec::with_capacity(logins.len());
         for login in logins {
             let first: Option<i64> = sqlx::query_scalar(
