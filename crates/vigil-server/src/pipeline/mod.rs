@@ -45,6 +45,17 @@ pub struct Pipeline {
     metrics: Arc<Metrics>,
 }
 
+/// Messages by tenant, each with its quarantine reason if it has one.
+type Routed = BTreeMap<TenantId, Vec<(InboundMessage, Option<String>)>>;
+
+/// One tenant's events, decoded and matched, waiting to be stored.
+struct Prepared {
+    tenant: TenantId,
+    events: Vec<Event>,
+    /// `None` for quarantined messages: no tenant's rules apply.
+    verdicts: Option<crate::detection::Verdicts>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     #[error(transparent)]
@@ -103,22 +114,38 @@ impl Pipeline {
             return Ok(());
         }
         let this = self.clone();
-        let (events, verdicts) = tokio::task::spawn_blocking(move || {
-            let verdicts = this.detection.evaluate(tenant, &sourced);
-            let events: Vec<Event> = sourced.into_iter().map(|(e, _)| e).collect();
-            (events, verdicts)
-        })
-        .await
-        .map_err(|e| PipelineError::Detection(e.to_string()))?;
-        let count = events.len() as u64;
-        self.events.append(tenant, events).await?;
-        self.metrics.ingested_events.inc_by(count);
+        let prepared = tokio::task::spawn_blocking(move || this.evaluate(tenant, sourced))
+            .await
+            .map_err(|e| PipelineError::Detection(e.to_string()))?;
+        self.store(prepared).await
+    }
+
+    /// Runs the rules over one tenant's events (CPU: a blocking thread).
+    fn evaluate(&self, tenant: TenantId, sourced: Vec<(Event, EventSource)>) -> Prepared {
+        let verdicts = (tenant != QUARANTINE).then(|| self.detection.evaluate(tenant, &sourced));
+        Prepared {
+            tenant,
+            events: sourced.into_iter().map(|(e, _)| e).collect(),
+            verdicts,
+        }
+    }
+
+    /// Stores prepared events, then records their alerts. An alert store
+    /// failure is logged and counted: the events are stored, and the sender
+    /// must not send them again.
+    async fn store(&self, prepared: Prepared) -> Result<(), PipelineError> {
+        let count = prepared.events.len() as u64;
+        self.events.append(prepared.tenant, prepared.events).await?;
+        if prepared.tenant != QUARANTINE {
+            self.metrics.ingested_events.inc_by(count);
+        }
+        let Some(verdicts) = prepared.verdicts else {
+            return Ok(());
+        };
         match self.detection.settle(verdicts).await {
             Ok(opened) => {
                 self.metrics.pipeline.alerts_opened.inc_by(opened as u64);
             }
-            // The events are stored; an alert store failure must not make
-            // the sender resend them. It is logged and counted.
             Err(e) => {
                 self.metrics.pipeline.alert_failures.inc();
                 tracing::error!(error = %e, "recording alerts failed");
@@ -127,10 +154,10 @@ impl Pipeline {
         Ok(())
     }
 
-    /// One batch from the syslog listeners: routed to tenants, decoded,
-    /// then as [`Pipeline::ingest`] per tenant.
-    pub async fn ingest_syslog(self: &Arc<Self>, batch: Vec<InboundMessage>) {
-        let mut routed: BTreeMap<TenantId, Vec<(InboundMessage, Option<String>)>> = BTreeMap::new();
+    /// Sorts a batch from the syslog listeners by tenant (quarantine
+    /// included), keeping each tenant's messages in arrival order.
+    async fn route(&self, batch: Vec<InboundMessage>) -> Routed {
+        let mut routed: Routed = BTreeMap::new();
         for message in batch {
             match self.router.route(&message).await {
                 Route::Tenant(id) => routed.entry(id).or_default().push((message, None)),
@@ -143,29 +170,28 @@ impl Pipeline {
                 }
             }
         }
-        for (tenant, messages) in routed {
-            let this = self.clone();
-            let decoded = tokio::task::spawn_blocking(move || this.decode(tenant, messages)).await;
-            let result = match decoded {
-                Ok(sourced) if tenant == QUARANTINE => self.store_quarantine(sourced).await,
-                Ok(sourced) => self.detect_and_store(tenant, sourced).await,
-                Err(e) => Err(PipelineError::Detection(e.to_string())),
-            };
-            if let Err(e) = result {
-                self.metrics.pipeline.lost.inc();
-                tracing::error!(tenant = %tenant, error = %e, "a syslog batch could not be stored");
-            }
-        }
+        routed
     }
 
-    /// Quarantined messages are kept whole, with the reason, and not
-    /// matched: they belong to no tenant's rules.
-    async fn store_quarantine(
-        &self,
-        sourced: Vec<(Event, EventSource)>,
-    ) -> Result<(), PipelineError> {
-        let events: Vec<Event> = sourced.into_iter().map(|(e, _)| e).collect();
-        Ok(self.events.append(QUARANTINE, events).await?)
+    /// Decodes and matches one tenant's messages (on a blocking thread).
+    async fn prepare(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        messages: Vec<(InboundMessage, Option<String>)>,
+    ) -> Option<Prepared> {
+        let this = self.clone();
+        let prepared = tokio::task::spawn_blocking(move || {
+            let sourced = this.decode(tenant, messages);
+            this.evaluate(tenant, sourced)
+        })
+        .await;
+        match prepared {
+            Ok(prepared) => Some(prepared),
+            Err(e) => {
+                tracing::error!(error = %e, "decoding a syslog batch stopped");
+                None
+            }
+        }
     }
 
     fn decode(
@@ -237,27 +263,85 @@ impl Pipeline {
     }
 }
 
-/// Drains the listeners' queue with `workers` concurrent tasks until every
-/// sender is gone.
+/// Messages a worker takes from the queue at once, at most: when the
+/// pipeline falls behind, batches grow and the per-batch costs (a log
+/// commit, an alert transaction) are shared by more events.
+const COALESCE_MESSAGES: usize = 8192;
+
+/// Batches being stored at once, at most: storing waits on fsync, so
+/// workers go on decoding and matching the next batches meanwhile; beyond
+/// this they wait, and the queue, then the senders, feel it.
+const STORES_IN_FLIGHT: u32 = 8;
+
+/// Drains the listeners' queue until every sender is gone and every batch
+/// is stored.
+///
+/// One dispatcher takes batches (coalesced) and sorts them by tenant; each
+/// tenant always goes to the same one of `workers` shards, which decode and
+/// match its messages in arrival order, so that correlations (a brute force
+/// *then* a success) see a tenant's events in the order they came.
+/// Stores run beside them, at most [`STORES_IN_FLIGHT`] at once.
 pub async fn run_syslog(
     pipeline: Arc<Pipeline>,
-    receiver: mpsc::Receiver<Vec<InboundMessage>>,
+    mut receiver: mpsc::Receiver<Vec<InboundMessage>>,
     workers: usize,
 ) {
-    let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(STORES_IN_FLIGHT as usize));
+    let mut shards = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..workers.max(1) {
-        let receiver = receiver.clone();
+        let (shard, mut work) =
+            mpsc::channel::<(TenantId, Vec<(InboundMessage, Option<String>)>)>(2);
+        shards.push(shard);
         let pipeline = pipeline.clone();
+        let in_flight = in_flight.clone();
         tasks.push(tokio::spawn(async move {
-            loop {
-                let batch = receiver.lock().await.recv().await;
-                let Some(batch) = batch else { break };
-                pipeline.ingest_syslog(batch).await;
+            while let Some((tenant, messages)) = work.recv().await {
+                let Some(prepared) = pipeline.prepare(tenant, messages).await else {
+                    continue;
+                };
+                let Ok(permit) = in_flight.clone().acquire_owned().await else {
+                    return;
+                };
+                let pipeline = pipeline.clone();
+                tokio::spawn(async move {
+                    let count = prepared.events.len() as u64;
+                    if let Err(e) = pipeline.store(prepared).await {
+                        pipeline.metrics.pipeline.lost.inc_by(count);
+                        tracing::error!(tenant = %tenant, error = %e, "a syslog batch could not be stored");
+                    }
+                    drop(permit);
+                });
             }
         }));
     }
+    while let Some(batch) = next_batch(&mut receiver).await {
+        for (tenant, messages) in pipeline.route(batch).await {
+            let shard = &shards[tenant.0.unsigned_abs() as usize % shards.len()];
+            if shard.send((tenant, messages)).await.is_err() {
+                tracing::error!("a pipeline shard stopped");
+            }
+        }
+    }
+    drop(shards);
     for task in tasks {
         let _ = task.await;
     }
+    // Every store has returned its permit once all can be taken.
+    let _ = in_flight.acquire_many(STORES_IN_FLIGHT).await;
+}
+
+/// The next batch, with whatever else is already queued (up to
+/// [`COALESCE_MESSAGES`]); `None` once every sender is gone.
+async fn next_batch(
+    receiver: &mut mpsc::Receiver<Vec<InboundMessage>>,
+) -> Option<Vec<InboundMessage>> {
+    let mut batch = receiver.recv().await?;
+    while batch.len() < COALESCE_MESSAGES {
+        match receiver.try_recv() {
+            Ok(more) => batch.extend(more),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
 }

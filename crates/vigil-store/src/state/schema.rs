@@ -96,6 +96,11 @@ CREATE TABLE alerts (
 CREATE UNIQUE INDEX alerts_open ON alerts (tenant_id, rule_id, dedup_key)
     WHERE status <> 'closed';
 CREATE INDEX alerts_tenant_seen ON alerts (tenant_id, last_seen);
+-- The queue's filters: by entity and by rule.
+CREATE INDEX alerts_tenant_host ON alerts (tenant_id, host, last_seen);
+CREATE INDEX alerts_tenant_user ON alerts (tenant_id, user_name, last_seen);
+CREATE INDEX alerts_tenant_source ON alerts (tenant_id, source_ip, last_seen);
+CREATE INDEX alerts_tenant_rule ON alerts (tenant_id, rule_id, last_seen);
 
 -- Sigma rules uploaded through the API, each owned by one tenant.
 CREATE TABLE rules (
