@@ -72,6 +72,9 @@ pub struct Detection {
     folders_seen: Mutex<Vec<(PathBuf, Option<SystemTime>)>>,
     /// One rebuild at a time.
     rebuilding: tokio::sync::Mutex<()>,
+    /// One alert writer at a time: SQLite has one writer anyway, and
+    /// queueing here never runs into its busy timeout.
+    recording: tokio::sync::Mutex<()>,
 }
 
 impl Detection {
@@ -94,6 +97,7 @@ impl Detection {
             min_severity: Severity::from_sigma_level(Some(&config.min_level)),
             folders_seen: Mutex::new(Vec::new()),
             rebuilding: tokio::sync::Mutex::new(()),
+            recording: tokio::sync::Mutex::new(()),
         });
         detection.rebuild().await?;
         Ok(detection)
@@ -291,6 +295,10 @@ impl Detection {
     /// After the events are stored: judges the logins against the memory
     /// of sources and records every alert. Returns how many alerts opened.
     pub async fn settle(&self, mut verdicts: Verdicts) -> anyhow::Result<usize> {
+        if verdicts.logins.is_empty() && verdicts.alerts.is_empty() {
+            return Ok(0);
+        }
+        let _writer = self.recording.lock().await;
         if !verdicts.logins.is_empty() {
             let logins: Vec<LoginSeen> =
                 verdicts.logins.iter().map(|(l, _, _)| l.clone()).collect();

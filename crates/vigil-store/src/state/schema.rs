@@ -130,6 +130,8 @@ CREATE TABLE login_sources (
     last_seen  BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, user_name, source)
 );
+-- "When was this user first seen": one index step, however many sources.
+CREATE INDEX login_sources_first ON login_sources (tenant_id, user_name, first_seen);
 "#,
 ];
 
