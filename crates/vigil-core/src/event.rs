@@ -9,6 +9,11 @@ use std::str::FromStr;
 /// Fields that carry an event's own time, in order of preference.
 pub const TIME_FIELDS: [&str; 3] = ["@timestamp", "timestamp", "time"];
 
+/// Fields kept with an event (shown by searches) but never indexed: the
+/// original text of a decoded record, which its decoded fields already
+/// cover. Indexing it would double the indexing work of every syslog line.
+pub const STORED_ONLY_FIELDS: [&str; 1] = ["event.original"];
+
 /// A unique event id: 48 bits of milliseconds then 80 random bits, so that
 /// ids sort roughly by creation time and never collide in practice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -12,6 +12,6 @@ pub mod event;
 pub mod tenant;
 pub mod time;
 
-pub use event::{flatten_fields, Event, EventId, TIME_FIELDS};
+pub use event::{flatten_fields, Event, EventId, STORED_ONLY_FIELDS, TIME_FIELDS};
 pub use tenant::{TenantId, TenantName, TenantNameError};
 pub use time::{Timestamp, TimestampError};

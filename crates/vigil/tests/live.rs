@@ -149,6 +149,11 @@ fn syslog_is_routed_decoded_matched_and_alerted() {
     assert!(event["event.original"]
         .as_str()
         .is_some_and(|o| o.contains("Failed password")));
+    assert_eq!(
+        server.search(&acme, "event.original:*")["total"],
+        0,
+        "the original line is stored, not indexed"
+    );
 
     // UDP from 127.0.0.2 belongs to globex by its source block.
     send_udp(

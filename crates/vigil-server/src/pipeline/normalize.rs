@@ -24,6 +24,8 @@ impl Normalizer {
     pub fn json_event(&self, mut event: Event) -> (Event, EventSource) {
         let doc = std::mem::take(&mut event.doc);
         let mut record = decode_json_record(doc);
+        let recognised = record.source.product.is_some()
+            || record.doc.get("Event").is_some_and(Value::is_object);
         // The EVTX shape (`{"Event": {"System": ..}}`, from an EVTX import
         // or a shipper that keeps it) is a Windows event too.
         if record.source.product.is_none() && record.doc.get("Event").is_some_and(Value::is_object)
@@ -35,6 +37,14 @@ impl Normalizer {
             event.time = time;
         }
         let source = self.tag(&record.source, &mut event.doc);
+        if recognised {
+            // What is stored is what is indexed (a replay after a crash
+            // indexes the stored text again), so a normalized event is
+            // stored normalized, with the text as sent in `event.original`.
+            let original = std::mem::take(&mut event.raw);
+            event.doc.insert("event.original".into(), original.into());
+            event.raw = serde_json::to_string(&event.doc).unwrap_or_default();
+        }
         (event, source)
     }
 

@@ -36,7 +36,10 @@ impl<'a> Iterator for Members<'a> {
     type Item = (&'a str, JsonRef<'a>);
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.0.next().map(|(k, v)| (k.as_str(), JsonRef::Value(v)))
+        self.0
+            .by_ref()
+            .find(|(k, _)| !vigil_core::STORED_ONLY_FIELDS.contains(&String::as_str(k)))
+            .map(|(k, v)| (k.as_str(), JsonRef::Value(v)))
     }
 }
 

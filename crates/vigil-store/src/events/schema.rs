@@ -56,7 +56,7 @@ use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 use tantivy::{Index, TantivyDocument, Term};
-use vigil_core::{flatten_fields, Event, TIME_FIELDS};
+use vigil_core::{flatten_fields, Event, STORED_ONLY_FIELDS, TIME_FIELDS};
 
 /// Name of the keyword normalizer (whole value, lowercased, cut).
 pub const KEYWORD_TOKENIZER: &str = "vigil_keyword";
@@ -143,6 +143,9 @@ impl EventSchema {
         doc.add_field_value(self.fields, JsonRef::Object(&event.doc));
         let mut views = Views::default();
         flatten_fields(&event.doc, &mut |path, value| {
+            if STORED_ONLY_FIELDS.contains(&path) {
+                return;
+            }
             views.add(path, value);
             // The event's time is the `time` field; its text would only
             // add a unique token per event to the full-text dictionary.
