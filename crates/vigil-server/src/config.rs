@@ -313,6 +313,11 @@ impl Config {
         if self.inputs.queue_batches == 0 || self.inputs.pipeline_workers == 0 {
             return fail("inputs.queue_batches and inputs.pipeline_workers must be above 0".into());
         }
+        for (i, input) in self.inputs.syslog.iter().enumerate() {
+            if let Err(e) = input.validate() {
+                return fail(format!("inputs.syslog[{i}] ({}): {e}", input.listen));
+            }
+        }
         for tenant in &self.tenants {
             for source in &tenant.sources {
                 if let Err(e) = crate::pipeline::tenants::Cidr::parse(source) {
@@ -487,6 +492,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.session_minutes must be 1 to"), "{err}");
+    }
+
+    #[test]
+    fn syslog_inputs_and_detection_are_checked() {
+        let text = "[[inputs.syslog]]\nprotocol = \"tls\"\nlisten = \"127.0.0.1:6514\"\n";
+        let err = Config::parse(text, "f", env(&[])).unwrap_err().to_string();
+        assert!(
+            err.contains("inputs.syslog[0]") && err.contains("tls_cert"),
+            "{err}"
+        );
+        let text = "[[tenants]]\nname = \"acme\"\nsources = [\"10.0.0.0/33\"]\n";
+        let err = Config::parse(text, "f", env(&[])).unwrap_err().to_string();
+        assert!(err.contains("acme") && err.contains("10.0.0.0/33"), "{err}");
+        let err = Config::parse("[detection]\nmin_level = \"severe\"\n", "f", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("min_level"), "{err}");
+        let ok = "[[tenants]]\nname = \"acme\"\nsources = [\"192.0.2.0/24\", \"2001:db8::1\"]\n[[inputs.syslog]]\nprotocol = \"udp\"\nlisten = \"127.0.0.1:5514\"\ntenant = \"acme\"\n[detection]\nrule_paths = [\"/rules\"]\n";
+        let config = Config::parse(ok, "f", env(&[])).expect("valid");
+        assert_eq!(config.inputs.syslog.len(), 1);
+        assert_eq!(config.detection.rule_paths.len(), 1);
     }
 
     #[test]
