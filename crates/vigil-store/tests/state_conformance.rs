@@ -46,6 +46,12 @@ mod detection {
     vigil_store::detection_conformance_tests!(TempState::new().await);
 }
 
+mod inventory {
+    use super::TempState;
+
+    vigil_store::inventory_conformance_tests!(TempState::new().await);
+}
+
 mod in_memory {
     use super::SqliteState;
 

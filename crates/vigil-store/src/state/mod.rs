@@ -20,10 +20,13 @@
 pub mod conformance;
 pub mod detection;
 pub mod detection_conformance;
+pub mod inventory;
+pub mod inventory_conformance;
 mod password;
 mod schema;
 mod sqlite;
 mod sqlite_detection;
+mod sqlite_inventory;
 mod token;
 pub mod validate;
 
@@ -31,6 +34,7 @@ pub use detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
     Severity, StoredRule, Team,
 };
+pub use inventory::{Asset, AssetSpec, Check, CheckRecord, Criticality, InventoryStore};
 pub use sqlite::SqliteState;
 
 use serde::{Deserialize, Serialize};

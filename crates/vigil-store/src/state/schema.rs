@@ -133,6 +133,38 @@ CREATE TABLE login_sources (
 -- "When was this user first seen": one index step, however many sources.
 CREATE INDEX login_sources_first ON login_sources (tenant_id, user_name, first_seen);
 "#,
+    r#"
+-- The NOC's inventory. An asset's parent is the device in front of it
+-- (same tenant); deleting a parent leaves its children without one.
+CREATE TABLE assets (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    address     TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    tags        TEXT NOT NULL,
+    criticality TEXT NOT NULL CHECK (criticality IN ('low', 'medium', 'high', 'critical')),
+    parent_id   BIGINT REFERENCES assets (id) ON DELETE SET NULL,
+    created_at  BIGINT NOT NULL,
+    UNIQUE (tenant_id, name)
+);
+CREATE INDEX assets_parent ON assets (parent_id);
+
+-- Checks: the columns every kind has, and the whole specification as JSON.
+CREATE TABLE checks (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant_id   BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    asset_id    BIGINT NOT NULL REFERENCES assets (id) ON DELETE CASCADE,
+    kind        TEXT NOT NULL,
+    target      TEXT NOT NULL,
+    interval_ms BIGINT NOT NULL,
+    spec        TEXT NOT NULL,
+    enabled     BIGINT NOT NULL,
+    created_at  BIGINT NOT NULL
+);
+CREATE INDEX checks_tenant ON checks (tenant_id);
+CREATE INDEX checks_asset ON checks (asset_id);
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -218,8 +250,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 3);
-        assert_eq!(MIGRATIONS.len(), 3);
+        assert_eq!(version(&path).await, 4);
+        assert_eq!(MIGRATIONS.len(), 4);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -284,12 +316,12 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 3);
+        assert_eq!(version(&path).await, 4);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 3);
+        assert_eq!(version(&path).await, 4);
     }
 }

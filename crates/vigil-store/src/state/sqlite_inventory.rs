@@ -1,0 +1,363 @@
+//! [`InventoryStore`] on the embedded SQLite file.
+
+use super::inventory::{Asset, AssetSpec, Check, CheckRecord, Criticality, InventoryStore};
+use super::sqlite::{db, get, kind};
+use super::{SqliteState, StateError};
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::SqliteRow;
+use sqlx::SqliteConnection;
+use vigil_core::{TenantId, Timestamp};
+
+const ASSET_SELECT: &str = "SELECT a.id, a.tenant_id, a.name, a.address, a.kind, a.tags, \
+     a.criticality, p.name AS parent, a.created_at \
+     FROM assets a LEFT JOIN assets p ON p.id = a.parent_id";
+
+const CHECK_SELECT: &str = "SELECT c.id, c.tenant_id, a.name AS asset, c.kind, c.target, \
+     c.interval_ms, c.spec, c.enabled, c.created_at \
+     FROM checks c JOIN assets a ON a.id = c.asset_id";
+
+/// Parents are followed at most this far when looking for a cycle.
+const MAX_DEPTH: usize = 64;
+
+fn validate(spec: &AssetSpec) -> Result<(), StateError> {
+    if spec.name.trim().is_empty() || spec.name.len() > 200 {
+        return Err(StateError::Invalid(
+            "an asset name must be 1 to 200 characters".into(),
+        ));
+    }
+    if spec.address.trim().is_empty() {
+        return Err(StateError::Invalid(format!(
+            "asset {:?} needs an address",
+            spec.name
+        )));
+    }
+    Ok(())
+}
+
+async fn asset_id(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    name: &str,
+) -> Result<Option<i64>, StateError> {
+    sqlx::query_scalar("SELECT id FROM assets WHERE tenant_id = $1 AND name = $2")
+        .bind(tenant.0)
+        .bind(name)
+        .fetch_optional(conn)
+        .await
+        .map_err(db)
+}
+
+async fn parent_id(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    spec: &AssetSpec,
+) -> Result<Option<i64>, StateError> {
+    let Some(parent) = &spec.parent else {
+        return Ok(None);
+    };
+    asset_id(conn, tenant, parent)
+        .await?
+        .map(Some)
+        .ok_or_else(|| StateError::NotFound(format!("no asset {parent:?} to be the parent")))
+}
+
+/// `Invalid` if making `parent` the parent of `child` closes a loop.
+async fn refuse_cycle(
+    conn: &mut SqliteConnection,
+    child: i64,
+    parent: Option<i64>,
+) -> Result<(), StateError> {
+    let mut at = parent;
+    for _ in 0..MAX_DEPTH {
+        let Some(id) = at else { return Ok(()) };
+        if id == child {
+            return Err(StateError::Invalid(
+                "that parent would make the asset its own ancestor".into(),
+            ));
+        }
+        at = sqlx::query_scalar("SELECT parent_id FROM assets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?
+            .flatten();
+    }
+    Err(StateError::Invalid(format!(
+        "parents nest deeper than {MAX_DEPTH}"
+    )))
+}
+
+fn taken(e: sqlx::Error, name: &str) -> StateError {
+    match kind(&e) {
+        Some(ErrorKind::UniqueViolation) => {
+            StateError::Conflict(format!("asset {name:?} already exists"))
+        }
+        Some(ErrorKind::ForeignKeyViolation) => StateError::NotFound("tenant not found".into()),
+        _ => db(e),
+    }
+}
+
+#[async_trait::async_trait]
+impl InventoryStore for SqliteState {
+    async fn create_asset(&self, tenant: TenantId, spec: &AssetSpec) -> Result<Asset, StateError> {
+        validate(spec)?;
+        let mut tx = self.begin_write().await?;
+        let parent = parent_id(&mut tx, tenant, spec).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO assets (tenant_id, name, address, kind, tags, criticality, parent_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(tenant.0)
+        .bind(&spec.name)
+        .bind(&spec.address)
+        .bind(&spec.kind)
+        .bind(serde_json::to_string(&spec.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(spec.criticality.as_str())
+        .bind(parent)
+        .bind(Timestamp::now().micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| taken(e, &spec.name))?;
+        let asset = fetch_asset(&mut tx, id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(asset)
+    }
+
+    async fn update_asset(
+        &self,
+        tenant: TenantId,
+        name: &str,
+        spec: &AssetSpec,
+    ) -> Result<Asset, StateError> {
+        validate(spec)?;
+        let mut tx = self.begin_write().await?;
+        let id = asset_id(&mut tx, tenant, name)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("no asset {name:?}")))?;
+        let parent = parent_id(&mut tx, tenant, spec).await?;
+        refuse_cycle(&mut tx, id, parent).await?;
+        sqlx::query(
+            "UPDATE assets SET name = $2, address = $3, kind = $4, tags = $5, criticality = $6,
+                 parent_id = $7 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(&spec.name)
+        .bind(&spec.address)
+        .bind(&spec.kind)
+        .bind(serde_json::to_string(&spec.tags).unwrap_or_else(|_| "[]".into()))
+        .bind(spec.criticality.as_str())
+        .bind(parent)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| taken(e, &spec.name))?;
+        let asset = fetch_asset(&mut tx, id).await?;
+        tx.commit().await.map_err(db)?;
+        Ok(asset)
+    }
+
+    async fn delete_asset(&self, tenant: TenantId, name: &str) -> Result<(), StateError> {
+        let done = sqlx::query("DELETE FROM assets WHERE tenant_id = $1 AND name = $2")
+            .bind(tenant.0)
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound(format!("no asset {name:?}")));
+        }
+        Ok(())
+    }
+
+    async fn asset(&self, tenant: TenantId, name: &str) -> Result<Option<Asset>, StateError> {
+        sqlx::query(&format!(
+            "{ASSET_SELECT} WHERE a.tenant_id = $1 AND a.name = $2"
+        ))
+        .bind(tenant.0)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?
+        .as_ref()
+        .map(asset_from_row)
+        .transpose()
+    }
+
+    async fn list_assets(&self, tenant: TenantId) -> Result<Vec<Asset>, StateError> {
+        let rows = sqlx::query(&format!(
+            "{ASSET_SELECT} WHERE a.tenant_id = $1 ORDER BY a.name"
+        ))
+        .bind(tenant.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter().map(asset_from_row).collect()
+    }
+
+    async fn create_check(
+        &self,
+        tenant: TenantId,
+        check: &CheckRecord,
+    ) -> Result<Check, StateError> {
+        let mut tx = self.begin_write().await?;
+        let asset = asset_id(&mut tx, tenant, &check.asset)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("no asset {:?}", check.asset)))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO checks (tenant_id, asset_id, kind, target, interval_ms, spec, enabled, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(tenant.0)
+        .bind(asset)
+        .bind(&check.kind)
+        .bind(&check.target)
+        .bind(check.interval_ms)
+        .bind(check.spec.to_string())
+        .bind(check.enabled)
+        .bind(Timestamp::now().micros())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db)?;
+        let check = fetch_check(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| StateError::Backend("a created check vanished".into()))?;
+        tx.commit().await.map_err(db)?;
+        Ok(check)
+    }
+
+    async fn update_check(
+        &self,
+        tenant: TenantId,
+        id: i64,
+        check: &CheckRecord,
+    ) -> Result<Check, StateError> {
+        let mut tx = self.begin_write().await?;
+        let asset = asset_id(&mut tx, tenant, &check.asset)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("no asset {:?}", check.asset)))?;
+        let done = sqlx::query(
+            "UPDATE checks SET asset_id = $3, kind = $4, target = $5, interval_ms = $6, spec = $7,
+                 enabled = $8 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(tenant.0)
+        .bind(id)
+        .bind(asset)
+        .bind(&check.kind)
+        .bind(&check.target)
+        .bind(check.interval_ms)
+        .bind(check.spec.to_string())
+        .bind(check.enabled)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound(format!("no check {id}")));
+        }
+        let check = fetch_check(&mut tx, tenant, id)
+            .await?
+            .ok_or_else(|| StateError::NotFound(format!("no check {id}")))?;
+        tx.commit().await.map_err(db)?;
+        Ok(check)
+    }
+
+    async fn delete_check(&self, tenant: TenantId, id: i64) -> Result<(), StateError> {
+        let done = sqlx::query("DELETE FROM checks WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound(format!("no check {id}")));
+        }
+        Ok(())
+    }
+
+    async fn check(&self, tenant: TenantId, id: i64) -> Result<Option<Check>, StateError> {
+        let mut conn = self.pool.acquire().await.map_err(db)?;
+        fetch_check(&mut conn, tenant, id).await
+    }
+
+    async fn list_checks(&self, tenant: Option<TenantId>) -> Result<Vec<Check>, StateError> {
+        let rows = match tenant {
+            Some(t) => {
+                sqlx::query(&format!(
+                    "{CHECK_SELECT} WHERE c.tenant_id = $1 ORDER BY c.id"
+                ))
+                .bind(t.0)
+                .fetch_all(&self.pool)
+                .await
+            }
+            None => {
+                sqlx::query(&format!("{CHECK_SELECT} ORDER BY c.id"))
+                    .fetch_all(&self.pool)
+                    .await
+            }
+        }
+        .map_err(db)?;
+        rows.iter().map(check_from_row).collect()
+    }
+}
+
+async fn fetch_asset(conn: &mut SqliteConnection, id: i64) -> Result<Asset, StateError> {
+    let row = sqlx::query(&format!("{ASSET_SELECT} WHERE a.id = $1"))
+        .bind(id)
+        .fetch_one(conn)
+        .await
+        .map_err(db)?;
+    asset_from_row(&row)
+}
+
+async fn fetch_check(
+    conn: &mut SqliteConnection,
+    tenant: TenantId,
+    id: i64,
+) -> Result<Option<Check>, StateError> {
+    sqlx::query(&format!(
+        "{CHECK_SELECT} WHERE c.tenant_id = $1 AND c.id = $2"
+    ))
+    .bind(tenant.0)
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(db)?
+    .as_ref()
+    .map(check_from_row)
+    .transpose()
+}
+
+fn asset_from_row(row: &SqliteRow) -> Result<Asset, StateError> {
+    let tags: String = get(row, "tags")?;
+    let criticality: String = get(row, "criticality")?;
+    Ok(Asset {
+        id: get(row, "id")?,
+        tenant: TenantId(get(row, "tenant_id")?),
+        spec: AssetSpec {
+            name: get(row, "name")?,
+            address: get(row, "address")?,
+            kind: get(row, "kind")?,
+            tags: serde_json::from_str(&tags)
+                .map_err(|e| StateError::Backend(format!("stored tags: {e}")))?,
+            criticality: Criticality::parse(&criticality)?,
+            parent: get(row, "parent")?,
+        },
+        created_at: Timestamp(get(row, "created_at")?),
+    })
+}
+
+fn check_from_row(row: &SqliteRow) -> Result<Check, StateError> {
+    let spec: String = get(row, "spec")?;
+    Ok(Check {
+        id: get(row, "id")?,
+        tenant: TenantId(get(row, "tenant_id")?),
+        record: CheckRecord {
+            asset: get(row, "asset")?,
+            kind: get(row, "kind")?,
+            target: get(row, "target")?,
+            interval_ms: get(row, "interval_ms")?,
+            spec: serde_json::from_str(&spec)
+                .map_err(|e| StateError::Backend(format!("stored check spec: {e}")))?,
+            enabled: get(row, "enabled")?,
+        },
+        created_at: Timestamp(get(row, "created_at")?),
+    })
+}
