@@ -1,0 +1,257 @@
+//! The scheduler: every check at its own interval, spread over it, with a
+//! bound on how many run at once.
+//!
+//! Each check has its own task that sleeps until its next slot. Slots sit
+//! on a fixed grid: `epoch + phase + k × interval`, where the phase is a
+//! hash of the check's id, so that a thousand checks of 1 minute do not all
+//! fire in the same second, and a restart places each at the same offset.
+//! The next slot is the previous *scheduled* time plus the interval, never
+//! the previous end plus the interval, so a check does not drift; a slot
+//! already past when a run ends (the run or its wait for a permit took too
+//! long) is skipped and counted, rather than run late in a burst.
+//!
+//! A run waits for a permit of a semaphore shared by all checks: a burst
+//! of targets that all time out at once can use at most that many sockets.
+//! The wait is the *lateness* each result reports.
+
+use crate::result::CheckResult;
+use crate::run::run_check;
+use crate::spec::{CheckSpec, SpecError};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+/// Who a check is for the code that owns it (the server's database id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CheckId(pub u64);
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Counters since the scheduler started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    pub checks: usize,
+    pub runs: u64,
+    pub up: u64,
+    pub missed_slots: u64,
+    pub running: usize,
+}
+
+pub struct Scheduler {
+    shared: Arc<Shared>,
+    checks: Mutex<HashMap<CheckId, Scheduled>>,
+}
+
+struct Scheduled {
+    spec: CheckSpec,
+    task: JoinHandle<()>,
+}
+
+struct Shared {
+    permits: Arc<Semaphore>,
+    max_running: usize,
+    results: mpsc::Sender<(CheckId, CheckResult)>,
+    epoch: Instant,
+    runs: AtomicU64,
+    up: AtomicU64,
+    missed_slots: AtomicU64,
+}
+
+impl Scheduler {
+    /// At most `max_running` checks run at once; results go to `results`
+    /// (a full channel holds the checks back: they then miss slots).
+    /// Must be made inside a tokio runtime.
+    pub fn new(max_running: usize, results: mpsc::Sender<(CheckId, CheckResult)>) -> Scheduler {
+        let max_running = max_running.max(1);
+        Scheduler {
+            shared: Arc::new(Shared {
+                permits: Arc::new(Semaphore::new(max_running)),
+                max_running,
+                results,
+                epoch: Instant::now(),
+                runs: AtomicU64::new(0),
+                up: AtomicU64::new(0),
+                missed_slots: AtomicU64::new(0),
+            }),
+            checks: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Adds a check, or replaces the one with this id. An unchanged spec
+    /// keeps its task (and its place in the schedule).
+    pub fn upsert(&self, id: CheckId, spec: CheckSpec) -> Result<(), SpecError> {
+        spec.validate()?;
+        let mut checks = self.lock();
+        if checks.get(&id).is_some_and(|s| s.spec == spec) {
+            return Ok(());
+        }
+        let task = tokio::spawn(run_schedule(id, spec.clone(), self.shared.clone()));
+        if let Some(old) = checks.insert(id, Scheduled { spec, task }) {
+            old.task.abort();
+        }
+        Ok(())
+    }
+
+    /// Stops a check (a run in progress is abandoned); false if unknown.
+    pub fn remove(&self, id: CheckId) -> bool {
+        match self.lock().remove(&id) {
+            Some(old) => {
+                old.task.abort();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn stats(&self) -> SchedulerStats {
+        let shared = &self.shared;
+        SchedulerStats {
+            checks: self.len(),
+            runs: shared.runs.load(Ordering::Relaxed),
+            up: shared.up.load(Ordering::Relaxed),
+            missed_slots: shared.missed_slots.load(Ordering::Relaxed),
+            running: shared.max_running - shared.permits.available_permits(),
+        }
+    }
+
+    /// Stops every check and waits until their tasks are gone.
+    pub async fn shutdown(&self) {
+        let checks: Vec<Scheduled> = self.lock().drain().map(|(_, s)| s).collect();
+        for check in &checks {
+            check.task.abort();
+        }
+        for check in checks {
+            let _ = check.task.await;
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<CheckId, Scheduled>> {
+        self.checks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Scheduler {
+    fn drop(&mut self) {
+        for check in self.lock().values() {
+            check.task.abort();
+        }
+    }
+}
+
+async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
+    let interval = spec.interval;
+    let mut slot = first_slot(shared.epoch, Instant::now(), interval, phase(id, interval));
+    let mut missed = 0;
+    loop {
+        tokio::time::sleep_until(slot).await;
+        let Ok(permit) = shared.permits.acquire().await else {
+            return;
+        };
+        let lateness = slot.elapsed();
+        let mut result = run_check(&spec).await;
+        drop(permit);
+        result.lateness = lateness;
+        result.missed_slots = missed;
+        shared.runs.fetch_add(1, Ordering::Relaxed);
+        if result.state.is_up() {
+            shared.up.fetch_add(1, Ordering::Relaxed);
+        }
+        if shared.results.send((id, result)).await.is_err() {
+            return;
+        }
+        (slot, missed) = next_slot(slot, interval, Instant::now());
+        shared.missed_slots.fetch_add(missed, Ordering::Relaxed);
+    }
+}
+
+/// The check's offset in its interval: the same for the same id, spread
+/// evenly over ids (splitmix64 of the id).
+fn phase(id: CheckId, interval: Duration) -> Duration {
+    let mut x = id.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^= x >> 31;
+    let nanos = interval.as_nanos().max(1);
+    Duration::from_nanos((u128::from(x) % nanos) as u64)
+}
+
+/// The first slot of the grid `epoch + phase + k × interval` not before `now`.
+fn first_slot(epoch: Instant, now: Instant, interval: Duration, phase: Duration) -> Instant {
+    let first = epoch + phase;
+    if first >= now {
+        return first;
+    }
+    let behind = (now - first).as_nanos();
+    let steps = behind.div_ceil(interval.as_nanos().max(1));
+    first + interval * steps.min(u128::from(u32::MAX)) as u32
+}
+
+/// The slot after `slot`, and how many slots were skipped because they
+/// were already past at `now`.
+fn next_slot(slot: Instant, interval: Duration, now: Instant) -> (Instant, u64) {
+    let next = slot + interval;
+    if next > now {
+        return (next, 0);
+    }
+    let skipped = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+    (next + interval * skipped.min(u64::from(u32::MAX)) as u32, skipped)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn phases_are_fixed_and_spread() {
+        assert_eq!(phase(CheckId(7), SECOND), phase(CheckId(7), SECOND));
+        let mut tenths = [0; 10];
+        for id in 0..10_000 {
+            tenths[(phase(CheckId(id), SECOND).as_millis() / 100) as usize] += 1;
+        }
+        assert!(tenths.iter().all(|&n| (800..1200).contains(&n)), "{tenths:?}");
+    }
+
+    #[test]
+    fn slots_stay_on_the_grid() {
+        let epoch = Instant::now();
+        let phase = Duration::from_millis(300);
+        assert_eq!(first_slot(epoch, epoch, SECOND, phase), epoch + phase);
+        let now = epoch + Duration::from_millis(2500);
+        assert_eq!(
+            first_slot(epoch, now, SECOND, phase),
+            epoch + Duration::from_millis(3300)
+        );
+        let slot = epoch + phase;
+        // A run that ends within its interval: the next slot, none missed.
+        assert_eq!(
+            next_slot(slot, SECOND, slot + Duration::from_millis(400)),
+            (slot + SECOND, 0)
+        );
+        // One that took 2.5 intervals: two slots skipped, back on the grid.
+        assert_eq!(
+            next_slot(slot, SECOND, slot + Duration::from_millis(2500)),
+            (slot + 3 * SECOND, 2)
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! What a check is: [`CheckSpec`], as read from a config or the API, and
+//! its validation.
+//!
+//! Validation happens once, when a check is added, so that a run never has
+//! to report "your config is wrong" as if the target were down.
+
+use crate::duration::serde_duration;
+use crate::format_duration;
+use crate::http::Url;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The shortest interval a check may run at.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// More retries than this only hide a flapping target.
+pub const MAX_RETRIES: u8 = 10;
+/// Pings in one burst.
+pub const MAX_PINGS: u16 = 100;
+/// Redirects an HTTP check may follow.
+pub const MAX_REDIRECTS: u8 = 20;
+
+/// One check: what to check, where, and how often.
+///
+/// In TOML: `kind = "http"`, the fields of that kind, then `target`,
+/// `interval = "30s"`, `timeout = "5s"`, `retries = 1`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckSpec {
+    #[serde(flatten)]
+    pub kind: CheckKind,
+    /// The host (name or address) of ICMP and TCP checks. HTTP and DNS
+    /// checks take their peer from `url` and `server`; for them `target`
+    /// is the name the results are labelled with.
+    pub target: String,
+    #[serde(with = "serde_duration")]
+    pub interval: Duration,
+    /// The budget of one run, retries included.
+    #[serde(with = "serde_duration")]
+    pub timeout: Duration,
+    /// Further attempts after a failed one, while the budget lasts.
+    #[serde(default)]
+    pub retries: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum CheckKind {
+    /// A burst of `count` echo requests, `interval` apart.
+    Icmp {
+        #[serde(default = "default_ping_count")]
+        count: u16,
+        #[serde(with = "serde_duration", default = "default_ping_interval")]
+        interval: Duration,
+    },
+    /// Up when a TCP connection to `target:port` is accepted.
+    Tcp { port: u16 },
+    Http {
+        url: String,
+        /// Statuses that count as up; 200–399 when not given.
+        #[serde(default)]
+        expect_status: Option<StatusExpect>,
+        /// Text the body must contain.
+        #[serde(default)]
+        expect_text: Option<String>,
+        #[serde(default)]
+        follow_redirects: u8,
+        /// Down when the certificate chain does not verify.
+        #[serde(default = "yes")]
+        verify_tls: bool,
+        /// CA certificates (PEM) to verify against instead of the system's.
+        #[serde(default)]
+        ca_file: Option<PathBuf>,
+        /// Down when the certificate expires in fewer days; 0 never.
+        #[serde(default = "default_cert_min_days")]
+        cert_min_days: u32,
+    },
+    Dns {
+        name: String,
+        #[serde(default)]
+        record_type: RecordType,
+        server: SocketAddr,
+        /// Answers (addresses, names, texts) that must all be present.
+        #[serde(default)]
+        expect: Option<Vec<String>>,
+    },
+}
+
+fn default_ping_count() -> u16 {
+    3
+}
+
+fn default_ping_interval() -> Duration {
+    Duration::from_millis(200)
+}
+
+fn default_cert_min_days() -> u32 {
+    7
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The DNS record types a check can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordType {
+    #[default]
+    A,
+    Aaaa,
+    Cname,
+    Mx,
+    Txt,
+}
+
+impl RecordType {
+    pub fn code(self) -> u16 {
+        match self {
+            RecordType::A => 1,
+            RecordType::Cname => 5,
+            RecordType::Mx => 15,
+            RecordType::Txt => 16,
+            RecordType::Aaaa => 28,
+        }
+    }
+
+    pub fn from_code(code: u16) -> Option<RecordType> {
+        [
+            RecordType::A,
+            RecordType::Aaaa,
+            RecordType::Cname,
+            RecordType::Mx,
+            RecordType::Txt,
+        ]
+        .into_iter()
+        .find(|t| t.code() == code)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+            RecordType::Mx => "MX",
+            RecordType::Txt => "TXT",
+        }
+    }
+}
+
+/// The HTTP statuses that count as up: written `"200-299"`, `"200,301"`,
+/// `200` or `[200, 301]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatusExpect {
+    Range(u16, u16),
+    List(Vec<u16>),
+}
+
+impl StatusExpect {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            StatusExpect::Range(low, high) => (*low..=*high).contains(&status),
+            StatusExpect::List(list) => list.contains(&status),
+        }
+    }
+
+    fn parse(text: &str) -> Result<StatusExpect, String> {
+        let number = |s: &str| {
+            s.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|n| (100..=599).contains(n))
+                .ok_or_else(|| format!("{s:?} is not an HTTP status (100-599)"))
+        };
+        if let Some((low, high)) = text.split_once('-') {
+            let (low, high) = (number(low)?, number(high)?);
+            if low > high {
+                return Err(format!("status range {text:?} is empty"));
+            }
+            return Ok(StatusExpect::Range(low, high));
+        }
+        let list = text.split(',').map(number).collect::<Result<Vec<_>, _>>()?;
+        Ok(StatusExpect::List(list))
+    }
+}
+
+impl std::fmt::Display for StatusExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StatusExpect::Range(low, high) => write!(f, "{low}-{high}"),
+            StatusExpect::List(list) => {
+                let list: Vec<String> = list.iter().map(u16::to_string).collect();
+                f.write_str(&list.join(","))
+            }
+        }
+    }
+}
+
+impl Serialize for StatusExpect {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for StatusExpect {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Text(String),
+            One(u16),
+            Many(Vec<u16>),
+        }
+        let text = match Written::deserialize(deserializer)? {
+            Written::Text(text) => text,
+            Written::One(n) => n.to_string(),
+            Written::Many(list) => {
+                let list: Vec<String> = list.iter().map(u16::to_string).collect();
+                list.join(",")
+            }
+        };
+        StatusExpect::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("the target is empty")]
+    EmptyTarget,
+    #[error("interval {0} is shorter than the minimum of 100ms")]
+    IntervalTooShort(String),
+    #[error("timeout must be more than zero")]
+    ZeroTimeout,
+    #[error("timeout {timeout} is longer than the interval {interval}")]
+    TimeoutOverInterval { timeout: String, interval: String },
+    #[error("retries {0} is more than the maximum of {MAX_RETRIES}")]
+    TooManyRetries(u8),
+    #[error("an ICMP check needs between 1 and {MAX_PINGS} pings, not {0}")]
+    PingCount(u16),
+    #[error("{count} pings {interval} apart do not fit in the timeout {timeout}")]
+    PingsOverTimeout {
+        count: u16,
+        interval: String,
+        timeout: String,
+    },
+    #[error("port 0 cannot be checked")]
+    ZeroPort,
+    #[error("url {url:?}: {reason}")]
+    Url { url: String, reason: String },
+    #[error("follow_redirects {0} is more than the maximum of {MAX_REDIRECTS}")]
+    TooManyRedirects(u8),
+    #[error("expect_text is empty")]
+    EmptyExpectText,
+    #[error("DNS name {name:?}: {reason}")]
+    DnsName { name: String, reason: &'static str },
+    #[error("an expected DNS answer is empty")]
+    EmptyExpectedAnswer,
+}
+
+impl CheckSpec {
+    /// Checks everything that can be known without the network.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        if self.target.trim().is_empty() {
+            return Err(SpecError::EmptyTarget);
+        }
+        if self.interval < MIN_INTERVAL {
+            return Err(SpecError::IntervalTooShort(format_duration(self.interval)));
+        }
+        if self.timeout.is_zero() {
+            return Err(SpecError::ZeroTimeout);
+        }
+        if self.timeout > self.interval {
+            return Err(SpecError::TimeoutOverInterval {
+                timeout: format_duration(self.timeout),
+                interval: format_duration(self.interval),
+            });
+        }
+        if self.retries > MAX_RETRIES {
+            return Err(SpecError::TooManyRetries(self.retries));
+        }
+        self.kind.validate(self.timeout)
+    }
+}
+
+impl CheckKind {
+    fn validate(&self, timeout: Duration) -> Result<(), SpecError> {
+        match self {
+            CheckKind::Icmp { count, interval } => validate_icmp(*count, *interval, timeout),
+            CheckKind::Tcp { port } if *port == 0 => Err(SpecError::ZeroPort),
+            CheckKind::Tcp { .. } => Ok(()),
+            CheckKind::Http {
+                url,
+                follow_redirects,
+                expect_text,
+                ..
+            } => validate_http(url, *follow_redirects, expect_text.as_deref()),
+            CheckKind::Dns { name, expect, .. } => validate_dns(name, expect.as_deref()),
+        }
+    }
+
+    /// The `check` label of the samples.
+    pub fn label(&self) -> &'static str {
+        match self {
+            CheckKind::Icmp { .. } => "icmp",
+            CheckKind::Tcp { .. } => "tcp",
+            CheckKind::Http { .. } => "http",
+            CheckKind::Dns { .. } => "dns",
+        }
+    }
+}
+
+fn validate_icmp(count: u16, interval: Duration, timeout: Duration) -> Result<(), SpecError> {
+    if count == 0 || count > MAX_PINGS {
+        return Err(SpecError::PingCount(count));
+    }
+    if interval * u32::from(count - 1) >= timeout {
+        return Err(SpecError::PingsOverTimeout {
+            count,
+            interval: format_duration(interval),
+            timeout: format_duration(timeout),
+        });
+    }
+    Ok(())
+}
+
+fn validate_http(url: &str, redirects: u8, text: Option<&str>) -> Result<(), SpecError> {
+    Url::parse(url).map_err(|e| SpecError::Url {
+        url: url.to_owned(),
+        reason: e.to_string(),
+    })?;
+    if redirects > MAX_REDIRECTS {
+        return Err(SpecError::TooManyRedirects(redirects));
+    }
+    if text.is_some_and(str::is_empty) {
+        return Err(SpecError::EmptyExpectText);
+    }
+    Ok(())
+}
+
+fn validate_dns(name: &str, expect: Option<&[String]>) -> Result<(), SpecError> {
+    crate::dns::encode_name(name, &mut Vec::new()).map_err(|reason| SpecError::DnsName {
+        name: name.to_owned(),
+        reason,
+    })?;
+    if expect.is_some_and(|list| list.iter().any(|e| e.trim().is_empty())) {
+        return Err(SpecError::EmptyExpectedAnswer);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> CheckSpec {
+        toml::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn reads_an_http_check_from_toml() {
+        let spec = read(
+            r#"
+            kind = "http"
+            url = "https://example.org/health"
+            expect_status = "200-299"
+            expect_text = "ok"
+            follow_redirects = 3
+            target = "example.org"
+            interval = "30s"
+            timeout = "5s"
+            retries = 2
+            "#,
+        );
+        assert_eq!(spec.interval, Duration::from_secs(30));
+        assert_eq!(spec.retries, 2);
+        let CheckKind::Http {
+            expect_status,
+            verify_tls,
+            cert_min_days,
+            ..
+        } = &spec.kind
+        else {
+            panic!("not http: {spec:?}");
+        };
+        assert_eq!(expect_status, &Some(StatusExpect::Range(200, 299)));
+        assert!(verify_tls);
+        assert_eq!(*cert_min_days, 7);
+        spec.validate().unwrap();
+    }
+
+    #[test]
+    fn round_trips_through_json() {
+        let spec = read(
+            r#"
+            kind = "dns"
+            name = "example.org"
+            record_type = "AAAA"
+            server = "127.0.0.1:53"
+            expect = ["::1"]
+            target = "resolver"
+            interval = "1m"
+            timeout = "2s"
+            "#,
+        );
+        let json = serde_json::to_string(&spec).unwrap();
+        assert!(json.contains(r#""kind":"dns""#), "{json}");
+        assert!(json.contains(r#""interval":"1m""#), "{json}");
+        let back: CheckSpec = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn reads_statuses_in_each_form() {
+        let status = |json: &str| serde_json::from_str::<StatusExpect>(json);
+        assert_eq!(status("200").unwrap(), StatusExpect::List(vec![200]));
+        assert_eq!(
+            status("[200, 301]").unwrap(),
+            StatusExpect::List(vec![200, 301])
+        );
+        assert_eq!(
+            status(r#""200,204""#).unwrap(),
+            StatusExpect::List(vec![200, 204])
+        );
+        assert!(status(r#""300-200""#).is_err());
+        assert!(status("700").is_err());
+    }
+
+    #[test]
+    fn a_bad_duration_is_a_clear_error() {
+        let error = toml::from_str::<CheckSpec>(
+            "kind = \"tcp\"\nport = 80\ntarget = \"h\"\ninterval = \"30\"\ntimeout = \"1s\"",
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("has no unit"), "{error}");
+    }
+
+    fn tcp(interval: u64, timeout: u64) -> CheckSpec {
+        CheckSpec {
+            kind: CheckKind::Tcp { port: 80 },
+            target: "h".into(),
+            interval: Duration::from_millis(interval),
+            timeout: Duration::from_millis(timeout),
+            retries: 0,
+        }
+    }
+
+    #[test]
+    fn validation_says_what_is_wrong() {
+        assert_eq!(
+            tcp(1000, 2000).validate().unwrap_err().to_string(),
+            "timeout 2s is longer than the interval 1s"
+        );
+        assert!(matches!(
+            tcp(50, 10).validate(),
+            Err(SpecError::IntervalTooShort(_))
+        ));
+        let mut spec = tcp(1000, 500);
+        spec.kind = CheckKind::Icmp {
+            count: 5,
+            interval: Duration::from_millis(200),
+        };
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "5 pings 200ms apart do not fit in the timeout 500ms"
+        );
+        spec.kind = CheckKind::Http {
+            url: "ftp://x".into(),
+            expect_status: None,
+            expect_text: None,
+            follow_redirects: 0,
+            verify_tls: true,
+            ca_file: None,
+            cert_min_days: 7,
+        };
+        assert!(spec
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("only http and https"));
+        spec.kind = CheckKind::Dns {
+            name: "a..b".into(),
+            record_type: RecordType::A,
+            server: "127.0.0.1:53".parse().unwrap(),
+            expect: None,
+        };
+        assert!(matches!(spec.validate(), Err(SpecError::DnsName { .. })));
+    }
+}

@@ -1,0 +1,74 @@
+//! The TCP check, and the resolving and connecting the HTTP check shares.
+
+use crate::reason::Failure;
+use crate::run::{Attempt, Budget};
+use std::net::{IpAddr, SocketAddr};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+/// Up when `host:port` accepts a connection; the latency is the connect.
+pub(crate) async fn check(host: &str, port: u16, budget: Budget) -> Attempt {
+    let addrs = match resolve(host, port, budget).await {
+        Ok(addrs) => addrs,
+        Err(failure) => return Attempt::failed(failure),
+    };
+    let start = Instant::now();
+    match connect(&addrs, budget).await {
+        Ok(_) => Attempt {
+            latency: Some(start.elapsed()),
+            ..Attempt::default()
+        },
+        Err(failure) => Attempt::failed(failure),
+    }
+}
+
+/// An address literal needs no lookup (the common case, and the one that
+/// must not touch the blocking pool); a name is resolved by the system.
+pub(crate) async fn resolve(
+    host: &str,
+    port: u16,
+    budget: Budget,
+) -> Result<Vec<SocketAddr>, Failure> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let waiting_for = format!("the address of {host}");
+    let lookup = async {
+        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(|e| Failure::error(format!("cannot resolve {host}: {e}")))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(Failure::error(format!("{host} has no address")));
+        }
+        Ok(addrs)
+    };
+    budget.within(&waiting_for, lookup).await
+}
+
+/// Tries each address in turn; the failure is the last one's.
+pub(crate) async fn connect(addrs: &[SocketAddr], budget: Budget) -> Result<TcpStream, Failure> {
+    let mut failure = Failure::error("no address to connect to");
+    for addr in addrs {
+        let attempt = async {
+            TcpStream::connect(addr)
+                .await
+                .map_err(|e| Failure::io(&e, &format!("connecting to {addr}")))
+        };
+        match budget
+            .within(&format!("a connection to {addr}"), attempt)
+            .await
+        {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Err(e) => failure = e,
+        }
+    }
+    Err(failure)
+}
