@@ -1,0 +1,557 @@
+//! Compressed chunks of one series: Gorilla-style encoding.
+//!
+//! A chunk holds up to [`MAX_CHUNK_SAMPLES`] samples `(ms, f64)` with
+//! strictly increasing timestamps. Its bytes are
+//! `encoding: u8 | count: u16 LE | bit stream`:
+//!
+//! - Timestamps: the first in 64 bits, then delta-of-deltas in buckets
+//!   `0` (same interval), `10`+5 bits, `110`+9, `1110`+13, `11110`+20,
+//!   `11111`+64. Bucket widths suit millisecond scrape jitter: a 15 s scrape
+//!   with a few ms of jitter costs 1 to 7 bits. Arithmetic wraps, so any
+//!   i64 gap round-trips exactly.
+//! - Values, encoding [`ENC_XOR`] (the head writes this one; Gorilla): XOR
+//!   with the previous value; `0` when equal, `10` + the meaningful bits when
+//!   they fit the previous window of leading/trailing zeros, else `11` +
+//!   5 bits leading zeros + 6 bits length + the bits. Exact for every bit
+//!   pattern: NaN payloads, ±Inf, -0.0.
+//! - Values, encoding `ENC_DECIMAL + k` (chosen at flush when smaller):
+//!   every value is `n / 10^k` for an integer `n` with `|n| < 2^53`, bit for
+//!   bit; the deltas of `n` are written in buckets like timestamps. Counters
+//!   of bytes or packets (`k = 0`) and of seconds with two decimals
+//!   (`k = 2`) shrink to 1–3 bytes a sample this way, where XOR needs 3–6.
+//!
+//! [`decode`] reads any bytes without panicking: a chunk from disk is
+//! checked by CRC first, but the decoder is also fuzzed on its own.
+
+/// Samples of one chunk at most (the count is a u16).
+pub const MAX_CHUNK_SAMPLES: usize = u16::MAX as usize;
+pub const ENC_XOR: u8 = 0;
+pub const ENC_DECIMAL: u8 = 1;
+const MAX_DECIMALS: u8 = 4;
+const HEADER: usize = 3;
+const TS_WIDTHS: [u32; 4] = [5, 9, 13, 20];
+const INT_WIDTHS: [u32; 4] = [7, 14, 22, 36];
+const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChunkError {
+    #[error("chunk is truncated")]
+    Truncated,
+    #[error("chunk has unknown encoding {0}")]
+    Encoding(u8),
+    #[error("chunk has an invalid XOR window")]
+    Window,
+    #[error("chunk timestamps are not increasing")]
+    Order,
+}
+
+/// Appends bits, most significant first.
+#[derive(Debug, Clone, Default)]
+pub struct BitWriter {
+    buf: Vec<u8>,
+    acc: u64,
+    nacc: u32,
+}
+
+impl BitWriter {
+    /// Writes the low `n` bits of `value` (`n` ≤ 64).
+    pub fn write(&mut self, value: u64, n: u32) {
+        let mut n = n;
+        while n > 0 {
+            let take = n.min(64 - self.nacc);
+            let part = (value >> (n - take)) & mask(take);
+            self.acc = if take == 64 {
+                part
+            } else {
+                (self.acc << take) | part
+            };
+            self.nacc += take;
+            n -= take;
+            if self.nacc == 64 {
+                self.buf.extend_from_slice(&self.acc.to_be_bytes());
+                self.acc = 0;
+                self.nacc = 0;
+            }
+        }
+    }
+
+    pub fn bit(&mut self, b: bool) {
+        self.write(b as u64, 1);
+    }
+
+    /// The bits so far, the last byte padded with zeros.
+    pub fn to_bytes(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.buf);
+        let bytes = self.nacc.div_ceil(8) as usize;
+        if bytes > 0 {
+            let aligned = self.acc << (64 - self.nacc);
+            out.extend_from_slice(&aligned.to_be_bytes()[..bytes]);
+        }
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        self.buf.len() + self.nacc.div_ceil(8) as usize
+    }
+}
+
+fn mask(n: u32) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Reads bits written by [`BitWriter`].
+pub struct BitReader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> BitReader<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        BitReader { data, pos: 0 }
+    }
+
+    pub fn read(&mut self, n: u32) -> Result<u64, ChunkError> {
+        if self.pos + n as usize > self.data.len() * 8 {
+            return Err(ChunkError::Truncated);
+        }
+        let mut out = 0u64;
+        let mut need = n;
+        while need > 0 {
+            let byte = self.data[self.pos / 8];
+            let avail = 8 - (self.pos % 8) as u32;
+            let take = need.min(avail);
+            let bits = (byte >> (avail - take)) as u64 & mask(take);
+            out = (out << take) | bits;
+            need -= take;
+            self.pos += take as usize;
+        }
+        Ok(out)
+    }
+
+    pub fn bit(&mut self) -> Result<bool, ChunkError> {
+        Ok(self.read(1)? == 1)
+    }
+}
+
+fn write_signed(w: &mut BitWriter, x: i64, widths: &[u32; 4]) {
+    if x == 0 {
+        w.bit(false);
+        return;
+    }
+    for (i, &bits) in widths.iter().enumerate() {
+        let half = 1i64 << (bits - 1);
+        if (-half..half).contains(&x) {
+            // Prefix: i+1 ones then a zero.
+            w.write((1u64 << (i + 2)) - 2, i as u32 + 2);
+            w.write(x as u64, bits);
+            return;
+        }
+    }
+    w.write(0b11111, 5);
+    w.write(x as u64, 64);
+}
+
+fn read_signed(r: &mut BitReader<'_>, widths: &[u32; 4]) -> Result<i64, ChunkError> {
+    let mut ones = 0usize;
+    while ones < 5 && r.bit()? {
+        ones += 1;
+    }
+    if ones == 0 {
+        return Ok(0);
+    }
+    let bits = widths.get(ones - 1).copied().unwrap_or(64);
+    let raw = r.read(bits)?;
+    let shift = 64 - bits;
+    Ok(((raw << shift) as i64) >> shift)
+}
+
+/// Timestamp state shared by both value encodings.
+#[derive(Debug, Clone, Default)]
+struct TimeState {
+    prev: i64,
+    delta: i64,
+}
+
+impl TimeState {
+    fn write(&mut self, w: &mut BitWriter, n: usize, t: i64) {
+        if n == 0 {
+            w.write(t as u64, 64);
+        } else {
+            let delta = t.wrapping_sub(self.prev);
+            write_signed(w, delta.wrapping_sub(self.delta), &TS_WIDTHS);
+            self.delta = delta;
+        }
+        self.prev = t;
+    }
+
+    fn read(&mut self, r: &mut BitReader<'_>, n: usize) -> Result<i64, ChunkError> {
+        let t = if n == 0 {
+            r.read(64)? as i64
+        } else {
+            self.delta = self.delta.wrapping_add(read_signed(r, &TS_WIDTHS)?);
+            self.prev.wrapping_add(self.delta)
+        };
+        if n > 0 && t <= self.prev {
+            return Err(ChunkError::Order);
+        }
+        self.prev = t;
+        Ok(t)
+    }
+}
+
+/// The streaming XOR encoder the head appends to.
+#[derive(Debug, Clone, Default)]
+pub struct ChunkEncoder {
+    w: BitWriter,
+    count: usize,
+    time: TimeState,
+    value: u64,
+    leading: u32,
+    trailing: u32,
+    first_t: i64,
+}
+
+impl ChunkEncoder {
+    pub fn new() -> Self {
+        ChunkEncoder {
+            leading: u32::MAX,
+            ..Default::default()
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.count >= MAX_CHUNK_SAMPLES
+    }
+
+    pub fn first_time(&self) -> i64 {
+        self.first_t
+    }
+
+    pub fn last_time(&self) -> i64 {
+        self.time.prev
+    }
+
+    /// Appends a sample; the caller guarantees `t` is after the last one
+    /// and that the chunk is not full.
+    pub fn append(&mut self, t: i64, v: f64) {
+        if self.count == 0 {
+            self.first_t = t;
+        }
+        self.time.write(&mut self.w, self.count, t);
+        let bits = v.to_bits();
+        if self.count == 0 {
+            self.w.write(bits, 64);
+        } else {
+            self.write_xor(bits ^ self.value);
+        }
+        self.value = bits;
+        self.count += 1;
+    }
+
+    fn write_xor(&mut self, xor: u64) {
+        if xor == 0 {
+            self.w.bit(false);
+            return;
+        }
+        let leading = xor.leading_zeros().min(31);
+        let trailing = xor.trailing_zeros();
+        if self.leading != u32::MAX && leading >= self.leading && trailing >= self.trailing {
+            let sig = 64 - self.leading - self.trailing;
+            self.w.write(0b10, 2);
+            self.w.write(xor >> self.trailing, sig);
+            return;
+        }
+        let sig = 64 - leading - trailing;
+        self.w.write(0b11, 2);
+        self.w.write(leading as u64, 5);
+        self.w.write((sig & 63) as u64, 6);
+        self.w.write(xor >> trailing, sig);
+        self.leading = leading;
+        self.trailing = trailing;
+    }
+
+    /// The chunk's bytes as they are now.
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(HEADER + self.w.len_bytes());
+        out.push(ENC_XOR);
+        out.extend_from_slice(&(self.count as u16).to_le_bytes());
+        self.w.to_bytes(&mut out);
+        out
+    }
+
+    pub fn len_bytes(&self) -> usize {
+        HEADER + self.w.len_bytes()
+    }
+}
+
+/// Encodes samples (increasing timestamps, at most MAX_CHUNK_SAMPLES) in
+/// the smaller of the XOR and the decimal encoding.
+pub fn encode_best(samples: &[(i64, f64)]) -> Vec<u8> {
+    let mut xor = ChunkEncoder::new();
+    for &(t, v) in samples {
+        xor.append(t, v);
+    }
+    let xor = xor.bytes();
+    match decimals(samples) {
+        Some(k) => {
+            let dec = encode_decimal(samples, k);
+            if dec.len() < xor.len() {
+                dec
+            } else {
+                xor
+            }
+        }
+        None => xor,
+    }
+}
+
+/// The fewest decimals `k` such that every value is exactly `n / 10^k`.
+fn decimals(samples: &[(i64, f64)]) -> Option<u8> {
+    (0..=MAX_DECIMALS).find(|&k| samples.iter().all(|&(_, v)| scaled(v, k).is_some()))
+}
+
+fn scaled(v: f64, k: u8) -> Option<i64> {
+    let n = (v * POW10[k as usize]).round();
+    if !n.is_finite() || n.abs() >= 9_007_199_254_740_992.0 {
+        return None;
+    }
+    let n = n as i64;
+    (unscale(n, k).to_bits() == v.to_bits()).then_some(n)
+}
+
+fn unscale(n: i64, k: u8) -> f64 {
+    if k == 0 {
+        n as f64
+    } else {
+        n as f64 / POW10[k as usize]
+    }
+}
+
+fn encode_decimal(samples: &[(i64, f64)], k: u8) -> Vec<u8> {
+    let mut w = BitWriter::default();
+    let mut time = TimeState::default();
+    let mut prev = 0i64;
+    for (i, &(t, v)) in samples.iter().enumerate() {
+        time.write(&mut w, i, t);
+        let n = scaled(v, k).unwrap_or(0);
+        if i == 0 {
+            w.write(n as u64, 64);
+        } else {
+            write_signed(&mut w, n.wrapping_sub(prev), &INT_WIDTHS);
+        }
+        prev = n;
+    }
+    let mut out = vec![ENC_DECIMAL + k];
+    out.extend_from_slice(&(samples.len() as u16).to_le_bytes());
+    w.to_bytes(&mut out);
+    out
+}
+
+/// Number of samples a chunk says it holds (0 for a short buffer).
+pub fn chunk_count(bytes: &[u8]) -> usize {
+    bytes
+        .get(1..3)
+        .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as usize)
+}
+
+/// Decodes a chunk, appending its samples to `out`.
+pub fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
+    if bytes.len() < HEADER {
+        return Err(ChunkError::Truncated);
+    }
+    let encoding = bytes[0];
+    let count = chunk_count(bytes);
+    let mut r = BitReader::new(&bytes[HEADER..]);
+    // Each sample takes at least 2 bits: refuse counts the bytes cannot hold
+    // before reserving room for them.
+    if count > (bytes.len() - HEADER) * 4 {
+        return Err(ChunkError::Truncated);
+    }
+    out.reserve(count);
+    match encoding {
+        ENC_XOR => decode_xor(&mut r, count, out),
+        e if (ENC_DECIMAL..=ENC_DECIMAL + MAX_DECIMALS).contains(&e) => {
+            decode_decimal(&mut r, count, e - ENC_DECIMAL, out)
+        }
+        e => Err(ChunkError::Encoding(e)),
+    }
+}
+
+/// Decodes a chunk.
+pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
+    let mut out = Vec::new();
+    decode_into(bytes, &mut out)?;
+    Ok(out)
+}
+
+fn decode_xor(
+    r: &mut BitReader<'_>,
+    count: usize,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<(), ChunkError> {
+    let mut time = TimeState::default();
+    let (mut value, mut leading, mut trailing) = (0u64, u32::MAX, 0u32);
+    for i in 0..count {
+        let t = time.read(r, i)?;
+        if i == 0 {
+            value = r.read(64)?;
+        } else if r.bit()? {
+            if r.bit()? {
+                leading = r.read(5)? as u32;
+                let sig = match r.read(6)? as u32 {
+                    0 => 64,
+                    s => s,
+                };
+                if leading + sig > 64 {
+                    return Err(ChunkError::Window);
+                }
+                trailing = 64 - leading - sig;
+            } else if leading == u32::MAX {
+                return Err(ChunkError::Window);
+            }
+            let sig = 64 - leading - trailing;
+            let bits = r.read(sig)?;
+            value ^= if trailing >= 64 { 0 } else { bits << trailing };
+        }
+        out.push((t, f64::from_bits(value)));
+    }
+    Ok(())
+}
+
+fn decode_decimal(
+    r: &mut BitReader<'_>,
+    count: usize,
+    k: u8,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<(), ChunkError> {
+    let mut time = TimeState::default();
+    let mut n = 0i64;
+    for i in 0..count {
+        let t = time.read(r, i)?;
+        n = if i == 0 {
+            r.read(64)? as i64
+        } else {
+            n.wrapping_add(read_signed(r, &INT_WIDTHS)?)
+        };
+        out.push((t, unscale(n, k)));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b)
+                .all(|(x, y)| x.0 == y.0 && x.1.to_bits() == y.1.to_bits())
+    }
+
+    fn round_trip(samples: &[(i64, f64)]) {
+        let mut enc = ChunkEncoder::new();
+        for &(t, v) in samples {
+            enc.append(t, v);
+        }
+        assert!(same(&decode(&enc.bytes()).unwrap(), samples), "xor");
+        assert!(
+            same(&decode(&encode_best(samples)).unwrap(), samples),
+            "best"
+        );
+        if let Some(k) = decimals(samples) {
+            assert!(
+                same(&decode(&encode_decimal(samples, k)).unwrap(), samples),
+                "decimal"
+            );
+        }
+    }
+
+    #[test]
+    fn special_values_and_gaps() {
+        round_trip(&[
+            (i64::MIN, f64::NAN),
+            (-1, f64::INFINITY),
+            (0, f64::NEG_INFINITY),
+            (1, -0.0),
+            (2, 0.0),
+            (i64::MAX - 1, f64::from_bits(0x7ff8_dead_beef_0001)),
+            (i64::MAX, f64::MIN_POSITIVE),
+        ]);
+        round_trip(&[(5, 1.0)]);
+        round_trip(&[]);
+        round_trip(&[
+            (0, 1.5),
+            (1, -2.25),
+            (2, 1e300),
+            (3, 12345.67),
+            (4, 9_007_199_254_740_993.0),
+        ]);
+    }
+
+    #[test]
+    fn decimal_encoding_is_chosen_for_counters() {
+        let samples: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                (
+                    1_700_000_000_000 + i * 15_000,
+                    (12_345_678 + i * 731) as f64 / 100.0,
+                )
+            })
+            .collect();
+        let best = encode_best(&samples);
+        assert!(best[0] >= ENC_DECIMAL, "encoding {}", best[0]);
+        assert!(best.len() < 480 * 3, "{} bytes", best.len());
+        round_trip(&samples);
+    }
+
+    #[test]
+    fn truncated_chunks_are_errors() {
+        let samples: Vec<(i64, f64)> = (0..50).map(|i| (i * 1000, i as f64 * 0.1)).collect();
+        for bytes in [encode_best(&samples), {
+            let mut e = ChunkEncoder::new();
+            samples.iter().for_each(|&(t, v)| e.append(t, v));
+            e.bytes()
+        }] {
+            for cut in 0..bytes.len() {
+                assert!(decode(&bytes[..cut]).is_err(), "cut {cut}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_samples_round_trip(
+            start in any::<i64>(),
+            steps in proptest::collection::vec((1u64..u64::MAX / 1024, any::<u64>(), 0u8..4), 0..300),
+        ) {
+            let mut t = start;
+            let mut samples = Vec::new();
+            for (gap, bits, kind) in steps {
+                let gap = match kind { 0 => 15_000 + gap % 50, 1 => gap % 3 + 1, _ => gap };
+                let Some(next) = t.checked_add(gap as i64) else { break };
+                t = next;
+                let v = match kind {
+                    0 => (bits % 100_000) as f64 / 100.0,
+                    1 => f64::from_bits(bits),
+                    _ => (bits >> 20) as f64,
+                };
+                samples.push((t, v));
+            }
+            round_trip(&samples);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = decode(&bytes);
+        }
+    }
+}
