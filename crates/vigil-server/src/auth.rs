@@ -27,6 +27,8 @@ pub enum Action {
     Triage,
     /// Tune detection: upload rules, switch rules on and off.
     Tune,
+    /// Keep the NOC inventory: assets and their checks.
+    Inventory,
     /// Manage the tenant: its tokens and settings.
     AdministerTenant,
     /// Create tenants and users: the MSP's own work.
@@ -38,10 +40,13 @@ pub fn permits(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
         Role::MspAdmin => true,
-        Role::Admin => matches!(action, Ingest | Read | Triage | Tune | AdministerTenant),
+        Role::Admin => matches!(
+            action,
+            Ingest | Read | Triage | Tune | Inventory | AdministerTenant
+        ),
         Role::Ingest => action == Ingest,
         Role::SocAnalyst => matches!(action, Read | Triage | Tune),
-        Role::NocOperator => matches!(action, Read | Triage),
+        Role::NocOperator => matches!(action, Read | Triage | Inventory),
         Role::Read | Role::ClientViewer => action == Read,
     }
 }
@@ -142,6 +147,8 @@ mod tests {
         assert!(permits(Role::MspAdmin, Action::AdministerMsp));
         assert!(permits(Role::NocOperator, Action::Triage));
         assert!(!permits(Role::NocOperator, Action::Tune));
+        assert!(permits(Role::NocOperator, Action::Inventory));
+        assert!(!permits(Role::SocAnalyst, Action::Inventory));
         assert!(permits(Role::SocAnalyst, Action::Tune));
         assert!(!permits(Role::ClientViewer, Action::Triage));
         assert!(!permits(Role::Read, Action::Tune));

@@ -22,6 +22,10 @@ pub struct Config {
     pub detection: DetectionConfig,
     /// Tenants created at start when missing.
     pub tenants: Vec<TenantConfig>,
+    /// NOC assets created at start when missing: `[[assets]]` tables.
+    pub assets: Vec<AssetConfig>,
+    /// Checks created at start when missing: `[[checks]]` tables.
+    pub checks: Vec<CheckConfig>,
     /// `VIGIL_*` variables that name no key (other tools use the prefix
     /// too); the server warns about them.
     #[serde(skip)]
@@ -88,6 +92,46 @@ pub struct TenantConfig {
     /// DNS name, or `sha256:<hex>` of the certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_certs: Vec<String>,
+}
+
+/// An asset of a tenant, as `[[assets]]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AssetConfig {
+    pub tenant: String,
+    pub name: String,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criticality: Option<String>,
+    /// The asset in front of this one (same tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+impl AssetConfig {
+    pub fn input(&self) -> crate::inventory::AssetInput {
+        crate::inventory::AssetInput {
+            name: self.name.clone(),
+            address: self.address.clone(),
+            kind: self.kind.clone().unwrap_or_else(|| "host".into()),
+            tags: self.tags.clone(),
+            criticality: self.criticality.clone().unwrap_or_else(|| "medium".into()),
+            parent: self.parent.clone(),
+        }
+    }
+}
+
+/// A check of a tenant's asset, as `[[checks]]`: `tenant`, `asset`,
+/// `kind`, `target`, `interval`, and the kind's own settings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckConfig {
+    pub tenant: String,
+    #[serde(flatten)]
+    pub spec: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where events come from besides `POST /api/v1/ingest`.
@@ -323,6 +367,16 @@ impl Config {
                 if let Err(e) = crate::pipeline::tenants::Cidr::parse(source) {
                     return fail(format!("tenant {:?}: sources: {e}", tenant.name.as_str()));
                 }
+            }
+        }
+        for asset in &self.assets {
+            if let Err(e) = asset.input().to_spec() {
+                return fail(format!("asset {:?}: {e}", asset.name));
+            }
+        }
+        for check in &self.checks {
+            if let Err(e) = crate::inventory::check_record(check.spec.clone()) {
+                return fail(format!("a check of tenant {:?}: {e}", check.tenant));
             }
         }
         let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();

@@ -11,6 +11,7 @@ pub mod config;
 pub mod detection;
 pub mod error;
 pub mod inputs;
+pub mod inventory;
 pub mod metrics;
 pub mod pipeline;
 
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::Timestamp;
 use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore};
-use vigil_store::state::{DetectionStore, NewToken, Role, SqliteState, StateStore};
+use vigil_store::state::{DetectionStore, InventoryStore, NewToken, Role, SqliteState, StateStore};
 use vigil_store::wal::WalOptions;
 
 /// What every handler shares.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub state: Arc<dyn StateStore>,
     /// Alerts, uploaded rules, detection memory (the same database).
     pub detections: Arc<dyn DetectionStore>,
+    /// The NOC inventory: assets and checks (the same database).
+    pub inventory: Arc<dyn InventoryStore>,
     pub events: Arc<dyn EventStore>,
     pub pipeline: Arc<pipeline::Pipeline>,
     pub config: Arc<Config>,
@@ -61,9 +64,13 @@ pub async fn run(
             .with_context(|| format!("cannot open the state database in {}", data.display()))?,
     );
     let state: Arc<dyn StateStore> = sqlite.clone();
-    let detections: Arc<dyn DetectionStore> = sqlite;
+    let detections: Arc<dyn DetectionStore> = sqlite.clone();
+    let inventory: Arc<dyn InventoryStore> = sqlite;
     bootstrap_admin(state.as_ref(), &data).await?;
     ensure_config_tenants(state.as_ref(), &config).await?;
+    inventory::ensure_config_inventory(state.as_ref(), inventory.as_ref(), &config)
+        .await
+        .context("cannot create the assets and checks of the config")?;
     let metrics = Metrics::new();
     let events = open_events(&config, &data, metrics.clone()).await?;
     let detection = Detection::open(&config.detection, &data, detections.clone())
@@ -80,6 +87,7 @@ pub async fn run(
     let app = AppState {
         state: state.clone(),
         detections,
+        inventory,
         events: events.clone(),
         pipeline: pipeline.clone(),
         config: Arc::new(config.clone()),

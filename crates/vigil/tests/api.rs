@@ -512,3 +512,142 @@ fn json_bodies_need_no_content_type_and_bad_ones_get_json_errors() {
         );
     }
 }
+
+/// The NOC inventory through the API and the config: assets with parents,
+/// checks with their kind's settings, partial updates, clear refusals.
+#[test]
+fn assets_and_checks_from_the_api_and_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[tenants]]
+name = "acme"
+
+[[assets]]
+tenant = "acme"
+name = "web01"
+address = "192.0.2.10"
+parent = "core-router"
+
+[[assets]]
+tenant = "acme"
+name = "core-router"
+address = "192.0.2.1"
+kind = "router"
+criticality = "critical"
+
+[[checks]]
+tenant = "acme"
+asset = "web01"
+kind = "http"
+target = "https://192.0.2.10/health"
+interval = "30s"
+expect_text = "ok"
+"#,
+    )
+    .expect("config");
+    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    let noc = server.token("acme", "admin");
+    let assets: Value = server
+        .get("/api/v1/assets", &noc)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(assets.as_array().map(Vec::len), Some(2), "{assets}");
+    assert_eq!(assets[1]["name"], "web01");
+    assert_eq!(
+        assets[1]["parent"], "core-router",
+        "a parent declared after its child"
+    );
+    assert_eq!(assets[0]["criticality"], "critical");
+    let checks: Value = server
+        .get("/api/v1/checks", &noc)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(checks[0]["interval_seconds"], 30.0);
+    assert_eq!(checks[0]["spec"]["expect_text"], "ok");
+
+    let created = server
+        .post("/api/v1/assets", &noc)
+        .json(&json!({"name": "db01", "address": "192.0.2.20", "parent": "core-router", "tags": ["sql"]}))
+        .send()
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let cycle = server
+        .request("PATCH", "/api/v1/assets/core-router")
+        .bearer_auth(&noc)
+        .json(&json!({"parent": "db01"}))
+        .send()
+        .unwrap();
+    assert_eq!(cycle.status(), 400, "a loop of parents is refused");
+    let unparented: Value = server
+        .request("PATCH", "/api/v1/assets/db01")
+        .bearer_auth(&noc)
+        .json(&json!({"parent": null}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(unparented["parent"], Value::Null);
+    assert_eq!(
+        unparented["tags"],
+        json!(["sql"]),
+        "fields not given are kept"
+    );
+
+    let bad = server
+        .post("/api/v1/checks", &noc)
+        .json(&json!({"asset": "db01", "kind": "telnet", "target": "x"}))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("telnet"));
+    let check: Value = server
+        .post("/api/v1/checks", &noc)
+        .json(&json!({"asset": "db01", "kind": "tcp", "target": "192.0.2.20:5432", "interval": "10s"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = check["id"].as_i64().unwrap();
+    let patched: Value = server
+        .request("PATCH", &format!("/api/v1/checks/{id}"))
+        .bearer_auth(&noc)
+        .json(&json!({"interval": "1m", "enabled": false}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(patched["interval_seconds"], 60.0);
+    assert_eq!(patched["enabled"], false);
+    assert_eq!(patched["target"], "192.0.2.20:5432");
+    let viewer = server.token("acme", "read");
+    let refused = server
+        .post("/api/v1/assets", &viewer)
+        .json(&json!({"name": "x", "address": "192.0.2.30"}))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 403, "a read token keeps no inventory");
+    let gone = server
+        .request("DELETE", "/api/v1/assets/db01")
+        .bearer_auth(&noc)
+        .send()
+        .unwrap();
+    assert_eq!(gone.status(), 204);
+    let left: Value = server
+        .get("/api/v1/checks", &noc)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        left.as_array().map(Vec::len),
+        Some(1),
+        "db01's check went with it"
+    );
+}

@@ -52,6 +52,24 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         .expect("upload bravo rule");
     assert_eq!(upload.status(), 201);
     let bravo_rules = rules_of(&server, "bravo");
+    // And an asset with a check.
+    let asset = server
+        .post("/api/v1/assets", &server.admin)
+        .query(&[("tenant", "bravo")])
+        .json(&json!({"name": "bravo-router", "address": "192.0.2.1", "tags": [SECRET]}))
+        .send()
+        .expect("bravo asset");
+    assert_eq!(asset.status(), 201);
+    let check: Value = server
+        .post("/api/v1/checks", &server.admin)
+        .query(&[("tenant", "bravo")])
+        .json(&json!({"asset": "bravo-router", "kind": "icmp", "target": "192.0.2.1", "note": SECRET}))
+        .send()
+        .expect("bravo check")
+        .json()
+        .expect("check json");
+    let bravo_check_id = check["id"].as_i64().expect("check id").to_string();
+    let bravo_inventory = inventory_of(&server, "bravo");
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
     let bravo_tokens = tokens_of(&server, "bravo");
@@ -70,7 +88,9 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             .replace("{name}", "bravo")
             .replace("{id}", &bravo_token_id)
             .replace("{alert}", &bravo_alert_id)
-            .replace("{rule}", "bravo-rule");
+            .replace("{rule}", "bravo-rule")
+            .replace("{asset}", "bravo-router")
+            .replace("{check}", &bravo_check_id);
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
@@ -134,6 +154,35 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         bravo_rules,
         "bravo's rules are unchanged"
     );
+    assert_eq!(
+        inventory_of(&server, "bravo"),
+        bravo_inventory,
+        "bravo's assets and checks are unchanged"
+    );
+}
+
+fn inventory_of(server: &Server, tenant: &str) -> (Value, Value) {
+    let get = |path: &str| -> Value {
+        let r = server
+            .get(path, &server.admin)
+            .query(&[("tenant", tenant)])
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
+    };
+    let inventory = (get("/api/v1/assets"), get("/api/v1/checks"));
+    assert_eq!(
+        inventory.0.as_array().map(Vec::len),
+        Some(1),
+        "{inventory:?}"
+    );
+    assert_eq!(
+        inventory.1.as_array().map(Vec::len),
+        Some(1),
+        "{inventory:?}"
+    );
+    inventory
 }
 
 fn rules_of(server: &Server, tenant: &str) -> Value {

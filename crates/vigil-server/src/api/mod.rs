@@ -5,6 +5,8 @@
 //! added here is tested for isolation without anyone remembering to.
 
 mod alerts;
+mod assets;
+mod checks;
 mod events;
 mod ingest;
 mod json_body;
@@ -23,8 +25,9 @@ pub use json_body::JsonBody;
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {
     pub method: &'static str,
-    /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id)
-    /// or `{rule}` (a rule id) placeholders.
+    /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id),
+    /// `{rule}` (a rule id), `{asset}` (an asset name) or `{check}` (a check
+    /// id) placeholders.
     pub path: &'static str,
     /// Whether it answers without a token.
     pub public: bool,
@@ -131,6 +134,46 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (
             endpoint("DELETE", "/api/v1/rules/{rule}"),
             delete(rules::remove),
+        ),
+        (
+            body(
+                endpoint("POST", "/api/v1/assets"),
+                r#"{"name":"probe","address":"192.0.2.99"}"#,
+            ),
+            post(assets::create),
+        ),
+        (endpoint("GET", "/api/v1/assets"), get(assets::list)),
+        (endpoint("GET", "/api/v1/assets/{asset}"), get(assets::show)),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/assets/{asset}"),
+                r#"{"address":"192.0.2.98"}"#,
+            ),
+            patch(assets::update),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/assets/{asset}"),
+            delete(assets::remove),
+        ),
+        (
+            body(
+                endpoint("POST", "/api/v1/checks"),
+                r#"{"asset":"probe","kind":"tcp","target":"192.0.2.99:22","interval":"30s"}"#,
+            ),
+            post(checks::create),
+        ),
+        (endpoint("GET", "/api/v1/checks"), get(checks::list)),
+        (endpoint("GET", "/api/v1/checks/{check}"), get(checks::show)),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/checks/{check}"),
+                r#"{"interval":"60s"}"#,
+            ),
+            patch(checks::update),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/checks/{check}"),
+            delete(checks::remove),
         ),
     ]
 }

@@ -1,0 +1,222 @@
+//! The NOC inventory as the API and the config give it: assets and checks
+//! from JSON or TOML into the store's records, with the checks' common
+//! settings read and checked once, here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::Duration;
+use vigil_store::state::{AssetSpec, CheckRecord, Criticality, InventoryStore, StateStore};
+
+/// The check kinds Vigil runs.
+pub const CHECK_KINDS: &[&str] = &["icmp", "tcp", "http", "dns", "snmp", "prometheus"];
+
+/// Shortest interval between two runs of a check.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
+
+/// An asset as the API and the config write it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AssetInput {
+    pub name: String,
+    pub address: String,
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_criticality")]
+    pub criticality: String,
+    #[serde(default)]
+    pub parent: Option<String>,
+}
+
+fn default_kind() -> String {
+    "host".into()
+}
+
+fn default_criticality() -> String {
+    "medium".into()
+}
+
+impl AssetInput {
+    pub fn to_spec(&self) -> Result<AssetSpec, String> {
+        Ok(AssetSpec {
+            name: self.name.trim().to_string(),
+            address: self.address.trim().to_string(),
+            kind: self.kind.clone(),
+            tags: self.tags.clone(),
+            criticality: Criticality::parse(&self.criticality).map_err(|e| e.to_string())?,
+            parent: self.parent.clone().filter(|p| !p.is_empty()),
+        })
+    }
+}
+
+/// `30s`, `5m`, `1h`, `1d`, or a number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let bad = || format!("{text:?} is not a duration: use 30s, 5m, 1h or 1d");
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.checked_mul(60).ok_or_else(bad)?,
+        "h" => n.checked_mul(3600).ok_or_else(bad)?,
+        "d" => n.checked_mul(86_400).ok_or_else(bad)?,
+        "ms" => return Ok(Duration::from_millis(n)),
+        _ => return Err(bad()),
+    };
+    Ok(Duration::from_secs(secs))
+}
+
+/// A check from its JSON specification (`asset`, `kind`, `target`,
+/// `interval`, and the kind's own settings, kept as given).
+pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
+    let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
+    let asset = text("asset").ok_or("a check names its asset: \"asset\"")?;
+    let kind = text("kind").ok_or("a check has a kind: \"kind\"")?;
+    if !CHECK_KINDS.contains(&kind.as_str()) {
+        return Err(format!(
+            "check kind {kind:?} is not one of {}",
+            CHECK_KINDS.join(", ")
+        ));
+    }
+    let target = text("target").ok_or("a check has a target: \"target\"")?;
+    if target.trim().is_empty() {
+        return Err("the check's target is empty".into());
+    }
+    let interval = match spec.get("interval") {
+        None => DEFAULT_INTERVAL,
+        Some(Value::String(s)) => parse_duration(s)?,
+        Some(Value::Number(n)) => Duration::from_secs(n.as_u64().ok_or("interval: seconds")?),
+        Some(_) => return Err("interval: a duration such as \"30s\"".into()),
+    };
+    if interval < MIN_INTERVAL {
+        return Err(format!("interval {interval:?} is under the minimum of 1s"));
+    }
+    if let Some(Value::String(timeout)) = spec.get("timeout") {
+        let timeout = parse_duration(timeout)?;
+        if timeout > interval {
+            return Err("the timeout must not be longer than the interval".into());
+        }
+    }
+    let enabled = spec.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    Ok(CheckRecord {
+        asset,
+        kind,
+        target,
+        interval_ms: interval.as_millis() as i64,
+        spec: Value::Object(spec),
+        enabled,
+    })
+}
+
+/// Creates the assets and checks of the config that are missing (an asset
+/// by name, a check by asset, kind and target). Parents first: assets are
+/// created in an order where each parent precedes its children.
+pub async fn ensure_config_inventory(
+    state: &dyn StateStore,
+    inventory: &dyn InventoryStore,
+    config: &crate::config::Config,
+) -> anyhow::Result<()> {
+    let mut pending: Vec<&crate::config::AssetConfig> = config.assets.iter().collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        let mut later = Vec::new();
+        for asset in pending {
+            let tenant = tenant_id(state, &asset.tenant).await?;
+            if inventory.asset(tenant, &asset.name).await?.is_some() {
+                continue;
+            }
+            let parent_missing = match &asset.parent {
+                Some(p) => inventory.asset(tenant, p).await?.is_none(),
+                None => false,
+            };
+            if parent_missing {
+                later.push(asset);
+                continue;
+            }
+            let spec = asset
+                .input()
+                .to_spec()
+                .map_err(|e| anyhow::anyhow!("asset {:?}: {e}", asset.name))?;
+            inventory.create_asset(tenant, &spec).await?;
+            tracing::info!(tenant = %asset.tenant, asset = %spec.name, "asset from the config created");
+        }
+        if later.len() == before {
+            let names: Vec<&str> = later.iter().map(|a| a.name.as_str()).collect();
+            anyhow::bail!("assets {names:?} name parents that no asset of their tenant has");
+        }
+        pending = later;
+    }
+    for check in &config.checks {
+        let tenant = tenant_id(state, &check.tenant).await?;
+        let record = check_record(check.spec.clone())
+            .map_err(|e| anyhow::anyhow!("a check of tenant {:?}: {e}", check.tenant))?;
+        let exists = inventory.list_checks(Some(tenant)).await?.iter().any(|c| {
+            c.record.asset == record.asset
+                && c.record.kind == record.kind
+                && c.record.target == record.target
+        });
+        if !exists {
+            inventory.create_check(tenant, &record).await?;
+            tracing::info!(tenant = %check.tenant, asset = %record.asset, kind = %record.kind, "check from the config created");
+        }
+    }
+    Ok(())
+}
+
+async fn tenant_id(state: &dyn StateStore, name: &str) -> anyhow::Result<vigil_core::TenantId> {
+    state
+        .tenant_by_name(name)
+        .await?
+        .map(|t| t.id)
+        .ok_or_else(|| anyhow::anyhow!("the config names tenant {name:?}, which does not exist"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn spec(v: Value) -> Map<String, Value> {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        for bad in ["", "s", "5y", "-1s", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checks_are_read_and_checked() {
+        let record = check_record(spec(json!({
+            "asset": "web01", "kind": "http", "target": "https://192.0.2.10/health",
+            "interval": "30s", "expect_text": "ok"
+        })))
+        .expect("valid");
+        assert_eq!(record.interval_ms, 30_000);
+        assert_eq!(record.spec["expect_text"], "ok", "kind settings are kept");
+        assert!(record.enabled);
+        let errors = [
+            json!({"kind": "tcp", "target": "x"}),
+            json!({"asset": "a", "kind": "gopher", "target": "x"}),
+            json!({"asset": "a", "kind": "tcp", "target": " "}),
+            json!({"asset": "a", "kind": "tcp", "target": "x", "interval": "500ms"}),
+            json!({"asset": "a", "kind": "tcp", "target": "x", "interval": "10s", "timeout": "1m"}),
+        ];
+        for e in errors {
+            assert!(check_record(spec(e.clone())).is_err(), "{e}");
+        }
+    }
+}
