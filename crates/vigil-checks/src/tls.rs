@@ -75,11 +75,19 @@ fn inspect(
     let untrusted = verifier
         .verify_server_cert(leaf, intermediates, name, &[], UnixTime::now())
         .err()
-        .map(|e| describe(&e, host));
+        .map(|e| match is_self_signed(leaf) && intermediates.is_empty() {
+            true => "certificate not trusted (self-signed)".to_owned(),
+            false => describe(&e, host),
+        });
     CertInfo {
         expiry_days: expiry_days(leaf, SystemTime::now()),
         untrusted,
     }
+}
+
+fn is_self_signed(der: &[u8]) -> bool {
+    x509_parser::parse_x509_certificate(der)
+        .is_ok_and(|(_, cert)| cert.subject().as_raw() == cert.issuer().as_raw())
 }
 
 /// Days from `now` to the certificate's notAfter.
@@ -109,7 +117,7 @@ fn describe(error: &rustls::Error, host: &str) -> String {
             format!("certificate not valid for {host}")
         }
         CertificateError::Revoked => "certificate revoked".into(),
-        other => format!("certificate not trusted: {other:?}"),
+        other => format!("certificate not trusted ({other:?})"),
     }
 }
 

@@ -134,8 +134,10 @@ fn expiry_reason(days: f64) -> String {
     if days < 0.0 {
         return "certificate expired".into();
     }
-    match days.floor() as u64 {
-        0 => "certificate expires in less than a day".into(),
+    if days < 1.0 {
+        return "certificate expires in less than a day".into();
+    }
+    match days.round() as u64 {
         1 => "certificate expires in 1 day".into(),
         n => format!("certificate expires in {n} days"),
     }
@@ -159,8 +161,9 @@ async fn fetch(
             return Ok((response, redirects));
         };
         if is_last {
+            let plural = if max_redirects == 1 { "" } else { "s" };
             return Err(Failure::down(format!(
-                "more than {max_redirects} redirects"
+                "more than {max_redirects} redirect{plural}"
             )));
         }
         url = url
