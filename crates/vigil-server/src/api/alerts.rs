@@ -54,6 +54,8 @@ pub struct AlertView {
     first_seen: String,
     last_seen: String,
     count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resolution: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -85,6 +87,7 @@ fn view(alert: Alert, tenant: &str) -> AlertView {
         first_seen: alert.first_seen.to_rfc3339(),
         last_seen: alert.last_seen.to_rfc3339(),
         count: alert.count,
+        resolution: alert.resolution,
     }
 }
 

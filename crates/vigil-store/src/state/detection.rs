@@ -39,6 +39,8 @@ pub enum AlertStatus {
     Open,
     /// Someone is on it; evidence still counts into it.
     Acknowledged,
+    /// Its condition cleared by itself (NOC alerts); see `resolution`.
+    Resolved,
     /// Done: the next hit opens a new alert.
     Closed,
 }
@@ -87,6 +89,7 @@ text_enum!(Severity {
 text_enum!(AlertStatus {
     Open = "open",
     Acknowledged = "acknowledged",
+    Resolved = "resolved",
     Closed = "closed",
 });
 
@@ -113,7 +116,7 @@ pub struct Entities {
 }
 
 impl Entities {
-    fn dedup_key(&self) -> String {
+    pub fn dedup_key(&self) -> String {
         let part = |v: &Option<String>| v.as_deref().unwrap_or("").replace('|', "||");
         format!(
             "{}|{}|{}",
@@ -167,6 +170,19 @@ pub struct Alert {
     /// Hits counted into this alert.
     pub count: i64,
     pub status: AlertStatus,
+    /// Why it resolved, for a resolved alert.
+    pub resolution: Option<String>,
+}
+
+/// An alert whose condition cleared: the open alert of this tenant, rule
+/// and entities resolves, with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedAlert {
+    pub tenant: TenantId,
+    pub rule_id: String,
+    pub entities: Entities,
+    pub reason: String,
+    pub time: Timestamp,
 }
 
 /// Which alerts to list; every part given must match.
@@ -243,6 +259,10 @@ pub trait DetectionStore: Send + Sync + 'static {
         id: i64,
         status: AlertStatus,
     ) -> Result<Alert, StateError>;
+
+    /// Resolves the open (or acknowledged) alerts named; returns those that
+    /// were open. The next hit of the same rule and entities opens a new one.
+    async fn resolve_alerts(&self, resolved: &[ResolvedAlert]) -> Result<Vec<Alert>, StateError>;
 
     /// Adds or replaces the tenant's rule with this id.
     async fn put_rule(&self, rule: &StoredRule) -> Result<(), StateError>;

@@ -26,6 +26,7 @@ macro_rules! detection_conformance_tests {
             repeated_hits_count_into_one_open_alert,
             different_entities_make_different_alerts,
             closed_alerts_do_not_absorb_new_hits,
+            alerts_resolve_by_themselves,
             alerts_filter_and_order,
             alerts_never_cross_tenants,
             uploaded_rules_and_switches,
@@ -329,4 +330,42 @@ pub async fn login_sources_remember_per_user(state: &dyn StateStore, store: &dyn
         ],
         "the same user in another tenant is another user"
     );
+}
+
+pub async fn alerts_resolve_by_themselves(state: &dyn StateStore, store: &dyn DetectionStore) {
+    let t = tenant(state, "acme").await;
+    let mut down = hit(t, "noc-host-down", "web01", 10);
+    down.team = Team::Noc;
+    let (alert, _) = store.record_alerts(&[down.clone()]).await.expect("record")[0].clone();
+    let resolve = ResolvedAlert {
+        tenant: t,
+        rule_id: "noc-host-down".into(),
+        entities: down.entities.clone(),
+        reason: "cleared: 3 pings answered".into(),
+        time: Timestamp(50),
+    };
+    let resolved = store
+        .resolve_alerts(&[resolve.clone()])
+        .await
+        .expect("resolve");
+    assert_eq!(resolved.len(), 1);
+    assert_eq!(resolved[0].id, alert.id);
+    assert_eq!(resolved[0].status, AlertStatus::Resolved);
+    assert_eq!(
+        resolved[0].resolution.as_deref(),
+        Some("cleared: 3 pings answered")
+    );
+    assert_eq!(resolved[0].last_seen, Timestamp(50));
+    let again = store
+        .resolve_alerts(&[resolve])
+        .await
+        .expect("resolve twice");
+    assert!(again.is_empty(), "nothing open is left to resolve");
+    let (next, opened) = store.record_alerts(&[down]).await.expect("record")[0].clone();
+    assert!(opened && next.id != alert.id, "a new outage is a new alert");
+    let f = AlertFilter {
+        statuses: vec![AlertStatus::Resolved],
+        ..all()
+    };
+    assert_eq!(store.list_alerts(t, &f).await.expect("list").len(), 1);
 }

@@ -32,7 +32,7 @@ pub mod validate;
 
 pub use detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
-    Severity, StoredRule, Team,
+    ResolvedAlert, Severity, StoredRule, Team,
 };
 pub use inventory::{Asset, AssetSpec, Check, CheckRecord, Criticality, InventoryStore};
 pub use sqlite::SqliteState;

@@ -2,7 +2,7 @@
 
 use super::detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
-    StoredRule,
+    ResolvedAlert, StoredRule,
 };
 use super::sqlite::{db, get};
 use super::{SqliteState, StateError};
@@ -11,7 +11,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use vigil_core::{TenantId, Timestamp};
 
 const ALERT_COLUMNS: &str = "id, tenant_id, team, rule_id, rule_title, severity, tags, host, \
-     user_name, source_ip, event_id, last_event_id, description, first_seen, last_seen, count, status";
+     user_name, source_ip, event_id, last_event_id, description, first_seen, last_seen, count, status, \
+     resolution";
 
 #[async_trait::async_trait]
 impl DetectionStore for SqliteState {
@@ -25,7 +26,8 @@ impl DetectionStore for SqliteState {
                      last_seen = MAX(last_seen, $4),
                      last_event_id = COALESCE($5, last_event_id),
                      updated_at = $4
-                 WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3 AND status <> 'closed'
+                 WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3
+                   AND status IN ('open', 'acknowledged')
                  RETURNING {ALERT_COLUMNS}"
             ))
             .bind(hit.tenant.0)
@@ -163,6 +165,33 @@ impl DetectionStore for SqliteState {
             Some(row) => alert_from_row(&row),
             None => Err(StateError::NotFound(format!("alert {id} not found"))),
         }
+    }
+
+    async fn resolve_alerts(&self, resolved: &[ResolvedAlert]) -> Result<Vec<Alert>, StateError> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::new();
+        for r in resolved {
+            let row = sqlx::query(&format!(
+                "UPDATE alerts SET status = 'resolved', resolution = $4,
+                     last_seen = MAX(last_seen, $5), updated_at = $5
+                 WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3
+                   AND status IN ('open', 'acknowledged')
+                 RETURNING {ALERT_COLUMNS}"
+            ))
+            .bind(r.tenant.0)
+            .bind(&r.rule_id)
+            .bind(r.entities.dedup_key())
+            .bind(&r.reason)
+            .bind(r.time.micros())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if let Some(row) = row {
+                out.push(alert_from_row(&row)?);
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
     }
 
     async fn put_rule(&self, rule: &StoredRule) -> Result<(), StateError> {
@@ -354,5 +383,6 @@ fn alert_from_row(row: &SqliteRow) -> Result<Alert, StateError> {
         status: status
             .parse()
             .map_err(|_| parse("status", status.clone()))?,
+        resolution: get(row, "resolution")?,
     })
 }
