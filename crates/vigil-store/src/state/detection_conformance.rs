@@ -345,7 +345,7 @@ pub async fn alerts_resolve_by_themselves(state: &dyn StateStore, store: &dyn De
         time: Timestamp(50),
     };
     let resolved = store
-        .resolve_alerts(&[resolve.clone()])
+        .resolve_alerts(std::slice::from_ref(&resolve))
         .await
         .expect("resolve");
     assert_eq!(resolved.len(), 1);
