@@ -38,11 +38,13 @@ pub const MAX_WALK_ROWS: usize = 100_000;
 /// Why an SNMP operation failed, in words an operator can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("no answer from {target} after {tries} tries of {timeout:?} each")]
+    #[error("no answer from {target} after {tries} tries of {timeout:?} each{hint}")]
     Timeout {
         target: SocketAddr,
         tries: u32,
         timeout: Duration,
+        /// What else silence can mean with these settings.
+        hint: &'static str,
     },
     #[error("authentication failed: {0}")]
     Authentication(String),
@@ -348,10 +350,15 @@ impl Client {
         if let Some(e) = malformed {
             return Err(Error::Malformed(e));
         }
+        let hint = match self.security {
+            Security::Community(_) => " (agents drop requests with a wrong community unanswered)",
+            Security::Usm(_) => " (agents drop requests with a wrong privacy password unanswered)",
+        };
         Err(Error::Timeout {
             target: self.target,
             tries: self.retries + 1,
             timeout: self.timeout,
+            hint,
         })
     }
 
