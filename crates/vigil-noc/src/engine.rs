@@ -101,7 +101,7 @@ pub enum Observation {
 }
 
 /// Why an alert is held back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressedBy {
     /// Behind this asset, which is down or just came back.

@@ -305,7 +305,10 @@ impl BaselineState {
             self.slots = vec![Slot::default(); 168];
         }
         let slot = &mut self.slots[index];
-        let reading = (slot.weeks >= b.min_weeks).then(|| judge(b, slot, unit, time, value));
+        // Learned from whole weeks before this one: the current week's
+        // samples are what is being judged.
+        let before = slot.weeks - u32::from(slot.weeks > 0 && slot.last_week == week);
+        let reading = (before >= b.min_weeks).then(|| judge(b, slot, unit, time, value));
         learn(slot, b.alpha, week, value);
         reading
     }

@@ -277,7 +277,8 @@ pub enum Direction {
 }
 
 /// Mean and deviation per hour of the week, exponentially weighted; alerts
-/// only for hours seen in `min_weeks` distinct weeks.
+/// only for hours of the week seen in `min_weeks` earlier weeks (the
+/// learning period).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Baseline {
