@@ -6,9 +6,10 @@
 //! hash of the check's id, so that a thousand checks of 1 minute do not all
 //! fire in the same second, and a restart places each at the same offset.
 //! The next slot is the previous *scheduled* time plus the interval, never
-//! the previous end plus the interval, so a check does not drift; a slot
-//! already past when a run ends (the run or its wait for a permit took too
-//! long) is skipped and counted, rather than run late in a burst.
+//! the previous end plus the interval, so a check does not drift. When a
+//! run (or its wait for a permit) overran, the slot of the current period
+//! runs late and slots whose whole period has passed are skipped and
+//! counted, rather than run in a burst to catch up.
 //!
 //! A run waits for a permit of a semaphore shared by all checks: a burst
 //! of targets that all time out at once can use at most that many sockets.
@@ -205,14 +206,17 @@ fn first_slot(epoch: Instant, now: Instant, interval: Duration, phase: Duration)
     first + interval * steps.min(u128::from(u32::MAX)) as u32
 }
 
-/// The slot after `slot`, and how many slots were skipped because they
-/// were already past at `now`.
+/// The slot after `slot`, and how many slots were skipped. A slot whose
+/// whole period is already past at `now` is skipped; the current one runs,
+/// late if need be, so a run that overran a little costs lateness, not a
+/// whole interval, and an overrun of many intervals costs one late run,
+/// not a burst.
 fn next_slot(slot: Instant, interval: Duration, now: Instant) -> (Instant, u64) {
     let next = slot + interval;
-    if next > now {
+    if next + interval > now {
         return (next, 0);
     }
-    let skipped = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64 + 1;
+    let skipped = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64;
     (next + interval * skipped.min(u64::from(u32::MAX)) as u32, skipped)
 }
 
@@ -248,9 +252,19 @@ mod tests {
             next_slot(slot, SECOND, slot + Duration::from_millis(400)),
             (slot + SECOND, 0)
         );
-        // One that took 2.5 intervals: two slots skipped, back on the grid.
+        // One that overran a little: the next slot still, run late.
+        assert_eq!(
+            next_slot(slot, SECOND, slot + Duration::from_millis(1100)),
+            (slot + SECOND, 0)
+        );
+        // One that took 2.5 intervals: the slots at +1s (whole period
+        // past) skipped; the one at +2s runs, late, back on the grid.
         assert_eq!(
             next_slot(slot, SECOND, slot + Duration::from_millis(2500)),
+            (slot + 2 * SECOND, 1)
+        );
+        assert_eq!(
+            next_slot(slot, SECOND, slot + Duration::from_millis(3000)),
             (slot + 3 * SECOND, 2)
         );
     }

@@ -36,6 +36,14 @@ pub async fn closed_port() -> u16 {
     listener.local_addr().unwrap().port()
 }
 
+/// Accepts connections and closes them at once.
+pub async fn open_listener() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { while listener.accept().await.is_ok() {} });
+    port
+}
+
 /// Accepts connections and never answers; keeps them open.
 pub async fn silent_listener() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
