@@ -13,6 +13,7 @@ pub mod eve;
 pub mod evtx;
 pub mod firewall;
 pub mod linux;
+pub mod prometheus;
 pub mod ndjson;
 pub mod record;
 pub mod syslog;
