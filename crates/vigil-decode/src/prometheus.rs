@@ -40,7 +40,7 @@ impl MetricKind {
 pub struct PromSample {
     pub name: String,
     /// In the order written.
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
     /// Milliseconds since the epoch, when the exporter gave one.
     pub timestamp_ms: Option<i64>,
@@ -190,7 +190,10 @@ fn sample_line(line: &str, max_labels: usize) -> Result<PromSample, String> {
 }
 
 /// `label="value",...}`: the labels and what follows the `}`.
-fn label_set(mut text: &str, max: usize) -> Result<(Vec<(String, String)>, &str), String> {
+/// Label names and values, in the order written.
+type Labels = Vec<(String, String)>;
+
+fn label_set(mut text: &str, max: usize) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     loop {
         text = text.trim_start();
