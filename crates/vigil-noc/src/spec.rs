@@ -539,19 +539,41 @@ fn alternatives(name: &str, text: &str) -> Result<Vec<String>, String> {
     Ok(parts)
 }
 
-/// Reads rules from a TOML-like JSON value: `{"rule": [ ... ]}` or a bare
-/// list; validates each and refuses duplicate ids.
+/// Reads rules from JSON: a list of rules, or `{"rule": [...]}` (the shape
+/// of a TOML file's `[[rule]]` tables). Errors name the rule by its place
+/// and id; every rule is validated and ids must be unique.
 pub fn rules_from_json(text: &str) -> Result<Vec<RuleSpec>, SpecError> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Doc {
-        List(Vec<RuleSpec>),
-        Table { rule: Vec<RuleSpec> },
-    }
-    let doc: Doc = serde_json::from_str(text).map_err(|e| SpecError::Parse(e.to_string()))?;
-    let rules = match doc {
-        Doc::List(rules) | Doc::Table { rule: rules } => rules,
+    let doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| SpecError::Parse(e.to_string()))?;
+    let list = match doc {
+        serde_json::Value::Array(list) => list,
+        serde_json::Value::Object(mut map) => match map.remove("rule") {
+            Some(serde_json::Value::Array(list)) => list,
+            _ => {
+                return Err(SpecError::Parse(
+                    "expected a list of rules or {\"rule\": [...]}".into(),
+                ))
+            }
+        },
+        _ => {
+            return Err(SpecError::Parse(
+                "expected a list of rules or {\"rule\": [...]}".into(),
+            ))
+        }
     };
+    let rules = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| {
+            let id = value
+                .get("id")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string();
+            serde_json::from_value(value)
+                .map_err(|e| SpecError::Parse(format!("rule {} {id:?}: {e}", i + 1)))
+        })
+        .collect::<Result<Vec<RuleSpec>, SpecError>>()?;
     validate_all(&rules)?;
     Ok(rules)
 }
