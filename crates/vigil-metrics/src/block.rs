@@ -6,26 +6,43 @@
 //! ```text
 //! "VGMB" | kind: u8 | 3 zero bytes
 //! entry payloads, back to back
-//! index: count: u32 LE, then per entry
-//!        series: u32 | min_t: i64 | max_t: i64 | offset: u64 | len: u32 | crc32: u32   (all LE)
+//! index: count: u32 LE, then per entry, in (series, min_t) order
+//!        Δseries: varint | min_t − window: zigzag varint | max_t − min_t: varint
+//!        | len: varint | crc32(payload): u32 LE
+//!        (payloads are in index order from byte 8: offsets are implicit)
 //! footer: index offset: u64 LE | crc32(index): u32 LE | "VGMB"
 //! ```
 //!
-//! A raw entry's payload is one chunk ([`crate::chunk`]); a downsampled
-//! entry's is five chunks (min, max, sum, count, last over 5-minute buckets,
-//! timestamped at the bucket start), each behind a u32 LE length. Files are
+//! A raw entry's payload is either one chunk ([`crate::chunk`]) or, when
+//! its timestamps are shared, `0xFE | column: u32 LE | values-only chunk`.
+//! Every series of one scrape has the same timestamps: a flush stores each
+//! distinct timestamp sequence used by two chunks or more once, as a
+//! column entry (series [`COLUMN_BASE`] + column, a chunk of the times with
+//! zero values), so a scrape's jitter is paid once per target instead of
+//! once per series. A downsampled entry's payload is five chunks (min, max,
+//! sum, count, last over 5-minute buckets, timestamped at the bucket
+//! start), each behind a u32 LE length, the first with the timestamps and
+//! the other four values only. Files are
 //! written to a temporary name, synced and renamed, so a file that exists is
 //! whole. The index is read at open and kept in memory; payloads are read
 //! on demand with positioned reads and checked against their CRC.
 
+use crate::chunk::{self, ChunkError};
 use crate::error::{corrupt, io_err, Result};
+use crate::log::{get_varint, put_varint, unzigzag, zigzag};
+use crate::DOWNSAMPLE_MS;
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 4] = b"VGMB";
-const ENTRY_BYTES: usize = 36;
+/// Entries at or above this series number are shared timestamp columns;
+/// series ids stay below it.
+pub const COLUMN_BASE: u32 = 1 << 31;
+/// First byte of a raw payload whose timestamps are in a column.
+const SHARED: u8 = 0xFE;
 const FOOTER_BYTES: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +99,67 @@ impl Block {
         Ok(buf)
     }
 
+    /// Appends the points of one entry to `out`: a raw chunk's samples, or
+    /// a downsampled entry's last values at each bucket's last millisecond.
+    /// `columns` caches this block's decoded timestamp columns.
+    pub fn read_points(
+        &self,
+        file: &File,
+        entry: &Entry,
+        columns: &mut HashMap<u32, Vec<i64>>,
+        out: &mut Vec<(i64, f64)>,
+    ) -> Result<()> {
+        let payload = self.read(file, entry)?;
+        let bad = |e: ChunkError| corrupt(&self.path, format!("series {}: {e}", entry.series));
+        match self.kind {
+            Kind::Raw => match payload.split_first() {
+                Some((&SHARED, rest)) => {
+                    let (column, values) = rest
+                        .split_first_chunk::<4>()
+                        .ok_or_else(|| bad(ChunkError::Truncated))?;
+                    let column = u32::from_le_bytes(*column);
+                    let times = self.column(file, column, columns)?;
+                    chunk::decode_values_into(values, times, out).map_err(bad)
+                }
+                _ => chunk::decode_into(&payload, out).map_err(bad),
+            },
+            Kind::Downsampled => {
+                let parts = split_parts(&payload).ok_or_else(|| bad(ChunkError::Truncated))?;
+                let times: Vec<i64> = chunk::decode(parts[0])
+                    .map_err(bad)?
+                    .into_iter()
+                    .map(|p| p.0)
+                    .collect();
+                let start = out.len();
+                chunk::decode_values_into(parts[4], &times, out).map_err(bad)?;
+                for p in &mut out[start..] {
+                    p.0 = p.0.saturating_add(DOWNSAMPLE_MS - 1);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn column<'c>(
+        &self,
+        file: &File,
+        column: u32,
+        cache: &'c mut HashMap<u32, Vec<i64>>,
+    ) -> Result<&'c [i64]> {
+        if !cache.contains_key(&column) {
+            let id = COLUMN_BASE.checked_add(column).unwrap_or(u32::MAX);
+            let entry = *self
+                .series_entries(id)
+                .first()
+                .ok_or_else(|| corrupt(&self.path, format!("no timestamp column {column}")))?;
+            let payload = self.read(file, &entry)?;
+            let times = chunk::decode(&payload)
+                .map_err(|e| corrupt(&self.path, format!("timestamp column {column}: {e}")))?;
+            cache.insert(column, times.into_iter().map(|p| p.0).collect());
+        }
+        Ok(cache.get(&column).map(Vec::as_slice).unwrap_or_default())
+    }
+
     pub fn open_file(&self) -> Result<File> {
         File::open(&self.path).map_err(io_err(&self.path))
     }
@@ -121,20 +199,79 @@ impl BlockWriter {
         self.data.extend_from_slice(payload);
     }
 
+    /// Adds the chunks of one time window (series, samples in time order, at
+    /// most [`chunk::MAX_CHUNK_SAMPLES`] each), storing timestamp
+    /// sequences that several chunks share once.
+    pub fn add_chunks(&mut self, chunks: &[(u32, Vec<(i64, f64)>)]) {
+        let times: Vec<Vec<i64>> = chunks
+            .iter()
+            .map(|(_, s)| s.iter().map(|p| p.0).collect())
+            .collect();
+        let mut uses: HashMap<&[i64], (u32, usize)> = HashMap::new();
+        for t in &times {
+            uses.entry(t.as_slice()).or_insert((0, 0)).1 += 1;
+        }
+        let mut next = 0u32;
+        let mut shared: Vec<(&[i64], u32)> = Vec::new();
+        for t in &times {
+            if let Some(u) = uses.get_mut(t.as_slice()) {
+                if u.1 >= 2 && t.len() >= 2 && u.0 == 0 {
+                    next += 1;
+                    u.0 = next;
+                    shared.push((t.as_slice(), next - 1));
+                }
+            }
+        }
+        for (t, column) in &shared {
+            let zeros: Vec<(i64, f64)> = t.iter().map(|&t| (t, 0.0)).collect();
+            self.add(
+                COLUMN_BASE + column,
+                t[0],
+                t[t.len() - 1],
+                &chunk::encode_best(&zeros),
+            );
+        }
+        for ((series, samples), t) in chunks.iter().zip(&times) {
+            let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+                continue;
+            };
+            match uses.get(t.as_slice()) {
+                Some(&(column, _)) if column > 0 => {
+                    let values: Vec<f64> = samples.iter().map(|p| p.1).collect();
+                    let mut payload = vec![SHARED];
+                    payload.extend_from_slice(&(column - 1).to_le_bytes());
+                    payload.extend_from_slice(&chunk::encode_values_best(&values));
+                    self.add(*series, first.0, last.0, &payload);
+                }
+                _ => self.add(*series, first.0, last.0, &chunk::encode_best(samples)),
+            }
+        }
+    }
+
     /// Writes the file at `path` (temporary name, sync, rename) and returns
     /// it opened. The directory is synced by the caller.
     pub fn write(mut self, path: &Path, window: i64, gen: u64) -> Result<Block> {
+        // Payloads in index order, so that offsets need not be stored.
         self.entries.sort_by_key(|e| (e.series, e.min_t));
+        let mut data = Vec::with_capacity(self.data.len() + self.entries.len() * 16 + 32);
+        data.extend_from_slice(&self.data[..8]);
+        for e in &mut self.entries {
+            let start = e.offset as usize;
+            data.extend_from_slice(&self.data[start..start + e.len as usize]);
+            e.offset = (data.len() - e.len as usize) as u64;
+        }
+        self.data = data;
         let index_offset = self.data.len() as u64;
-        let mut index = Vec::with_capacity(4 + self.entries.len() * ENTRY_BYTES);
+        let mut index = Vec::with_capacity(4 + self.entries.len() * 16);
         index.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        let mut prev_series = 0u32;
         for e in &self.entries {
-            index.extend_from_slice(&e.series.to_le_bytes());
-            index.extend_from_slice(&e.min_t.to_le_bytes());
-            index.extend_from_slice(&e.max_t.to_le_bytes());
-            index.extend_from_slice(&e.offset.to_le_bytes());
-            index.extend_from_slice(&e.len.to_le_bytes());
+            put_varint(&mut index, (e.series - prev_series) as u64);
+            put_varint(&mut index, zigzag(e.min_t.wrapping_sub(window)));
+            put_varint(&mut index, e.max_t.wrapping_sub(e.min_t) as u64);
+            put_varint(&mut index, e.len as u64);
             index.extend_from_slice(&e.crc.to_le_bytes());
+            prev_series = e.series;
         }
         let crc = crc32fast::hash(&index);
         self.data.extend_from_slice(&index);
@@ -211,8 +348,8 @@ pub fn open_block(path: &Path, window: i64, gen: u64) -> Result<Block> {
     if crc32fast::hash(&index) != crc {
         return Err(corrupt(path, "index fails its CRC"));
     }
-    let entries =
-        parse_index(&index, index_offset).ok_or_else(|| corrupt(path, "malformed index"))?;
+    let entries = parse_index(&index, index_offset, window)
+        .ok_or_else(|| corrupt(path, "malformed index"))?;
     Ok(make_block(
         path.to_path_buf(),
         kind,
@@ -223,29 +360,34 @@ pub fn open_block(path: &Path, window: i64, gen: u64) -> Result<Block> {
     ))
 }
 
-fn parse_index(index: &[u8], data_end: u64) -> Option<Vec<Entry>> {
-    let count = u32::from_le_bytes(index.get(..4)?.try_into().ok()?) as usize;
-    let body = &index[4..];
-    if body.len() != count.checked_mul(ENTRY_BYTES)? {
+fn parse_index(index: &[u8], data_end: u64, window: i64) -> Option<Vec<Entry>> {
+    let (count, mut input) = index.split_first_chunk::<4>()?;
+    let count = u32::from_le_bytes(*count) as usize;
+    // An entry takes 8 bytes at least.
+    if count > input.len() / 8 {
         return None;
     }
     let mut entries = Vec::with_capacity(count);
-    for e in body.chunks_exact(ENTRY_BYTES) {
-        let entry = Entry {
-            series: u32::from_le_bytes(e[0..4].try_into().ok()?),
-            min_t: i64::from_le_bytes(e[4..12].try_into().ok()?),
-            max_t: i64::from_le_bytes(e[12..20].try_into().ok()?),
-            offset: u64::from_le_bytes(e[20..28].try_into().ok()?),
-            len: u32::from_le_bytes(e[28..32].try_into().ok()?),
-            crc: u32::from_le_bytes(e[32..36].try_into().ok()?),
-        };
-        if entry.offset.checked_add(entry.len as u64)? > data_end {
-            return None;
-        }
-        entries.push(entry);
+    let (mut series, mut offset) = (0u32, 8u64);
+    for _ in 0..count {
+        series = series.checked_add(u32::try_from(get_varint(&mut input)?).ok()?)?;
+        let min_t = window.wrapping_add(unzigzag(get_varint(&mut input)?));
+        let max_t = min_t.wrapping_add(get_varint(&mut input)? as i64);
+        let len = u32::try_from(get_varint(&mut input)?).ok()?;
+        let (crc, rest) = input.split_first_chunk::<4>()?;
+        input = rest;
+        entries.push(Entry {
+            series,
+            min_t,
+            max_t,
+            offset,
+            len,
+            crc: u32::from_le_bytes(*crc),
+        });
+        offset = offset.checked_add(len as u64)?;
     }
-    entries.sort_by_key(|e| (e.series, e.min_t));
-    Some(entries)
+    (input.is_empty() && offset == data_end && entries.iter().all(|e| e.min_t <= e.max_t))
+        .then_some(entries)
 }
 
 /// Splits a downsampled payload into its five chunks.
@@ -295,7 +437,7 @@ mod tests {
         assert!(block.series_entries(2).is_empty());
 
         let mut bytes = fs::read(&path).unwrap();
-        bytes[14] ^= 1;
+        bytes[9] ^= 1; // inside "one": payloads are stored in series order
         fs::write(&path, &bytes).unwrap();
         let block = open_block(&path, 0, 1).unwrap();
         let e = block.series_entries(1)[0];

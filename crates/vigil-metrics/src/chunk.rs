@@ -16,9 +16,14 @@
 //!   pattern: NaN payloads, ±Inf, -0.0.
 //! - Values, encoding `ENC_DECIMAL + k` (chosen at flush when smaller):
 //!   every value is `n / 10^k` for an integer `n` with `|n| < 2^53`, bit for
-//!   bit; the deltas of `n` are written in buckets like timestamps. Counters
-//!   of bytes or packets (`k = 0`) and of seconds with two decimals
-//!   (`k = 2`) shrink to 1–3 bytes a sample this way, where XOR needs 3–6.
+//!   bit; a width byte `w` follows the header, then each delta of `n` is `0`
+//!   (unchanged), `10` + `w` bits, or `11` + 64 bits, `w` chosen for the
+//!   chunk as the cheapest for its deltas. Counters of bytes or packets
+//!   (`k = 0`) and of seconds with two decimals (`k = 2`) take 1–2 bytes a
+//!   sample this way, where XOR needs 3–6.
+//! - [`VALUES_ONLY`] in the encoding byte: no timestamps in the stream; the
+//!   reader supplies them ([`decode_values`]). Block files store the
+//!   timestamps of a scrape once for all the series that share them.
 //!
 //! [`decode`] reads any bytes without panicking: a chunk from disk is
 //! checked by CRC first, but the decoder is also fuzzed on its own.
@@ -27,10 +32,11 @@
 pub const MAX_CHUNK_SAMPLES: usize = u16::MAX as usize;
 pub const ENC_XOR: u8 = 0;
 pub const ENC_DECIMAL: u8 = 1;
+/// Flag of the encoding byte: the chunk holds no timestamps.
+pub const VALUES_ONLY: u8 = 0x80;
 const MAX_DECIMALS: u8 = 4;
 const HEADER: usize = 3;
 const TS_WIDTHS: [u32; 4] = [5, 9, 13, 20];
-const INT_WIDTHS: [u32; 4] = [7, 14, 22, 36];
 const POW10: [f64; 5] = [1.0, 10.0, 100.0, 1_000.0, 10_000.0];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +49,10 @@ pub enum ChunkError {
     Window,
     #[error("chunk timestamps are not increasing")]
     Order,
+    #[error("chunk holds values only and needs its timestamps")]
+    Times,
+    #[error("chunk has an invalid delta width")]
+    Width,
 }
 
 /// Appends bits, most significant first.
@@ -255,6 +265,18 @@ impl ChunkEncoder {
         self.count += 1;
     }
 
+    /// Appends a value without a timestamp (values-only chunks).
+    fn append_value(&mut self, v: f64) {
+        let bits = v.to_bits();
+        if self.count == 0 {
+            self.w.write(bits, 64);
+        } else {
+            self.write_xor(bits ^ self.value);
+        }
+        self.value = bits;
+        self.count += 1;
+    }
+
     fn write_xor(&mut self, xor: u64) {
         if xor == 0 {
             self.w.bit(false);
@@ -292,16 +314,24 @@ impl ChunkEncoder {
 }
 
 /// Encodes samples (increasing timestamps, at most MAX_CHUNK_SAMPLES) in
-/// the smaller of the XOR and the decimal encoding.
+/// the smallest encoding, timestamps included.
 pub fn encode_best(samples: &[(i64, f64)]) -> Vec<u8> {
-    let mut xor = ChunkEncoder::new();
-    for &(t, v) in samples {
-        xor.append(t, v);
-    }
-    let xor = xor.bytes();
-    match decimals(samples) {
-        Some(k) => {
-            let dec = encode_decimal(samples, k);
+    let times: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+    best(Some(&times), &values)
+}
+
+/// Encodes values alone (at most MAX_CHUNK_SAMPLES), for a series whose
+/// timestamps are stored once for many series (see [`crate::block`]).
+pub fn encode_values_best(values: &[f64]) -> Vec<u8> {
+    best(None, values)
+}
+
+fn best(times: Option<&[i64]>, values: &[f64]) -> Vec<u8> {
+    let xor = encode_xor(times, values);
+    match decimals(values) {
+        Some((k, ints)) => {
+            let dec = encode_decimal(times, &ints, k);
             if dec.len() < xor.len() {
                 dec
             } else {
@@ -312,9 +342,34 @@ pub fn encode_best(samples: &[(i64, f64)]) -> Vec<u8> {
     }
 }
 
-/// The fewest decimals `k` such that every value is exactly `n / 10^k`.
-fn decimals(samples: &[(i64, f64)]) -> Option<u8> {
-    (0..=MAX_DECIMALS).find(|&k| samples.iter().all(|&(_, v)| scaled(v, k).is_some()))
+fn header(encoding: u8, times: Option<&[i64]>, count: usize) -> Vec<u8> {
+    let flag = if times.is_some() { 0 } else { VALUES_ONLY };
+    let mut out = vec![encoding | flag];
+    out.extend_from_slice(&(count as u16).to_le_bytes());
+    out
+}
+
+fn encode_xor(times: Option<&[i64]>, values: &[f64]) -> Vec<u8> {
+    let mut enc = ChunkEncoder::new();
+    match times {
+        Some(times) => times
+            .iter()
+            .zip(values)
+            .for_each(|(&t, &v)| enc.append(t, v)),
+        None => values.iter().for_each(|&v| enc.append_value(v)),
+    }
+    let mut out = header(ENC_XOR, times, values.len());
+    enc.w.to_bytes(&mut out);
+    out
+}
+
+/// The fewest decimals `k` such that every value is exactly `n / 10^k`,
+/// and the `n`s.
+fn decimals(values: &[f64]) -> Option<(u8, Vec<i64>)> {
+    (0..=MAX_DECIMALS).find_map(|k| {
+        let ints: Option<Vec<i64>> = values.iter().map(|&v| scaled(v, k)).collect();
+        ints.map(|ints| (k, ints))
+    })
 }
 
 fn scaled(v: f64, k: u8) -> Option<i64> {
@@ -334,22 +389,61 @@ fn unscale(n: i64, k: u8) -> f64 {
     }
 }
 
-fn encode_decimal(samples: &[(i64, f64)], k: u8) -> Vec<u8> {
+/// Bits of the smallest two's complement form of `d`.
+fn signed_bits(d: i64) -> u32 {
+    65 - (d ^ (d >> 63)).leading_zeros()
+}
+
+/// The width `w` that makes `0` (zero), `10`+w bits, `11`+64 bits cheapest
+/// for these deltas.
+fn best_width(deltas: &[i64]) -> u32 {
+    let mut counts = [0u64; 66];
+    let mut zeros = 0u64;
+    for &d in deltas {
+        if d == 0 {
+            zeros += 1;
+        } else {
+            counts[signed_bits(d).min(64) as usize] += 1;
+        }
+    }
+    let total: u64 = counts.iter().sum();
+    let (mut fit, mut best, mut best_cost) = (0u64, 64u32, u64::MAX);
+    for w in 1..=64u32 {
+        fit += counts[w as usize];
+        let cost = zeros + fit * (2 + w as u64) + (total - fit) * 66;
+        if cost < best_cost {
+            (best, best_cost) = (w, cost);
+        }
+    }
+    best
+}
+
+fn encode_decimal(times: Option<&[i64]>, ints: &[i64], k: u8) -> Vec<u8> {
+    let deltas: Vec<i64> = ints.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
+    let width = best_width(&deltas);
     let mut w = BitWriter::default();
     let mut time = TimeState::default();
-    let mut prev = 0i64;
-    for (i, &(t, v)) in samples.iter().enumerate() {
-        time.write(&mut w, i, t);
-        let n = scaled(v, k).unwrap_or(0);
+    for (i, &n) in ints.iter().enumerate() {
+        if let Some(times) = times {
+            time.write(&mut w, i, times[i]);
+        }
         if i == 0 {
             w.write(n as u64, 64);
-        } else {
-            write_signed(&mut w, n.wrapping_sub(prev), &INT_WIDTHS);
+            continue;
         }
-        prev = n;
+        let d = deltas[i - 1];
+        if d == 0 {
+            w.bit(false);
+        } else if signed_bits(d) <= width {
+            w.write(0b10, 2);
+            w.write(d as u64, width);
+        } else {
+            w.write(0b11, 2);
+            w.write(d as u64, 64);
+        }
     }
-    let mut out = vec![ENC_DECIMAL + k];
-    out.extend_from_slice(&(samples.len() as u16).to_le_bytes());
+    let mut out = header(ENC_DECIMAL + k, times, ints.len());
+    out.push(width as u8);
     w.to_bytes(&mut out);
     out
 }
@@ -361,50 +455,123 @@ pub fn chunk_count(bytes: &[u8]) -> usize {
         .map_or(0, |b| u16::from_le_bytes([b[0], b[1]]) as usize)
 }
 
-/// Decodes a chunk, appending its samples to `out`.
-pub fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
-    if bytes.len() < HEADER {
-        return Err(ChunkError::Truncated);
-    }
-    let encoding = bytes[0];
-    let count = chunk_count(bytes);
-    let mut r = BitReader::new(&bytes[HEADER..]);
-    // Each sample takes at least 2 bits: refuse counts the bytes cannot hold
-    // before reserving room for them.
-    if count > (bytes.len() - HEADER) * 4 {
-        return Err(ChunkError::Truncated);
-    }
-    out.reserve(count);
-    match encoding {
-        ENC_XOR => decode_xor(&mut r, count, out),
-        e if (ENC_DECIMAL..=ENC_DECIMAL + MAX_DECIMALS).contains(&e) => {
-            decode_decimal(&mut r, count, e - ENC_DECIMAL, out)
-        }
-        e => Err(ChunkError::Encoding(e)),
-    }
+/// True when the chunk holds values only.
+pub fn is_values_only(bytes: &[u8]) -> bool {
+    bytes.first().is_some_and(|b| b & VALUES_ONLY != 0)
 }
 
-/// Decodes a chunk.
+/// Decodes a chunk with its timestamps, appending its samples to `out`.
+pub fn decode_into(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), ChunkError> {
+    decode_with(bytes, None, out)
+}
+
+/// Decodes a chunk with its timestamps.
 pub fn decode(bytes: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
     let mut out = Vec::new();
     decode_into(bytes, &mut out)?;
     Ok(out)
 }
 
-fn decode_xor(
-    r: &mut BitReader<'_>,
-    count: usize,
+/// Decodes a values-only chunk against its timestamps.
+pub fn decode_values_into(
+    bytes: &[u8],
+    times: &[i64],
     out: &mut Vec<(i64, f64)>,
 ) -> Result<(), ChunkError> {
+    decode_with(bytes, Some(times), out)
+}
+
+pub fn decode_values(bytes: &[u8], times: &[i64]) -> Result<Vec<(i64, f64)>, ChunkError> {
+    let mut out = Vec::new();
+    decode_values_into(bytes, times, &mut out)?;
+    Ok(out)
+}
+
+fn decode_with(
+    bytes: &[u8],
+    times: Option<&[i64]>,
+    out: &mut Vec<(i64, f64)>,
+) -> Result<(), ChunkError> {
+    if bytes.len() < HEADER {
+        return Err(ChunkError::Truncated);
+    }
+    let encoding = bytes[0] & !VALUES_ONLY;
+    let count = chunk_count(bytes);
+    let times = match (bytes[0] & VALUES_ONLY != 0, times) {
+        (true, Some(t)) if t.len() == count => Some(t),
+        (true, _) => return Err(ChunkError::Times),
+        (false, _) => None,
+    };
+    let mut body = &bytes[HEADER..];
+    let width = if encoding == ENC_XOR {
+        0
+    } else {
+        let (&w, rest) = body.split_first().ok_or(ChunkError::Truncated)?;
+        body = rest;
+        if !(1..=64).contains(&w) {
+            return Err(ChunkError::Width);
+        }
+        w as u32
+    };
+    // Each sample takes a bit at least: refuse counts the bytes cannot hold
+    // before reserving room for them.
+    if count > body.len() * 8 {
+        return Err(ChunkError::Truncated);
+    }
+    out.reserve(count);
+    let mut r = BitReader::new(body);
     let mut time = TimeState::default();
-    let (mut value, mut leading, mut trailing) = (0u64, u32::MAX, 0u32);
-    for i in 0..count {
-        let t = time.read(r, i)?;
+    let mut t_at = |r: &mut BitReader<'_>, i: usize| match times {
+        Some(t) => Ok(t[i]),
+        None => time.read(r, i),
+    };
+    match encoding {
+        ENC_XOR => {
+            let mut v = XorState::default();
+            for i in 0..count {
+                let t = t_at(&mut r, i)?;
+                out.push((t, v.read(&mut r, i)?));
+            }
+            Ok(())
+        }
+        e if (ENC_DECIMAL..=ENC_DECIMAL + MAX_DECIMALS).contains(&e) => {
+            let k = e - ENC_DECIMAL;
+            let mut n = 0i64;
+            for i in 0..count {
+                let t = t_at(&mut r, i)?;
+                n = if i == 0 {
+                    r.read(64)? as i64
+                } else if !r.bit()? {
+                    n
+                } else if !r.bit()? {
+                    let shift = 64 - width;
+                    n.wrapping_add(((r.read(width)? << shift) as i64) >> shift)
+                } else {
+                    n.wrapping_add(r.read(64)? as i64)
+                };
+                out.push((t, unscale(n, k)));
+            }
+            Ok(())
+        }
+        e => Err(ChunkError::Encoding(e)),
+    }
+}
+
+#[derive(Default)]
+struct XorState {
+    value: u64,
+    leading: u32,
+    trailing: u32,
+    window: bool,
+}
+
+impl XorState {
+    fn read(&mut self, r: &mut BitReader<'_>, i: usize) -> Result<f64, ChunkError> {
         if i == 0 {
-            value = r.read(64)?;
+            self.value = r.read(64)?;
         } else if r.bit()? {
             if r.bit()? {
-                leading = r.read(5)? as u32;
+                let leading = r.read(5)? as u32;
                 let sig = match r.read(6)? as u32 {
                     0 => 64,
                     s => s,
@@ -412,37 +579,20 @@ fn decode_xor(
                 if leading + sig > 64 {
                     return Err(ChunkError::Window);
                 }
-                trailing = 64 - leading - sig;
-            } else if leading == u32::MAX {
+                (self.leading, self.trailing, self.window) = (leading, 64 - leading - sig, true);
+            } else if !self.window {
                 return Err(ChunkError::Window);
             }
-            let sig = 64 - leading - trailing;
+            let sig = 64 - self.leading - self.trailing;
             let bits = r.read(sig)?;
-            value ^= if trailing >= 64 { 0 } else { bits << trailing };
+            self.value ^= if self.trailing >= 64 {
+                0
+            } else {
+                bits << self.trailing
+            };
         }
-        out.push((t, f64::from_bits(value)));
+        Ok(f64::from_bits(self.value))
     }
-    Ok(())
-}
-
-fn decode_decimal(
-    r: &mut BitReader<'_>,
-    count: usize,
-    k: u8,
-    out: &mut Vec<(i64, f64)>,
-) -> Result<(), ChunkError> {
-    let mut time = TimeState::default();
-    let mut n = 0i64;
-    for i in 0..count {
-        let t = time.read(r, i)?;
-        n = if i == 0 {
-            r.read(64)? as i64
-        } else {
-            n.wrapping_add(read_signed(r, &INT_WIDTHS)?)
-        };
-        out.push((t, unscale(n, k)));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -467,11 +617,18 @@ mod tests {
             same(&decode(&encode_best(samples)).unwrap(), samples),
             "best"
         );
-        if let Some(k) = decimals(samples) {
-            assert!(
-                same(&decode(&encode_decimal(samples, k)).unwrap(), samples),
-                "decimal"
-            );
+        let times: Vec<i64> = samples.iter().map(|s| s.0).collect();
+        let values: Vec<f64> = samples.iter().map(|s| s.1).collect();
+        let only = encode_values_best(&values);
+        assert!(is_values_only(&only));
+        assert!(
+            same(&decode_values(&only, &times).unwrap(), samples),
+            "values only"
+        );
+        assert_eq!(decode(&only).err(), Some(ChunkError::Times));
+        if let Some((k, ints)) = decimals(&values) {
+            let dec = encode_decimal(Some(&times), &ints, k);
+            assert!(same(&decode(&dec).unwrap(), samples), "decimal");
         }
     }
 

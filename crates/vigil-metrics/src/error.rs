@@ -23,6 +23,8 @@ pub enum MetricsError {
     TooManyPoints { limit: usize },
     #[error("invalid query range: {0}")]
     Range(String),
+    #[error("the tenant has 2^31 series, the most it can have")]
+    SeriesExhausted,
     #[error("invalid retention: {0}")]
     Retention(String),
 }

@@ -477,10 +477,19 @@ impl MetricStore {
             .iter()
             .map(|b| b.open_file())
             .collect::<Result<Vec<_>>>()?;
+        let mut columns = vec![HashMap::new(); blocks.len()];
         let mut out = Vec::new();
         let mut total = 0usize;
         for (id, key, head_chunks) in wanted {
-            let points = gather(id, &head_chunks, &blocks, &files, fetch_from, to)?;
+            let points = gather(
+                id,
+                &head_chunks,
+                &blocks,
+                &files,
+                &mut columns,
+                fetch_from,
+                to,
+            )?;
             let points = match (expr, step) {
                 (Expr::Rate { range_ms, .. }, _) => eval::rate(&points, from, to, step, *range_ms),
                 (Expr::Select(_), 0) => eval::raw(&points, from, to),
@@ -574,6 +583,7 @@ fn gather(
     head_chunks: &[Vec<u8>],
     blocks: &[Arc<block::Block>],
     files: &[fs::File],
+    columns: &mut [HashMap<u32, Vec<i64>>],
     from: i64,
     to: i64,
 ) -> Result<Vec<(i64, f64)>> {
@@ -584,27 +594,12 @@ fn gather(
             reason: e.to_string(),
         })?;
     }
-    for (b, file) in blocks.iter().zip(files) {
+    for ((b, file), columns) in blocks.iter().zip(files).zip(columns.iter_mut()) {
         for e in b.series_entries(id) {
             if e.max_t < from.saturating_sub(DOWNSAMPLE_MS) || e.min_t > to {
                 continue;
             }
-            let payload = b.read(file, e)?;
-            let bad =
-                |err: chunk::ChunkError| error::corrupt(&b.path, format!("series {id}: {err}"));
-            match b.kind {
-                block::Kind::Raw => chunk::decode_into(&payload, &mut points).map_err(bad)?,
-                block::Kind::Downsampled => {
-                    let parts = block::split_parts(&payload).ok_or_else(|| {
-                        error::corrupt(&b.path, format!("series {id}: bad aggregate"))
-                    })?;
-                    let start = points.len();
-                    chunk::decode_into(parts[4], &mut points).map_err(bad)?;
-                    for p in &mut points[start..] {
-                        p.0 = p.0.saturating_add(DOWNSAMPLE_MS - 1);
-                    }
-                }
-            }
+            b.read_points(file, e, columns, &mut points)?;
         }
     }
     points.retain(|p| p.0 >= from && p.0 <= to);

@@ -246,7 +246,9 @@ impl Tenant {
             return Ok(id);
         }
         let id = u32::try_from(self.keys.len())
-            .map_err(|_| MetricsError::Retention("series ids exhausted".into()))?;
+            .ok()
+            .filter(|&id| id < block::COLUMN_BASE)
+            .ok_or(MetricsError::SeriesExhausted)?;
         let mut payload = id.to_le_bytes().to_vec();
         key.encode(&mut payload);
         let mut framed = Vec::new();
@@ -344,24 +346,26 @@ impl Tenant {
             return Ok(());
         }
         self.sync()?;
-        let mut writers: BTreeMap<i64, BlockWriter> = BTreeMap::new();
-        let mut samples = Vec::new();
+        let mut windows: BTreeMap<i64, Vec<(u32, Vec<(i64, f64)>)>> = BTreeMap::new();
         for (id, head) in self.heads.iter_mut().enumerate() {
             if head.open.count() > 0 {
                 head.seal();
             }
             for sealed in head.sealed.drain(..) {
-                samples.clear();
                 // The head wrote these bytes: they decode.
-                if chunk::decode_into(&sealed.bytes, &mut samples).is_err() {
-                    continue;
+                if let Ok(samples) = chunk::decode(&sealed.bytes) {
+                    windows
+                        .entry(sealed.window)
+                        .or_default()
+                        .push((id as u32, samples));
                 }
-                let best = chunk::encode_best(&samples);
-                writers
-                    .entry(sealed.window)
-                    .or_insert_with(|| BlockWriter::new(Kind::Raw))
-                    .add(id as u32, sealed.min_t, sealed.max_t, &best);
             }
+        }
+        let mut writers = Vec::new();
+        for (window, chunks) in windows {
+            let mut writer = BlockWriter::new(Kind::Raw);
+            writer.add_chunks(&chunks);
+            writers.push((window, writer));
         }
         for (window, writer) in writers {
             let path = block_path(&self.dir, Kind::Raw, window, self.log_gen);
@@ -451,16 +455,16 @@ fn downsample(dir: &Path, day: i64, gen: u64, raws: &[Arc<Block>]) -> Result<Opt
     let series: BTreeSet<u32> = raws
         .iter()
         .flat_map(|b| b.entries.iter().map(|e| e.series))
+        .filter(|&s| s < block::COLUMN_BASE)
         .collect();
+    let mut columns: Vec<HashMap<u32, Vec<i64>>> = vec![HashMap::new(); raws.len()];
     let mut writer = BlockWriter::new(Kind::Downsampled);
     let mut points = Vec::new();
     for id in series {
         points.clear();
-        for (b, file) in raws.iter().zip(&files) {
+        for ((b, file), columns) in raws.iter().zip(&files).zip(&mut columns) {
             for e in b.series_entries(id) {
-                let bytes = b.read(file, e)?;
-                chunk::decode_into(&bytes, &mut points)
-                    .map_err(|err| corrupt(&b.path, format!("series {id}: {err}")))?;
+                b.read_points(file, e, columns, &mut points)?;
             }
         }
         points.sort_by_key(|p| p.0);
@@ -468,11 +472,16 @@ fn downsample(dir: &Path, day: i64, gen: u64, raws: &[Arc<Block>]) -> Result<Opt
         let parts = aggregate(&points);
         if let (Some(first), Some(last)) = (parts.first(), parts.last()) {
             let (min_t, max_t) = (first.0, last.0);
-            let columns: [Vec<u8>; 5] = std::array::from_fn(|c| {
-                let column: Vec<(i64, f64)> = parts.iter().map(|p| (p.0, p.1[c])).collect();
-                chunk::encode_best(&column)
+            let encoded: [Vec<u8>; 5] = std::array::from_fn(|c| {
+                if c == 0 {
+                    let column: Vec<(i64, f64)> = parts.iter().map(|p| (p.0, p.1[0])).collect();
+                    chunk::encode_best(&column)
+                } else {
+                    let column: Vec<f64> = parts.iter().map(|p| p.1[c]).collect();
+                    chunk::encode_values_best(&column)
+                }
             });
-            writer.add(id, min_t, max_t, &block::join_parts(&columns));
+            writer.add(id, min_t, max_t, &block::join_parts(&encoded));
         }
     }
     if writer.is_empty() {
