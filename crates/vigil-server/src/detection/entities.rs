@@ -50,6 +50,7 @@ pub fn of_event(doc: &Map<String, Value>) -> Entities {
         host: first_text(doc, HOST_FIELDS),
         user: first_text(doc, USER_FIELDS),
         source_ip: first_text(doc, SOURCE_FIELDS),
+        resource: None,
     }
 }
 
@@ -71,6 +72,7 @@ pub fn of_correlation(group: &[(String, String)], evidence: &Map<String, Value>)
         host: from_group.host.or(from_event.host),
         user: from_group.user,
         source_ip: from_group.source_ip,
+        resource: None,
     }
 }
 

@@ -113,6 +113,10 @@ pub struct Entities {
     pub host: Option<String>,
     pub user: Option<String>,
     pub source_ip: Option<String>,
+    /// What on the host, for NOC alerts: an interface, a filesystem, a
+    /// check (`mountpoint=/`, `check 12`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 impl Entities {
@@ -123,7 +127,11 @@ impl Entities {
             part(&self.host),
             part(&self.user),
             part(&self.source_ip)
-        )
+        ) + &self
+            .resource
+            .as_ref()
+            .map(|r| format!("|{}", r.replace('|', "||")))
+            .unwrap_or_default()
     }
 }
 

@@ -52,6 +52,7 @@ fn hit(tenant: TenantId, rule: &str, host: &str, time: i64) -> NewAlert {
             host: Some(host.into()),
             user: Some("root".into()),
             source_ip: Some("192.0.2.7".into()),
+            resource: None,
         },
         event_id: Some(format!("ev{time}")),
         description: "what happened".into(),
@@ -101,11 +102,14 @@ pub async fn different_entities_make_different_alerts(
     let t = tenant(state, "acme").await;
     let mut other_user = hit(t, "r1", "web01", 2);
     other_user.entities.user = None;
+    let mut other_resource = hit(t, "r1", "web01", 3);
+    other_resource.entities.resource = Some("mountpoint=/var".into());
     store
         .record_alerts(&[
             hit(t, "r1", "web01", 1),
             hit(t, "r1", "web02", 1),
             other_user,
+            other_resource,
         ])
         .await
         .expect("record");
@@ -113,7 +117,7 @@ pub async fn different_entities_make_different_alerts(
         .record_alerts(&[hit(t, "r2", "web01", 1)])
         .await
         .expect("record");
-    assert_eq!(store.list_alerts(t, &all()).await.expect("list").len(), 4);
+    assert_eq!(store.list_alerts(t, &all()).await.expect("list").len(), 5);
 }
 
 pub async fn closed_alerts_do_not_absorb_new_hits(

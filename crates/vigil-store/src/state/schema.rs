@@ -85,6 +85,7 @@ CREATE TABLE alerts (
     host          TEXT,
     user_name     TEXT,
     source_ip     TEXT,
+    resource      TEXT,
     dedup_key     TEXT NOT NULL,
     event_id      TEXT,
     last_event_id TEXT,

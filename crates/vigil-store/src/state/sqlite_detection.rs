@@ -11,8 +11,8 @@ use sqlx::{QueryBuilder, Sqlite};
 use vigil_core::{TenantId, Timestamp};
 
 const ALERT_COLUMNS: &str = "id, tenant_id, team, rule_id, rule_title, severity, tags, host, \
-     user_name, source_ip, event_id, last_event_id, description, first_seen, last_seen, count, status, \
-     resolution";
+     user_name, source_ip, resource, event_id, last_event_id, description, first_seen, last_seen, \
+     count, status, resolution";
 
 #[async_trait::async_trait]
 impl DetectionStore for SqliteState {
@@ -46,8 +46,8 @@ impl DetectionStore for SqliteState {
             let row = sqlx::query(&format!(
                 "INSERT INTO alerts (tenant_id, team, rule_id, rule_title, severity, tags, host,
                      user_name, source_ip, dedup_key, event_id, last_event_id, description,
-                     first_seen, last_seen, count, status, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $13, 1, 'open', $13)
+                     first_seen, last_seen, count, status, updated_at, resource)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $13, 1, 'open', $13, $14)
                  RETURNING {ALERT_COLUMNS}"
             ))
             .bind(hit.tenant.0)
@@ -63,6 +63,7 @@ impl DetectionStore for SqliteState {
             .bind(&hit.event_id)
             .bind(&hit.description)
             .bind(hit.time.micros())
+            .bind(&hit.entities.resource)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| match super::sqlite::kind(&e) {
@@ -373,6 +374,7 @@ fn alert_from_row(row: &SqliteRow) -> Result<Alert, StateError> {
             host: get(row, "host")?,
             user: get(row, "user_name")?,
             source_ip: get(row, "source_ip")?,
+            resource: get(row, "resource")?,
         },
         event_id: get(row, "event_id")?,
         last_event_id: get(row, "last_event_id")?,
