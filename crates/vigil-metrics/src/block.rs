@@ -31,6 +31,7 @@ use crate::chunk::{self, ChunkError};
 use crate::error::{corrupt, io_err, Result};
 use crate::log::{get_varint, put_varint, unzigzag, zigzag};
 use crate::DOWNSAMPLE_MS;
+use std::collections::hash_map::Entry as MapEntry;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -146,16 +147,15 @@ impl Block {
         column: u32,
         cache: &'c mut HashMap<u32, Vec<i64>>,
     ) -> Result<&'c [i64]> {
-        if !cache.contains_key(&column) {
-            let id = COLUMN_BASE.checked_add(column).unwrap_or(u32::MAX);
+        if let MapEntry::Vacant(slot) = cache.entry(column) {
             let entry = *self
-                .series_entries(id)
+                .series_entries(COLUMN_BASE.saturating_add(column))
                 .first()
                 .ok_or_else(|| corrupt(&self.path, format!("no timestamp column {column}")))?;
             let payload = self.read(file, &entry)?;
             let times = chunk::decode(&payload)
                 .map_err(|e| corrupt(&self.path, format!("timestamp column {column}: {e}")))?;
-            cache.insert(column, times.into_iter().map(|p| p.0).collect());
+            slot.insert(times.into_iter().map(|p| p.0).collect());
         }
         Ok(cache.get(&column).map(Vec::as_slice).unwrap_or_default())
     }

@@ -20,6 +20,9 @@ use std::time::Instant;
 const SERIES_LOG: &str = "series.log";
 const RETENTION_FILE: &str = "retention.json";
 
+/// A series and its samples in one time window.
+type SeriesSamples = (u32, Vec<(i64, f64)>);
+
 /// A chunk the head has closed (window change or full), not yet flushed.
 pub(crate) struct Sealed {
     pub window: i64,
@@ -346,7 +349,7 @@ impl Tenant {
             return Ok(());
         }
         self.sync()?;
-        let mut windows: BTreeMap<i64, Vec<(u32, Vec<(i64, f64)>)>> = BTreeMap::new();
+        let mut windows: BTreeMap<i64, Vec<SeriesSamples>> = BTreeMap::new();
         for (id, head) in self.heads.iter_mut().enumerate() {
             if head.open.count() > 0 {
                 head.seal();

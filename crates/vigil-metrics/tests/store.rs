@@ -443,3 +443,68 @@ fn steps_and_limits() {
         MetricsError::Parse(_)
     ));
 }
+
+/// Series of one scrape share their timestamps on disk; every series must
+/// still read back its own values, before and after downsampling.
+#[test]
+fn shared_timestamps_read_back_per_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store
+        .set_retention(
+            A,
+            Retention {
+                raw_days: 1,
+                downsampled_days: 30,
+            },
+        )
+        .unwrap();
+    let ids: Vec<_> = (0..50)
+        .map(|i| store.series_id(A, &key("m", &format!("h{i}"))).unwrap())
+        .collect();
+    let mut expected: Vec<Vec<(i64, f64)>> = vec![Vec::new(); 50];
+    for k in 0..600i64 {
+        let t = T0 + k * 15_000 + (k * 7919) % 11;
+        let batch: Vec<Sample> = ids
+            .iter()
+            .enumerate()
+            // Series 49 is scraped on its own schedule.
+            .map(|(i, &id)| Sample {
+                series: id,
+                t: if i == 49 { t + 3 } else { t },
+                v: (i as i64 * 1000 + k * (i as i64 % 7)) as f64 / 10.0,
+            })
+            .collect();
+        for s in &batch {
+            expected[ids.iter().position(|&id| id == s.series).unwrap()].push((s.t, s.v));
+        }
+        store.append(A, &batch).unwrap();
+    }
+    store.flush().unwrap();
+    drop(store);
+    let store = open(dir.path());
+    for (i, want) in expected.iter().enumerate() {
+        let got = store
+            .query(A, &format!(r#"m{{host="h{i}"}}"#), i64::MIN, i64::MAX, 0)
+            .unwrap();
+        assert!(same_points(&got[0].points, want), "series {i}");
+    }
+    store.apply_retention(A, T0 + 3 * DAY_MS).unwrap();
+    for (i, want) in expected.iter().enumerate() {
+        let got = store
+            .query(A, &format!(r#"m{{host="h{i}"}}"#), i64::MIN, i64::MAX, 0)
+            .unwrap();
+        let last_of_first_bucket = want
+            .iter()
+            .take_while(|p| p.0 < T0 + 300_000)
+            .last()
+            .unwrap()
+            .1;
+        assert_eq!(
+            got[0].points[0],
+            (T0 + 299_999, last_of_first_bucket),
+            "series {i}"
+        );
+        assert_eq!(got[0].points.len(), 600 * 15 / 300);
+    }
+}
