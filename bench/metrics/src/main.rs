@@ -29,6 +29,9 @@ struct Args {
     samples: usize,
     batch: usize,
     dir: Option<String>,
+    /// Only this class of series (constant, int-counter, seconds-counter,
+    /// int-gauge, decimal-gauge, float-gauge).
+    class: Option<Class>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -37,6 +40,7 @@ fn parse_args() -> Result<Args, String> {
         samples: 5760,
         batch: 10_000,
         dir: None,
+        class: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,8 +50,12 @@ fn parse_args() -> Result<Args, String> {
             "--samples-per-series" => args.samples = value()?.parse().map_err(|e| format!("--samples-per-series: {e}"))?,
             "--batch" => args.batch = value()?.parse().map_err(|e| format!("--batch: {e}"))?,
             "--dir" => args.dir = Some(value()?),
+            "--class" => {
+                let name = value()?;
+                args.class = Some(CLASSES.iter().find(|c| c.1 == name).ok_or(format!("unknown class {name}"))?.0)
+            }
             "-h" | "--help" => {
-                return Err("usage: vigil-bench-metrics [--series N] [--samples-per-series M] [--batch B] [--dir DIR]".into())
+                return Err("usage: vigil-bench-metrics [--series N] [--samples-per-series M] [--batch B] [--dir DIR] [--class NAME]".into())
             }
             other => return Err(format!("unknown argument {other}")),
         }
@@ -87,6 +95,15 @@ enum Class {
     DecimalGauge,
     FloatGauge,
 }
+
+const CLASSES: [(Class, &str); 6] = [
+    (Class::Constant, "constant"),
+    (Class::IntCounter, "int-counter"),
+    (Class::SecondsCounter, "seconds-counter"),
+    (Class::IntGauge, "int-gauge"),
+    (Class::DecimalGauge, "decimal-gauge"),
+    (Class::FloatGauge, "float-gauge"),
+];
 
 fn class_of(i: usize) -> Class {
     match i % 20 {
@@ -152,12 +169,12 @@ fn name_of(class: Class) -> &'static str {
     }
 }
 
-fn key_of(i: usize) -> SeriesKey {
+fn key_of(i: usize, class: Option<Class>) -> SeriesKey {
     let host = format!("host-{:04}", i / TARGET_SERIES);
     let group = format!("g{}", i / 1000);
     let index = (i % TARGET_SERIES).to_string();
     SeriesKey::new(
-        name_of(class_of(i)),
+        name_of(class.unwrap_or(class_of(i))),
         [
             ("instance", host.as_str()),
             ("job", "node"),
@@ -192,11 +209,11 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     let store = MetricStore::open(&dir, StoreOptions::default())?;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let ids: Vec<SeriesId> = (0..args.series)
-        .map(|i| store.series_id(TENANT, &key_of(i)))
+        .map(|i| store.series_id(TENANT, &key_of(i, args.class)))
         .collect::<Result<_, _>>()?;
     let mut gens: Vec<Generated> = (0..args.series)
         .map(|i| Generated {
-            class: class_of(i),
+            class: args.class.unwrap_or(class_of(i)),
             n: rng.below(1_000_000) as i64,
             f: rng.unit(),
         })
@@ -285,7 +302,9 @@ fn run(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
         du as f64 / appended as f64,
         16.0 * appended as f64 / on_disk as f64,
     );
-    queries(&store, args)?;
+    if args.class.is_none() {
+        queries(&store, args)?;
+    }
     drop(store);
     Ok(())
 }

@@ -16,9 +16,12 @@
 //!   pattern: NaN payloads, ±Inf, -0.0.
 //! - Values, encoding `ENC_DECIMAL + k` (chosen at flush when smaller):
 //!   every value is `n / 10^k` for an integer `n` with `|n| < 2^53`, bit for
-//!   bit; a width byte `w` follows the header, then each delta of `n` is `0`
-//!   (unchanged), `10` + `w` bits, or `11` + 64 bits, `w` chosen for the
-//!   chunk as the cheapest for its deltas. Counters of bytes or packets
+//!   bit. A layout byte (width `w` in bits 0–6, bit 7 set when unchanged
+//!   values get their own code) and the deltas' GCD `g` (varint) follow the
+//!   header; each delta of `n`, divided by `g`, is then `0` (unchanged),
+//!   `10` + `w` bits or `11` + 64 bits, or without the zero code `0` + `w`
+//!   bits or `1` + 64 bits: whichever is cheapest for the chunk. The GCD
+//!   makes byte gauges that move in 4 KiB pages cost what a page count does. Counters of bytes or packets
 //!   (`k = 0`) and of seconds with two decimals (`k = 2`) take 1–2 bytes a
 //!   sample this way, where XOR needs 3–6.
 //! - [`VALUES_ONLY`] in the encoding byte: no timestamps in the stream; the
@@ -394,33 +397,116 @@ fn signed_bits(d: i64) -> u32 {
     65 - (d ^ (d >> 63)).leading_zeros()
 }
 
-/// The width `w` that makes `0` (zero), `10`+w bits, `11`+64 bits cheapest
-/// for these deltas.
-fn best_width(deltas: &[i64]) -> u32 {
-    let mut counts = [0u64; 66];
-    let mut zeros = 0u64;
-    for &d in deltas {
-        if d == 0 {
-            zeros += 1;
-        } else {
-            counts[signed_bits(d).min(64) as usize] += 1;
+/// How a decimal chunk writes its deltas (after dividing by their GCD):
+/// with `zeros`, `0` (unchanged), `10` + `width` bits or `11` + 64 bits;
+/// without, `0` + `width` bits or `1` + 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct DeltaLayout {
+    width: u32,
+    zeros: bool,
+}
+
+impl DeltaLayout {
+    /// The cheapest layout for these deltas.
+    fn best(deltas: &[i64]) -> DeltaLayout {
+        let mut counts = [0u64; 66];
+        let mut zeros = 0u64;
+        for &d in deltas {
+            if d == 0 {
+                zeros += 1;
+            } else {
+                counts[signed_bits(d).min(64) as usize] += 1;
+            }
+        }
+        let total: u64 = counts.iter().sum();
+        let (mut fit, mut best, mut best_cost) = (
+            0u64,
+            DeltaLayout {
+                width: 64,
+                zeros: true,
+            },
+            u64::MAX,
+        );
+        for width in 1..=64u32 {
+            fit += counts[width as usize];
+            let w = width as u64;
+            let with_zeros = zeros + fit * (2 + w) + (total - fit) * 66;
+            let dense = (zeros + fit) * (1 + w) + (total - fit) * 65;
+            for (cost, zeros) in [(with_zeros, true), (dense, false)] {
+                if cost < best_cost {
+                    (best, best_cost) = (DeltaLayout { width, zeros }, cost);
+                }
+            }
+        }
+        best
+    }
+
+    fn byte(self) -> u8 {
+        self.width as u8 | if self.zeros { 0x80 } else { 0 }
+    }
+
+    fn from_byte(b: u8) -> Result<DeltaLayout, ChunkError> {
+        let width = (b & 0x7f) as u32;
+        if !(1..=64).contains(&width) {
+            return Err(ChunkError::Width);
+        }
+        Ok(DeltaLayout {
+            width,
+            zeros: b & 0x80 != 0,
+        })
+    }
+
+    fn write(self, w: &mut BitWriter, d: i64) {
+        let fits = signed_bits(d) <= self.width;
+        match (self.zeros, d == 0, fits) {
+            (true, true, _) => w.bit(false),
+            (true, false, true) => {
+                w.write(0b10, 2);
+                w.write(d as u64, self.width);
+            }
+            (false, _, true) => {
+                w.bit(false);
+                w.write(d as u64, self.width);
+            }
+            (true, false, false) => {
+                w.write(0b11, 2);
+                w.write(d as u64, 64);
+            }
+            (false, _, false) => {
+                w.bit(true);
+                w.write(d as u64, 64);
+            }
         }
     }
-    let total: u64 = counts.iter().sum();
-    let (mut fit, mut best, mut best_cost) = (0u64, 64u32, u64::MAX);
-    for w in 1..=64u32 {
-        fit += counts[w as usize];
-        let cost = zeros + fit * (2 + w as u64) + (total - fit) * 66;
-        if cost < best_cost {
-            (best, best_cost) = (w, cost);
+
+    fn read(self, r: &mut BitReader<'_>) -> Result<i64, ChunkError> {
+        if self.zeros && !r.bit()? {
+            return Ok(0);
         }
+        if r.bit()? {
+            return Ok(r.read(64)? as i64);
+        }
+        let shift = 64 - self.width;
+        Ok(((r.read(self.width)? << shift) as i64) >> shift)
     }
-    best
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
 }
 
 fn encode_decimal(times: Option<&[i64]>, ints: &[i64], k: u8) -> Vec<u8> {
     let deltas: Vec<i64> = ints.windows(2).map(|w| w[1].wrapping_sub(w[0])).collect();
-    let width = best_width(&deltas);
+    // Values are below 2^53, so deltas are below 2^54: no overflow here.
+    let g = deltas
+        .iter()
+        .fold(0u64, |g, d| gcd(g, d.unsigned_abs()))
+        .max(1);
+    let scaled: Vec<i64> = deltas.iter().map(|&d| d / g as i64).collect();
+    let layout = DeltaLayout::best(&scaled);
     let mut w = BitWriter::default();
     let mut time = TimeState::default();
     for (i, &n) in ints.iter().enumerate() {
@@ -429,21 +515,13 @@ fn encode_decimal(times: Option<&[i64]>, ints: &[i64], k: u8) -> Vec<u8> {
         }
         if i == 0 {
             w.write(n as u64, 64);
-            continue;
-        }
-        let d = deltas[i - 1];
-        if d == 0 {
-            w.bit(false);
-        } else if signed_bits(d) <= width {
-            w.write(0b10, 2);
-            w.write(d as u64, width);
         } else {
-            w.write(0b11, 2);
-            w.write(d as u64, 64);
+            layout.write(&mut w, scaled[i - 1]);
         }
     }
     let mut out = header(ENC_DECIMAL + k, times, ints.len());
-    out.push(width as u8);
+    out.push(layout.byte());
+    crate::log::put_varint(&mut out, g);
     w.to_bytes(&mut out);
     out
 }
@@ -503,15 +581,20 @@ fn decode_with(
         (false, _) => None,
     };
     let mut body = &bytes[HEADER..];
-    let width = if encoding == ENC_XOR {
-        0
+    let (layout, g) = if encoding == ENC_XOR {
+        (
+            DeltaLayout {
+                width: 64,
+                zeros: true,
+            },
+            1,
+        )
     } else {
-        let (&w, rest) = body.split_first().ok_or(ChunkError::Truncated)?;
+        let (&b, rest) = body.split_first().ok_or(ChunkError::Truncated)?;
         body = rest;
-        if !(1..=64).contains(&w) {
-            return Err(ChunkError::Width);
-        }
-        w as u32
+        let layout = DeltaLayout::from_byte(b)?;
+        let g = crate::log::get_varint(&mut body).ok_or(ChunkError::Truncated)?;
+        (layout, g as i64)
     };
     // Each sample takes a bit at least: refuse counts the bytes cannot hold
     // before reserving room for them.
@@ -541,13 +624,8 @@ fn decode_with(
                 let t = t_at(&mut r, i)?;
                 n = if i == 0 {
                     r.read(64)? as i64
-                } else if !r.bit()? {
-                    n
-                } else if !r.bit()? {
-                    let shift = 64 - width;
-                    n.wrapping_add(((r.read(width)? << shift) as i64) >> shift)
                 } else {
-                    n.wrapping_add(r.read(64)? as i64)
+                    n.wrapping_add(layout.read(&mut r)?.wrapping_mul(g))
                 };
                 out.push((t, unscale(n, k)));
             }
@@ -668,6 +746,32 @@ mod tests {
         assert!(best[0] >= ENC_DECIMAL, "encoding {}", best[0]);
         assert!(best.len() < 480 * 3, "{} bytes", best.len());
         round_trip(&samples);
+    }
+
+    #[test]
+    fn page_gauges_cost_their_page_counts() {
+        let mut pages = 1_000_000i64;
+        let samples: Vec<(i64, f64)> = (0..480)
+            .map(|i| {
+                pages += (i * 7919) % 201 - 100;
+                (i * 15_000, (pages * 4096) as f64)
+            })
+            .collect();
+        let best = encode_best(&samples);
+        // 480 deltas of ±100 pages: 9 bits + 1 each, and the timestamps.
+        assert!(
+            best.len() < 480 * 10 / 8 + 480 / 8 + 40,
+            "{} bytes",
+            best.len()
+        );
+        round_trip(&samples);
+        // Deltas of 0 and a constant series.
+        round_trip(&(0..100).map(|i| (i, 5.0)).collect::<Vec<_>>());
+        round_trip(
+            &(0..100)
+                .map(|i| (i, (i / 10 * 3) as f64))
+                .collect::<Vec<_>>(),
+        );
     }
 
     #[test]
