@@ -33,14 +33,16 @@ impl Budget {
     }
 
     /// Runs `step` until the deadline; when it runs out the failure says
-    /// what was being waited for.
-    pub async fn within<T, F>(&self, waiting_for: &str, step: F) -> Result<T, Failure>
+    /// what was being waited for (only then formatted: this is on the path
+    /// of every check).
+    pub async fn within<T, F, W>(&self, waiting_for: W, step: F) -> Result<T, Failure>
     where
         F: Future<Output = Result<T, Failure>>,
+        W: std::fmt::Display,
     {
         match tokio::time::timeout_at(self.deadline, step).await {
             Ok(result) => result,
-            Err(_) => Err(Failure::timed_out(self.total, waiting_for)),
+            Err(_) => Err(Failure::timed_out(self.total, &waiting_for.to_string())),
         }
     }
 }

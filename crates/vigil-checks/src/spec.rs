@@ -116,12 +116,13 @@ pub enum RecordType {
 
 impl RecordType {
     pub fn code(self) -> u16 {
+        use crate::dns::{TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_MX, TYPE_TXT};
         match self {
-            RecordType::A => 1,
-            RecordType::Cname => 5,
-            RecordType::Mx => 15,
-            RecordType::Txt => 16,
-            RecordType::Aaaa => 28,
+            RecordType::A => TYPE_A,
+            RecordType::Cname => TYPE_CNAME,
+            RecordType::Mx => TYPE_MX,
+            RecordType::Txt => TYPE_TXT,
+            RecordType::Aaaa => TYPE_AAAA,
         }
     }
 

@@ -36,7 +36,6 @@ pub(crate) async fn resolve(
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
-    let waiting_for = format!("the address of {host}");
     let lookup = async {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
@@ -47,7 +46,7 @@ pub(crate) async fn resolve(
         }
         Ok(addrs)
     };
-    budget.within(&waiting_for, lookup).await
+    budget.within(AddressOf(host), lookup).await
 }
 
 /// Tries each address in turn; the failure is the last one's.
@@ -59,16 +58,26 @@ pub(crate) async fn connect(addrs: &[SocketAddr], budget: Budget) -> Result<TcpS
                 .await
                 .map_err(|e| Failure::io(&e, &format!("connecting to {addr}")))
         };
-        match budget
-            .within(&format!("a connection to {addr}"), attempt)
-            .await
-        {
-            Ok(stream) => {
-                let _ = stream.set_nodelay(true);
-                return Ok(stream);
-            }
+        match budget.within(ConnectionTo(addr), attempt).await {
+            Ok(stream) => return Ok(stream),
             Err(e) => failure = e,
         }
     }
     Err(failure)
+}
+
+/// What a resolution or a connect waits for, formatted only if it times out.
+struct AddressOf<'a>(&'a str);
+struct ConnectionTo<'a>(&'a SocketAddr);
+
+impl std::fmt::Display for AddressOf<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the address of {}", self.0)
+    }
+}
+
+impl std::fmt::Display for ConnectionTo<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a connection to {}", self.0)
+    }
 }

@@ -49,9 +49,7 @@ where
     U: Fn(&[u8]) -> Vec<Vec<u8>> + Send + Sync + 'static,
     T: Fn(&[u8]) -> Vec<u8> + Send + Sync + 'static,
 {
-    let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let listener = TcpListener::bind(addr).await.unwrap();
+    let (socket, listener, addr) = bind_both().await;
     tokio::spawn(async move {
         let mut buffer = [0u8; 512];
         while let Ok((n, peer)) = socket.recv_from(&mut buffer).await {
@@ -75,6 +73,19 @@ where
         }
     });
     addr
+}
+
+/// A UDP socket and a TCP listener on one port. The TCP side first: its
+/// port may still be taken for UDP by another test, retried then.
+async fn bind_both() -> (UdpSocket, TcpListener, SocketAddr) {
+    for _ in 0..50 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        if let Ok(socket) = UdpSocket::bind(addr).await {
+            return (socket, listener, addr);
+        }
+    }
+    panic!("no port free for both UDP and TCP");
 }
 
 fn no_tcp(_: &[u8]) -> Vec<u8> {

@@ -5,7 +5,7 @@ mod wire;
 
 pub use wire::{
     build_query, encode_name, message_id, parse_response, Data, Record, Response, WireError,
-    MAX_RECORDS,
+    MAX_RECORDS, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_MX, TYPE_TXT,
 };
 
 use crate::reason::Failure;
@@ -103,7 +103,7 @@ async fn query(
     budget: Budget,
 ) -> Result<Response, Failure> {
     let id: u16 = rand::random();
-    let query = build_query(id, name, rtype)
+    let query = build_query(id, name, rtype.code())
         .map_err(|e| Failure::error(format!("DNS name {name:?}: {e}")))?;
     let response = budget
         .within("the DNS answer", over_udp(&query, id, server))

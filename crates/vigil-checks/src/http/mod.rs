@@ -22,6 +22,8 @@ use tokio::time::Instant;
 /// The most body bytes searched for the expected text.
 pub const MAX_BODY: usize = 1024 * 1024;
 
+const READ_BUFFER: usize = 2048;
+
 const USER_AGENT: &str = concat!("vigil-checks/", env!("CARGO_PKG_VERSION"));
 
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -190,7 +192,8 @@ async fn get(
         (Box::new(stream), None)
     };
     send(&mut io, url, budget).await?;
-    let mut reader = BufReader::new(io);
+    // A check reads a head and at most a short page: a small buffer.
+    let mut reader = BufReader::with_capacity(READ_BUFFER, io);
     let head = read_head(&mut reader, budget).await?;
     let text_found = match request.expect_text {
         Some(text) if !(may_redirect && head.is_redirect()) => {
