@@ -328,6 +328,21 @@ impl Track {
     }
 }
 
+impl Track {
+    /// Nothing pending, shown or learned: the same as a new track, so it
+    /// can be dropped (series come and go; memory should not only grow).
+    fn idle(&self) -> bool {
+        let trivial = matches!(
+            self.state,
+            KindState::Plain | KindState::Fails(0) | KindState::Flapping(_)
+        );
+        trivial
+            && !self.gate.active
+            && self.gate.pending_since.is_none()
+            && self.shown == Shown::Nothing
+    }
+}
+
 /// The last result and flapping history of one check.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct CheckMemo {
@@ -495,6 +510,7 @@ impl Engine {
             self.publish(key, &mut out);
         }
         self.up_since.retain(|_, since| now - *since < grace);
+        self.tracks.retain(|_, track| !track.idle());
         out
     }
 

@@ -147,3 +147,40 @@ fn parent_state_survives_a_restart() {
     assert_eq!(count(&ev, "suppressed"), 1);
     assert_eq!(count(&ev, "fired"), 0);
 }
+
+#[test]
+fn quiet_series_leave_no_state_behind() {
+    let mut e = engine(builtin_rules());
+    for i in 0..100 {
+        let asset = format!("h{i}");
+        sample(
+            &mut e,
+            "vigil_if_utilization_percent",
+            &asset,
+            &[("ifName", "x")],
+            0,
+            10.0,
+        );
+        check(&mut e, &format!("ping:{asset}"), "icmp", &asset, 0, true);
+    }
+    sample(&mut e, "vigil_if_utilization_percent", "busy", &[], 0, 95.0);
+    e.tick(MIN);
+    let snap = e.snapshot();
+    let tracks = snap["tracks"].as_object().expect("tracks");
+    assert_eq!(tracks.len(), 1, "only the pending one: {tracks:?}");
+    // The pending one still completes its `for`.
+    assert_eq!(
+        count(
+            &sample(
+                &mut e,
+                "vigil_if_utilization_percent",
+                "busy",
+                &[],
+                5 * MIN,
+                95.0
+            ),
+            "fired"
+        ),
+        1
+    );
+}
