@@ -563,7 +563,8 @@ impl MetricStore {
         let blocks = state
             .blocks
             .iter()
-            .filter(|b| b.max_t >= from && b.min_t <= to)
+            // A downsampled bucket's point is at its end, after its time.
+            .filter(|b| b.max_t.saturating_add(DOWNSAMPLE_MS) >= from && b.min_t <= to)
             .cloned()
             .collect();
         Ok((wanted, blocks))

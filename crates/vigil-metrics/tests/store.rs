@@ -340,6 +340,17 @@ fn downsampling_and_retention_boundaries() {
     // Day 0: 288 five-minute points (last value, at the bucket's end); day 1 raw.
     assert_eq!(mixed[0].points.len(), 288 + 1440);
     assert_eq!(mixed[0].points[0], (T0 + 299_999, 400.0));
+    // A range inside the last bucket of day 0 still sees that bucket's point.
+    let end_of_day0 = store
+        .query(
+            A,
+            "node_network_receive_bytes_total",
+            T0 + DAY_MS - 1000,
+            T0 + DAY_MS - 1,
+            0,
+        )
+        .unwrap();
+    assert_eq!(end_of_day0[0].points, vec![(T0 + DAY_MS - 1, 143_900.0)]);
     let day0_rate = store
         .query(
             A,
