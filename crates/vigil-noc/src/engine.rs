@@ -587,10 +587,13 @@ impl Engine {
                 kind: kind.to_string(),
                 flap: FlapHistory::default(),
             });
-        memo.asset = asset.to_string();
+        let moved = std::mem::replace(&mut memo.asset, asset.to_string());
         memo.kind = kind.to_string();
         let flap = memo.flap.record(time, up, &self.config.flapping);
-        let reach_changed = self.note_reachability(check, kind, asset, time, up);
+        // A check moved to another asset no longer holds its old one down.
+        let mut reach_changed =
+            moved != asset && self.note_reachability(check, kind, &moved, time, true);
+        reach_changed |= self.note_reachability(check, kind, asset, time, up);
         let mut touched = self.check_rules(check, kind, asset, time, up, reason);
         if let Some(flap) = flap {
             touched.push(self.flap_changed(check, asset, flap));
@@ -722,7 +725,8 @@ impl Engine {
             Flap::Stopped(n) => {
                 track.state = KindState::Flapping(n);
                 track.gate.active = false;
-                track.reason = format!("cleared: stable, {n} state changes in {window}");
+                let plural = if n == 1 { "" } else { "s" };
+                track.reason = format!("cleared: stable, {n} state change{plural} in {window}");
             }
         }
         key

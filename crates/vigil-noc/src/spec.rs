@@ -114,9 +114,10 @@ pub struct RuleSpec {
     /// Unique among the rules; part of every alert key.
     pub id: String,
     pub severity: Severity,
-    /// Template: `{asset}`, `{value}`, `{unit}`, `{metric}`, `{check}`,
-    /// `{hours}` (predict_full), `{expected}` (baseline), and every label of
-    /// the series (`{mountpoint}`). A name without a value stays as written.
+    /// Template: `{asset}`, `{value}`, `{unit}`; for series `{metric}` and
+    /// every label (`{mountpoint}`); for checks `{check}`, `{kind}`,
+    /// `{reason}`; `{hours}` (predict_full), `{expected}` (baseline),
+    /// `{silent}` (no_data). A name without a value stays as written.
     pub title: String,
     #[serde(default)]
     pub description: String,

@@ -204,7 +204,7 @@ fn flapping_check_gives_one_alert_not_a_page_per_change() {
     assert_eq!(resolved[0].key(), "flapping|h|ping:h");
     assert_eq!(
         reason(resolved[0]),
-        "cleared: stable, 1 state changes in 10m"
+        "cleared: stable, 1 state change in 10m"
     );
     assert_eq!(count(&ev, "fired"), 0);
 }
@@ -371,4 +371,17 @@ fn engine_config_is_checked() {
     let mut config = EngineConfig::default();
     config.flapping.start_changes = 1;
     assert!(Engine::new(builtin_rules(), config).is_err());
+}
+
+#[test]
+fn a_check_moved_to_another_asset_releases_the_old_one() {
+    let mut e = engine(builtin_rules());
+    e.set_topology(star("r1", 1));
+    check(&mut e, "ping:x", "icmp", "r1", 0, false);
+    check(&mut e, "ping:x", "icmp", "other", MIN, true);
+    let mut ev = e.tick(10 * MIN);
+    for i in 10..13 {
+        ev.extend(check(&mut e, "ping:h0", "icmp", "h0", i * MIN, false));
+    }
+    assert_eq!(count(&ev, "fired"), 1, "r1 is no longer down: {ev:?}");
 }
