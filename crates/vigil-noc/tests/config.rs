@@ -162,3 +162,23 @@ fn builtin_rules_serialise_to_toml_and_back() {
     let back: Rules = toml::from_str(&text).expect("parses back");
     assert_eq!(back.rule, rules);
 }
+
+#[test]
+fn events_serialise_for_the_alerts_api() {
+    let mut e = engine(vigil_noc::builtin_rules());
+    let mut events = Vec::new();
+    for i in 0..3 {
+        events.extend(check(&mut e, "ping:h", "icmp", "h", i * MIN, false));
+    }
+    let json = serde_json::to_value(&events[0]).expect("json");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "event": "fired", "key": "host-down|h|ping:h", "rule": "host-down", "asset": "h",
+            "team": "noc", "severity": "critical", "title": "h: host down (no ping reply 3 times)",
+            "description": "", "value": 3.0, "time": 2 * MIN, "note": null
+        })
+    );
+    let by = serde_json::to_value(vigil_noc::SuppressedBy::Parent("r1".into())).expect("json");
+    assert_eq!(by, serde_json::json!({"parent": "r1"}));
+}

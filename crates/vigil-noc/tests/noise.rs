@@ -385,3 +385,40 @@ fn a_check_moved_to_another_asset_releases_the_old_one() {
     }
     assert_eq!(count(&ev, "fired"), 1, "r1 is no longer down: {ev:?}");
 }
+
+#[test]
+fn a_new_reason_to_hold_back_is_one_more_suppressed_event() {
+    let mut e = engine(builtin_rules());
+    e.set_topology(star("r1", 1));
+    let mut ev = Vec::new();
+    for i in 0..3 {
+        ev.extend(round(&mut e, i * MIN, false, false, 1));
+    }
+    let scope = Scope {
+        assets: vec!["h0".into()],
+        ..Scope::default()
+    };
+    let sched = Schedule::Once {
+        start_ms: 5 * MIN,
+        end_ms: HOUR,
+    };
+    e.set_windows(vec![window("w", scope, sched)])
+        .expect("valid");
+    ev.extend(e.tick(5 * MIN));
+    ev.extend(e.tick(6 * MIN));
+    let by: Vec<_> = ev
+        .iter()
+        .filter_map(|e| match e {
+            AlertEvent::Suppressed { by, .. } => Some(by.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        by,
+        [
+            SuppressedBy::Parent("r1".into()),
+            SuppressedBy::Maintenance("w".into())
+        ],
+        "maintenance comes first, and is told once"
+    );
+}
