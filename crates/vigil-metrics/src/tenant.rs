@@ -349,31 +349,36 @@ impl Tenant {
             return Ok(());
         }
         self.sync()?;
-        let mut windows: BTreeMap<i64, Vec<SeriesSamples>> = BTreeMap::new();
-        for (id, head) in self.heads.iter_mut().enumerate() {
+        let mut windows = BTreeSet::new();
+        for head in &mut self.heads {
             if head.open.count() > 0 {
                 head.seal();
             }
-            for sealed in head.sealed.drain(..) {
-                // The head wrote these bytes: they decode.
-                if let Ok(samples) = chunk::decode(&sealed.bytes) {
-                    windows
-                        .entry(sealed.window)
-                        .or_default()
-                        .push((id as u32, samples));
+            windows.extend(head.sealed.iter().map(|s| s.window));
+        }
+        // One window at a time, so that only one window's samples are ever
+        // decoded in memory. The head keeps its chunks until every file is
+        // written: a failed flush is redone whole (same file names).
+        for window in windows {
+            let mut chunks: Vec<SeriesSamples> = Vec::new();
+            for (id, head) in self.heads.iter().enumerate() {
+                for sealed in head.sealed.iter().filter(|s| s.window == window) {
+                    // The head wrote these bytes: they decode.
+                    if let Ok(samples) = chunk::decode(&sealed.bytes) {
+                        chunks.push((id as u32, samples));
+                    }
                 }
             }
-        }
-        let mut writers = Vec::new();
-        for (window, chunks) in windows {
             let mut writer = BlockWriter::new(Kind::Raw);
             writer.add_chunks(&chunks);
-            writers.push((window, writer));
-        }
-        for (window, writer) in writers {
+            drop(chunks);
             let path = block_path(&self.dir, Kind::Raw, window, self.log_gen);
-            self.blocks
-                .push(Arc::new(writer.write(&path, window, self.log_gen)?));
+            let block = Arc::new(writer.write(&path, window, self.log_gen)?);
+            self.blocks.retain(|b| b.path != block.path);
+            self.blocks.push(block);
+        }
+        for head in &mut self.heads {
+            head.sealed.clear();
         }
         sync_dir(&self.dir.join("raw"))?;
         self.rotate_log()
