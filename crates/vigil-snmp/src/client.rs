@@ -142,6 +142,32 @@ impl Engine {
     }
 }
 
+/// What a client has seen besides answers, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct ClientStats {
+    /// v3 engine discoveries (the first request, and after unknownEngineID).
+    pub discoveries: AtomicU64,
+    /// v3 clock resynchronisations after a notInTimeWindow report.
+    pub resyncs: AtomicU64,
+    /// Datagrams dropped as not the awaited answer (late, stray, forged).
+    pub ignored: AtomicU64,
+    /// Datagrams that did not decode.
+    pub malformed: AtomicU64,
+}
+
+/// A snapshot of [`ClientStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClientCounts {
+    pub discoveries: u64,
+    pub resyncs: u64,
+    pub ignored: u64,
+    pub malformed: u64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
 /// An SNMP client for one agent.
 pub struct Client {
     socket: UdpSocket,
@@ -153,6 +179,7 @@ pub struct Client {
     engine: Mutex<Option<Engine>>,
     next_id: AtomicU64,
     salt: AtomicU64,
+    stats: ClientStats,
 }
 
 /// A number that differs between runs, to start request-ids and salts.
@@ -188,6 +215,7 @@ impl Client {
             engine: Mutex::new(None),
             next_id: AtomicU64::new(s % 0x3fff_ffff),
             salt: AtomicU64::new(s.rotate_left(17)),
+            stats: ClientStats::default(),
         })
     }
 
@@ -229,6 +257,17 @@ impl Client {
 
     pub fn target(&self) -> SocketAddr {
         self.target
+    }
+
+    /// What the client has seen so far besides answers.
+    pub fn counts(&self) -> ClientCounts {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        ClientCounts {
+            discoveries: get(&self.stats.discoveries),
+            resyncs: get(&self.stats.resyncs),
+            ignored: get(&self.stats.ignored),
+            malformed: get(&self.stats.malformed),
+        }
     }
 
     /// GetRequest: the values of `oids`, in order.
@@ -341,8 +380,11 @@ impl Client {
                 };
                 match accept(&buf[..n]) {
                     Ok(Some(answer)) => return Ok(answer),
-                    Ok(None) => {}
-                    Err(Error::Malformed(e)) => malformed = Some(e),
+                    Ok(None) => bump(&self.stats.ignored),
+                    Err(Error::Malformed(e)) => {
+                        bump(&self.stats.malformed);
+                        malformed = Some(e);
+                    }
                     Err(e) => return Err(e),
                 }
             }
@@ -394,12 +436,14 @@ impl Client {
         // At most: discover, resync the clock, then the request itself.
         for _ in 0..3 {
             if engine.is_none() {
+                bump(&self.stats.discoveries);
                 *engine = Some(self.discover(user).await?);
             }
             let Some(e) = engine.as_mut() else { continue };
             match self.send_v3(user, e, pdu).await? {
                 V3Answer::Pdu(p) => return Ok(p),
                 V3Answer::Resync { boots, time } => {
+                    bump(&self.stats.resyncs);
                     e.boots = boots;
                     e.time = time;
                     e.at = Instant::now();

@@ -32,7 +32,7 @@ pub mod trap;
 pub mod usm;
 
 pub use ber::{DecodeError, Pdu, PduKind, Value, VarBind};
-pub use client::{Client, Error, UsmUser};
+pub use client::{Client, ClientCounts, Error, UsmUser};
 pub use oid::{Oid, OidError};
 pub use poll::{host_resources, interfaces, system, HostResources, IfRow, Storage, SystemInfo};
 pub use rates::{CounterTracker, CounterWidth, IfRates, InterfaceRates, Rate, Reboot};

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use vigil_snmp::{
-    host_resources, interfaces, system, AuthProtocol, Client, Error, Oid, PrivProtocol,
-    TrapListener, UsmUser, Value,
+    host_resources, interfaces, system, AuthProtocol, Client, Error, InterfaceRates, Oid,
+    PrivProtocol, TrapListener, UsmUser, Value,
 };
 
 const COMMUNITY: &str = "vigil-ro";
@@ -117,42 +117,77 @@ impl Snmpd {
             ),
         )
         .unwrap();
-        let port = free_udp_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let child = tool("snmpd")
-            .env("SNMP_PERSISTENT_DIR", dir.path().join("persist"))
-            .arg("-f")
-            .arg("-Lf")
-            .arg(dir.path().join("snmpd.log"))
-            .arg("-C")
-            .arg("-c")
-            .arg(&conf)
-            .arg(format!("udp:127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmpd starts");
+        let addr: SocketAddr = ([127, 0, 0, 1], free_udp_port()).into();
+        let child = Snmpd::spawn(dir.path(), addr);
         let snmpd = Snmpd {
             child,
             addr,
             _dir: dir,
         };
+        snmpd.wait_until_it_answers();
+        snmpd
+    }
+
+    fn spawn(dir: &Path, addr: SocketAddr) -> Child {
+        // Configuration from `dir` only (not /etc/snmp), and state kept
+        // there too (it is read back only if on the path): a restart keeps
+        // the engine ID and counts a boot.
+        let persist = dir.join("persist");
+        tool("snmpd")
+            .env(
+                "SNMPCONFPATH",
+                format!("{}:{}", dir.display(), persist.display()),
+            )
+            .env("SNMP_PERSISTENT_DIR", &persist)
+            .arg("-f")
+            .arg("-Lf")
+            .arg(dir.join("snmpd.log"))
+            .arg(format!("udp:{addr}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd starts")
+    }
+
+    /// Stops snmpd (SIGTERM, so it saves its engine boots) and starts it
+    /// again on the same port and state: to its clients, a reboot.
+    fn restart(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        self.child = Snmpd::spawn(self._dir.path(), self.addr);
+        self.wait_until_it_answers();
+    }
+
+    /// Restarts snmpd with its state wiped: a new engine ID.
+    fn replace_engine(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(self._dir.path().join("persist"));
+        self.child = Snmpd::spawn(self._dir.path(), self.addr);
+        self.wait_until_it_answers();
+    }
+
+    fn wait_until_it_answers(&self) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             let answered = tool("snmpget")
                 .args(["-v2c", "-c", COMMUNITY, "-t", "0.2", "-r", "0"])
-                .arg(addr.to_string())
+                .arg(self.addr.to_string())
                 .arg("1.3.6.1.2.1.1.3.0")
                 .output()
                 .map(|o| o.status.success())
                 .unwrap_or(false);
             if answered {
-                return snmpd;
+                return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("snmpd on {addr} did not answer within 15 s");
+        panic!("snmpd on {} did not answer within 15 s", self.addr);
     }
 
     fn v2c_args(&self) -> Vec<String> {
@@ -557,6 +592,8 @@ async fn stray_and_late_datagrams_are_ignored() {
         .unwrap();
     let vbs = client.get(&[oid(SYS_UPTIME)]).await.unwrap();
     assert_eq!(vbs[0].value, Value::TimeTicks(42));
+    let counts = client.counts();
+    assert_eq!((counts.malformed, counts.ignored), (1, 1), "{counts:?}");
 }
 
 #[tokio::test]
@@ -723,4 +760,65 @@ async fn traps_from_snmptrap_and_snmpinform_arrive_malformed_ones_are_counted() 
             .unwrap();
         assert_eq!(t.name, name);
     }
+}
+
+async fn poll(client: &Client) -> (Instant, u32, Vec<vigil_snmp::IfRow>) {
+    let sys = system(client).await.unwrap();
+    let rows = interfaces(client).await.unwrap();
+    (Instant::now(), sys.uptime_ticks, rows)
+}
+
+#[tokio::test]
+async fn an_agent_restart_is_a_reboot_without_spikes_and_v3_resyncs() {
+    require_net_snmp!();
+    let mut agent = Snmpd::start();
+    let client = agent.v3(SHA_USER, AuthProtocol::Sha1).await;
+    let mut rates = InterfaceRates::new();
+    let (t, up, rows) = poll(&client).await;
+    let (reboot, first) = rates.update(t, up, &rows);
+    assert!(reboot.is_none() && first.iter().all(|r| r.in_bps.is_none()));
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (t, up, rows) = poll(&client).await;
+    let (reboot, second) = rates.update(t, up, &rows);
+    assert!(reboot.is_none(), "{reboot:?}");
+    let lo = second
+        .iter()
+        .zip(&rows)
+        .find(|(_, r)| r.name == "lo")
+        .unwrap()
+        .0;
+    // A rate, and a sane one (snmpd caches interface counters for a few
+    // seconds, so it may well be zero here).
+    let bps = lo.in_bps.expect("a rate on the second poll");
+    assert!((0.0..1e10).contains(&bps), "{bps}");
+
+    agent.restart();
+    // The cached engine time is now wrong (boots went up): the client
+    // must resync on the agent's report rather than fail.
+    assert_eq!(
+        (client.counts().discoveries, client.counts().resyncs),
+        (1, 0)
+    );
+    let (t, up, rows) = poll(&client).await;
+    assert_eq!(client.counts().resyncs, 1, "{:?}", client.counts());
+    let (reboot, third) = rates.update(t, up, &rows);
+    let reboot = reboot.expect("sysUpTime went down: a reboot");
+    assert!(reboot.uptime_ticks < reboot.previous_uptime_ticks);
+    assert!(third
+        .iter()
+        .all(|r| r.in_bps.is_none() && r.out_bps.is_none()));
+}
+
+#[tokio::test]
+async fn a_new_engine_id_is_rediscovered() {
+    require_net_snmp!();
+    let mut agent = Snmpd::start();
+    let client = agent.v3(SHA256_USER, AuthProtocol::Sha256).await;
+    let before = system(&client).await.unwrap();
+    agent.replace_engine();
+    // Keys are localized to the engine ID: the client must notice the
+    // unknownEngineID report, rediscover and localize again.
+    let after = system(&client).await.unwrap();
+    assert_eq!(after.sys_name, before.sys_name);
+    assert_eq!(client.counts().discoveries, 2, "{:?}", client.counts());
 }
