@@ -24,9 +24,13 @@ struct Args {
     /// Loopback listeners (half TCP, half HTTP).
     #[arg(long, default_value_t = 200)]
     listeners: usize,
-    /// Checks scheduled (half TCP, half HTTP).
+    /// Checks scheduled.
     #[arg(long, default_value_t = 12_000)]
     checks: u64,
+    /// Percent of the checks that are HTTP (GET, expected text); the rest
+    /// are TCP connects.
+    #[arg(long, default_value_t = 50)]
+    http_percent: u64,
     /// The interval of every check.
     #[arg(long, default_value = "1s")]
     interval: String,
@@ -65,8 +69,8 @@ async fn run(args: Args) -> Result<()> {
     println!(
         "checks: {} ({} TCP, {} HTTP) every {}, timeout {}, {} listeners, max running {}, fd limit {}",
         args.checks,
-        args.checks.div_ceil(2),
-        args.checks / 2,
+        args.checks - http_checks(args.checks, args.http_percent),
+        http_checks(args.checks, args.http_percent),
         args.interval,
         args.timeout,
         args.listeners,
@@ -76,29 +80,58 @@ async fn run(args: Args) -> Result<()> {
     let (tcp_ports, http_ports) = start_listeners(args.listeners).await?;
     if args.baseline > 0 {
         let rate = baseline(&tcp_ports, args.max_running, args.baseline).await;
-        println!("baseline: bare loopback connects, {} at once: {rate:.0}/s", args.max_running);
+        println!(
+            "baseline: bare loopback connects, {} at once: {rate:.0}/s",
+            args.max_running
+        );
     }
     let (tx, rx) = mpsc::channel(16_384);
     let scheduler = Scheduler::new(args.max_running, tx);
     for n in 0..args.checks {
-        let spec = check(n, &tcp_ports, &http_ports, interval, timeout);
+        let spec = check(
+            n,
+            args.http_percent,
+            &tcp_ports,
+            &http_ports,
+            interval,
+            timeout,
+        );
         scheduler.upsert(CheckId(n), spec)?;
     }
     let report = collect(rx, args.seconds, args.warmup).await;
     let stats = scheduler.stats();
     scheduler.shutdown().await;
-    report.print(args.seconds - args.warmup, args.checks as f64 / interval.as_secs_f64());
-    println!("scheduler: {} runs, {} missed slots in all", stats.runs, stats.missed_slots);
+    report.print(
+        args.seconds - args.warmup,
+        args.checks as f64 / interval.as_secs_f64(),
+    );
+    println!(
+        "scheduler: {} runs, {} missed slots in all",
+        stats.runs, stats.missed_slots
+    );
     Ok(())
 }
 
-fn check(n: u64, tcp: &[u16], http: &[u16], interval: Duration, timeout: Duration) -> CheckSpec {
-    let kind = if n % 2 == 0 {
+/// HTTP checks among the first `checks`: `percent` of them, spread evenly.
+fn http_checks(checks: u64, percent: u64) -> u64 {
+    checks * percent.min(100) / 100
+}
+
+fn check(
+    n: u64,
+    http_percent: u64,
+    tcp: &[u16],
+    http: &[u16],
+    interval: Duration,
+    timeout: Duration,
+) -> CheckSpec {
+    let is_http = http_checks(n + 1, http_percent) != http_checks(n, http_percent);
+    let kind = if !is_http {
         CheckKind::Tcp {
-            port: tcp[(n / 2) as usize % tcp.len()],
+            port: tcp[n as usize % tcp.len()],
         }
     } else {
-        let port = http[(n / 2) as usize % http.len()];
+        let port = http[n as usize % http.len()];
         CheckKind::Http {
             url: format!("http://127.0.0.1:{port}/health"),
             expect_status: None,
@@ -200,7 +233,11 @@ struct Report {
     per_second: Vec<u64>,
 }
 
-async fn collect(mut rx: mpsc::Receiver<(CheckId, CheckResult)>, seconds: u64, warmup: u64) -> Report {
+async fn collect(
+    mut rx: mpsc::Receiver<(CheckId, CheckResult)>,
+    seconds: u64,
+    warmup: u64,
+) -> Report {
     let start = Instant::now();
     let counting = start + Duration::from_secs(warmup);
     let end = start + Duration::from_secs(seconds);
@@ -260,7 +297,7 @@ impl Report {
         let errors: u64 = self.errors.values().sum();
         println!("errors: {errors}");
         let mut reasons: Vec<_> = self.errors.into_iter().collect();
-        reasons.sort_by(|a, b| b.1.cmp(&a.1));
+        reasons.sort_by_key(|r| std::cmp::Reverse(r.1));
         for (reason, count) in reasons.iter().take(5) {
             println!("  {count:>8}  {reason}");
         }

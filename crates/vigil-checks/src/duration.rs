@@ -52,7 +52,7 @@ pub fn format_duration(duration: Duration) -> String {
     let millis = duration.as_millis();
     let units = [(3_600_000, "h"), (60_000, "m"), (1_000, "s")];
     for (size, unit) in units {
-        if millis >= size && millis % size == 0 {
+        if millis >= size && millis.is_multiple_of(size) {
             return format!("{}{unit}", millis / size);
         }
     }
@@ -86,10 +86,19 @@ mod tests {
 
     #[test]
     fn refuses_what_it_would_have_to_guess() {
-        assert!(matches!(parse_duration("30"), Err(DurationError::NoUnit(_))));
-        assert!(matches!(parse_duration("1m30s"), Err(DurationError::Unit(_))));
+        assert!(matches!(
+            parse_duration("30"),
+            Err(DurationError::NoUnit(_))
+        ));
+        assert!(matches!(
+            parse_duration("1m30s"),
+            Err(DurationError::Unit(_))
+        ));
         assert!(matches!(parse_duration("s"), Err(DurationError::Number(_))));
-        assert!(matches!(parse_duration("-1s"), Err(DurationError::Number(_))));
+        assert!(matches!(
+            parse_duration("-1s"),
+            Err(DurationError::Number(_))
+        ));
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
         assert!(matches!(
             parse_duration("99999999999999999999h"),

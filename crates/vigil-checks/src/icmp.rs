@@ -28,6 +28,9 @@ const HEADER: usize = 8;
 const TOKEN: usize = 8;
 
 pub(crate) async fn check(host: &str, count: u16, interval: Duration, budget: Budget) -> Attempt {
+    if count == 0 {
+        return Attempt::failed(Failure::error("an ICMP check of 0 pings"));
+    }
     match ping(host, count, interval, budget).await {
         Ok(burst) => burst.into_attempt(count),
         Err(failure) => Attempt::failed(failure),
@@ -46,7 +49,8 @@ impl Burst {
         let mut values = vec![("vigil_icmp_loss_ratio", loss)];
         let Some(&min) = got.iter().min() else {
             let pings = if count == 1 { "ping" } else { "pings" };
-            let mut attempt = Attempt::failed(Failure::down(format!("no reply to {count} {pings}")));
+            let mut attempt =
+                Attempt::failed(Failure::down(format!("no reply to {count} {pings}")));
             attempt.values = values;
             return attempt;
         };
@@ -65,7 +69,12 @@ impl Burst {
     }
 }
 
-async fn ping(host: &str, count: u16, interval: Duration, budget: Budget) -> Result<Burst, Failure> {
+async fn ping(
+    host: &str,
+    count: u16,
+    interval: Duration,
+    budget: Budget,
+) -> Result<Burst, Failure> {
     let addrs = crate::tcp::resolve(host, 0, budget).await?;
     let Some(target) = addrs.iter().find(|a| a.is_ipv4()).copied() else {
         return Err(Failure::error(format!(
@@ -167,7 +176,11 @@ mod tests {
     fn checksums_and_matches_replies() {
         let token = [1, 2, 3, 4, 5, 6, 7, 8];
         let request = echo_request(3, &token);
-        assert_eq!(checksum(&request), 0, "a packet with its checksum sums to zero");
+        assert_eq!(
+            checksum(&request),
+            0,
+            "a packet with its checksum sums to zero"
+        );
         let mut reply = request.clone();
         reply[0] = ECHO_REPLY;
         assert_eq!(reply_seq(&reply, &token), Some(3));
@@ -216,7 +229,10 @@ mod loopback {
             result.sample("vigil_icmp_rtt_seconds").unwrap(),
             result.sample("vigil_icmp_rtt_max_seconds").unwrap(),
         );
-        assert!(0.0 < min && min <= avg && avg <= max && max < 0.5, "{min} {avg} {max}");
+        assert!(
+            0.0 < min && min <= avg && avg <= max && max < 0.5,
+            "{min} {avg} {max}"
+        );
     }
 
     #[tokio::test]

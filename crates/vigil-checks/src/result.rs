@@ -59,6 +59,9 @@ pub struct CheckResult {
 impl CheckResult {
     /// The value of the first sample named `name`.
     pub fn sample(&self, name: &str) -> Option<f64> {
-        self.samples.iter().find(|s| s.name == name).map(|s| s.value)
+        self.samples
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.value)
     }
 }

@@ -58,6 +58,7 @@ struct Scheduled {
 }
 
 struct Shared {
+    runtime: tokio::runtime::Handle,
     permits: Arc<Semaphore>,
     max_running: usize,
     results: mpsc::Sender<(CheckId, CheckResult)>,
@@ -70,11 +71,13 @@ struct Shared {
 impl Scheduler {
     /// At most `max_running` checks run at once; results go to `results`
     /// (a full channel holds the checks back: they then miss slots).
-    /// Must be made inside a tokio runtime.
+    /// Must be made inside a tokio runtime; the checks run on it, and can
+    /// then be changed from any thread.
     pub fn new(max_running: usize, results: mpsc::Sender<(CheckId, CheckResult)>) -> Scheduler {
         let max_running = max_running.max(1);
         Scheduler {
             shared: Arc::new(Shared {
+                runtime: tokio::runtime::Handle::current(),
                 permits: Arc::new(Semaphore::new(max_running)),
                 max_running,
                 results,
@@ -95,7 +98,10 @@ impl Scheduler {
         if checks.get(&id).is_some_and(|s| s.spec == spec) {
             return Ok(());
         }
-        let task = tokio::spawn(run_schedule(id, spec.clone(), self.shared.clone()));
+        let task = self
+            .shared
+            .runtime
+            .spawn(run_schedule(id, spec.clone(), self.shared.clone()));
         if let Some(old) = checks.insert(id, Scheduled { spec, task }) {
             old.task.abort();
         }
@@ -217,7 +223,10 @@ fn next_slot(slot: Instant, interval: Duration, now: Instant) -> (Instant, u64) 
         return (next, 0);
     }
     let skipped = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64;
-    (next + interval * skipped.min(u64::from(u32::MAX)) as u32, skipped)
+    (
+        next + interval * skipped.min(u64::from(u32::MAX)) as u32,
+        skipped,
+    )
 }
 
 #[cfg(test)]
@@ -233,7 +242,10 @@ mod tests {
         for id in 0..10_000 {
             tenths[(phase(CheckId(id), SECOND).as_millis() / 100) as usize] += 1;
         }
-        assert!(tenths.iter().all(|&n| (800..1200).contains(&n)), "{tenths:?}");
+        assert!(
+            tenths.iter().all(|&n| (800..1200).contains(&n)),
+            "{tenths:?}"
+        );
     }
 
     #[test]

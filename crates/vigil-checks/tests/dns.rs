@@ -195,9 +195,12 @@ async fn answers_with_another_id_are_ignored() {
     );
 }
 
+/// How the server answers one query.
+type Reply = fn(&[u8]) -> Vec<u8>;
+
 #[tokio::test]
 async fn malformed_answers_are_errors() {
-    let cases: Vec<(fn(&[u8]) -> Vec<u8>, &str)> = vec![
+    let cases: Vec<(Reply, &str)> = vec![
         (
             |q| {
                 let mut cut = answer(q, OK, &[a([192, 0, 2, 1])]);
@@ -215,7 +218,10 @@ async fn malformed_answers_are_errors() {
             },
             "malformed DNS answer: bad name compression",
         ),
-        (|q| q[..2].to_vec(), "malformed DNS answer: shorter than a DNS header"),
+        (
+            |q| q[..2].to_vec(),
+            "malformed DNS answer: shorter than a DNS header",
+        ),
         (
             |q| answer(q, OK, &[(1, vec![1, 2, 3])]),
             "malformed DNS answer: record data does not fit its type",

@@ -41,7 +41,15 @@ const EC: [&str; 4] = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v
 fn make_pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let mut ca = vec!["req", "-x509", "-nodes", "-days", "30", "-subj", "/CN=Vigil Test CA"];
+    let mut ca = vec![
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Vigil Test CA",
+    ];
     ca.extend(EC);
     ca.extend([
         "-keyout",
@@ -66,11 +74,32 @@ fn make_pki() -> Pki {
     openssl(
         d,
         &[
-            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "10", "-extfile", "leaf.ext", "-out", "leaf.pem",
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "10",
+            "-extfile",
+            "leaf.ext",
+            "-out",
+            "leaf.pem",
         ],
     );
-    let mut own = vec!["req", "-x509", "-nodes", "-days", "10", "-subj", "/CN=vigil.test"];
+    let mut own = vec![
+        "req",
+        "-x509",
+        "-nodes",
+        "-days",
+        "10",
+        "-subj",
+        "/CN=vigil.test",
+    ];
     own.extend(EC);
     own.extend([
         "-keyout",
@@ -105,12 +134,7 @@ fn page(_: &str) -> Vec<u8> {
     response("200 OK", &[], "secure hello")
 }
 
-async fn https_check(
-    url: String,
-    ca: Option<PathBuf>,
-    verify: bool,
-    min_days: u32,
-) -> CheckResult {
+async fn https_check(url: String, ca: Option<PathBuf>, verify: bool, min_days: u32) -> CheckResult {
     let kind = CheckKind::Http {
         url,
         expect_status: None,
@@ -126,11 +150,7 @@ async fn https_check(
 #[tokio::test]
 async fn a_certificate_of_the_test_ca_is_valid_and_expires_in_ten_days() {
     let pki = make_pki();
-    let addr = https_server(
-        acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")),
-        page,
-    )
-    .await;
+    let addr = https_server(acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")), page).await;
     let url = format!("https://{addr}/");
     let result = https_check(url.clone(), Some(pki.path("ca.pem")), true, 7).await;
     assert_eq!(result.state, CheckState::Up, "{result:?}");
@@ -160,11 +180,7 @@ async fn a_certificate_of_the_test_ca_is_valid_and_expires_in_ten_days() {
 #[tokio::test]
 async fn a_self_signed_certificate_is_flagged() {
     let pki = make_pki();
-    let addr = https_server(
-        acceptor(&pki.path("self.pem"), &pki.path("self.key")),
-        page,
-    )
-    .await;
+    let addr = https_server(acceptor(&pki.path("self.pem"), &pki.path("self.key")), page).await;
     let url = format!("https://{addr}/");
     let result = https_check(url.clone(), Some(pki.path("ca.pem")), true, 7).await;
     assert_eq!(
@@ -185,11 +201,7 @@ async fn a_self_signed_certificate_is_flagged() {
 #[tokio::test]
 async fn a_certificate_for_another_name_is_flagged() {
     let pki = make_pki();
-    let addr = https_server(
-        acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")),
-        page,
-    )
-    .await;
+    let addr = https_server(acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")), page).await;
     let url = format!("https://localhost:{}/", addr.port());
     let result = https_check(url, Some(pki.path("ca.pem")), true, 7).await;
     assert_eq!(
@@ -213,11 +225,7 @@ async fn a_tls_server_that_never_answers_times_out_in_the_handshake() {
 #[tokio::test]
 async fn a_missing_ca_file_is_an_error_not_down() {
     let pki = make_pki();
-    let addr = https_server(
-        acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")),
-        page,
-    )
-    .await;
+    let addr = https_server(acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")), page).await;
     let result = https_check(
         format!("https://{addr}/"),
         Some(pki.path("absent.pem")),
@@ -228,5 +236,8 @@ async fn a_missing_ca_file_is_an_error_not_down() {
     let CheckState::Error { reason } = &result.state else {
         panic!("{result:?}");
     };
-    assert!(reason.starts_with("cannot read CA certificates from"), "{reason}");
+    assert!(
+        reason.starts_with("cannot read CA certificates from"),
+        "{reason}"
+    );
 }

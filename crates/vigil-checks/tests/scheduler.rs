@@ -51,11 +51,18 @@ async fn silent_targets_do_not_slow_the_others() {
 
     for id in 0..20 {
         let runs = &results[&CheckId(id)];
-        assert!((9..=11).contains(&runs.len()), "check {id}: {} runs", runs.len());
+        assert!(
+            (9..=11).contains(&runs.len()),
+            "check {id}: {} runs",
+            runs.len()
+        );
         assert!(runs.iter().all(|r| r.state.is_up()));
         assert!(runs.iter().all(|r| r.missed_slots == 0));
         let late = runs.iter().map(|r| r.lateness).max().unwrap();
-        assert!(late < Duration::from_millis(100), "check {id} late by {late:?}");
+        assert!(
+            late < Duration::from_millis(100),
+            "check {id} late by {late:?}"
+        );
     }
     for id in 100..110 {
         let runs = &results[&CheckId(id)];
@@ -91,7 +98,10 @@ async fn the_bound_on_running_checks_shows_as_lateness_and_missed_slots() {
     let runs: Vec<&CheckResult> = results.values().flatten().collect();
     assert!((4..=10).contains(&runs.len()), "{} runs", runs.len());
     let late = runs.iter().map(|r| r.lateness).max().unwrap();
-    assert!(late >= Duration::from_millis(400), "the queue shows: {late:?}");
+    assert!(
+        late >= Duration::from_millis(400),
+        "the queue shows: {late:?}"
+    );
     assert!(stats.missed_slots > 0, "{stats:?}");
 }
 
@@ -122,7 +132,10 @@ async fn checks_change_at_runtime() {
     // Drain what was in flight, then look.
     collect(&mut rx, Duration::from_millis(150)).await;
     let after = collect(&mut rx, Duration::from_millis(350)).await;
-    assert!(!after.contains_key(&CheckId(2)), "a removed check stays quiet");
+    assert!(
+        !after.contains_key(&CheckId(2)),
+        "a removed check stays quiet"
+    );
     let changed = &after[&CheckId(1)];
     assert!(!changed.is_empty());
     assert!(changed

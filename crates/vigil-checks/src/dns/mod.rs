@@ -69,10 +69,17 @@ fn judge(
         3 => return Err(Failure::down(format!("{name} does not exist (NXDOMAIN)"))),
         2 => return Err(Failure::down("the server failed to answer (SERVFAIL)")),
         5 => return Err(Failure::down("the server refused the query (REFUSED)")),
-        code => return Err(Failure::down(format!("the server answered with code {code}"))),
+        code => {
+            return Err(Failure::down(format!(
+                "the server answered with code {code}"
+            )))
+        }
     }
     if found.is_empty() {
-        return Err(Failure::down(format!("no {} record for {name}", rtype.as_str())));
+        return Err(Failure::down(format!(
+            "no {} record for {name}",
+            rtype.as_str()
+        )));
     }
     for wanted in expect.unwrap_or_default() {
         if !found.iter().any(|got| same_answer(got, wanted)) {
@@ -144,7 +151,10 @@ async fn over_udp(query: &[u8], id: u16, server: SocketAddr) -> Result<Response,
         .connect(server)
         .await
         .map_err(|e| Failure::io(&e, &doing))?;
-    socket.send(query).await.map_err(|e| Failure::io(&e, &doing))?;
+    socket
+        .send(query)
+        .await
+        .map_err(|e| Failure::io(&e, &doing))?;
     let mut buffer = vec![0; UDP_BUFFER];
     loop {
         let n = socket

@@ -338,7 +338,10 @@ pub(crate) mod tests {
         assert_eq!(parsed.id, 7);
         assert_eq!(parsed.rcode, 0);
         assert_eq!(parsed.question, Some(("example.org".into(), 1)));
-        assert_eq!(parsed.answers[0].data, Data::Cname("www.example.org".into()));
+        assert_eq!(
+            parsed.answers[0].data,
+            Data::Cname("www.example.org".into())
+        );
         assert_eq!(parsed.answers[1].data, Data::A(Ipv4Addr::new(192, 0, 2, 1)));
     }
 

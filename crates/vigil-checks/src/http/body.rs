@@ -101,11 +101,20 @@ mod tests {
     #[tokio::test]
     async fn reads_each_framing() {
         let chunked = b"4\r\nWiki\r\n5;ext=1\r\npedia\r\n0\r\n\r\n";
-        assert_eq!(body(chunked, Framing::Chunked, 100).await.unwrap(), b"Wikipedia");
+        assert_eq!(
+            body(chunked, Framing::Chunked, 100).await.unwrap(),
+            b"Wikipedia"
+        );
         assert_eq!(body(chunked, Framing::Chunked, 6).await.unwrap(), b"Wikipe");
-        assert_eq!(body(b"hello!", Framing::Length(5), 100).await.unwrap(), b"hello");
+        assert_eq!(
+            body(b"hello!", Framing::Length(5), 100).await.unwrap(),
+            b"hello"
+        );
         assert_eq!(body(b"hello", Framing::Length(5), 3).await.unwrap(), b"hel");
-        assert_eq!(body(b"to eof", Framing::UntilClose, 100).await.unwrap(), b"to eof");
+        assert_eq!(
+            body(b"to eof", Framing::UntilClose, 100).await.unwrap(),
+            b"to eof"
+        );
     }
 
     #[tokio::test]

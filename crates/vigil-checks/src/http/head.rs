@@ -89,9 +89,7 @@ fn status_line(line: &[u8]) -> Result<(u16, String), HeadError> {
     if !code.iter().all(u8::is_ascii_digit) || rest.get(3).is_some_and(|&b| b != b' ') {
         return Err(HeadError::Status);
     }
-    let status = code
-        .iter()
-        .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
+    let status = code.iter().fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     if !(100..=599).contains(&status) {
         return Err(HeadError::Status);
     }
@@ -204,7 +202,10 @@ mod tests {
         assert_eq!(parse_head(b"SSH-2.0-OpenSSH\r\n"), Err(HeadError::NotHttp));
         assert_eq!(parse_head(b"HTTP/1.1 99 x\r\n\r\n"), Err(HeadError::Status));
         assert_eq!(parse_head(b"HTTP/1.1 2000\r\n\r\n"), Err(HeadError::Status));
-        assert_eq!(parse_head(b"HTTP/1.1 200 OK\r\n"), Err(HeadError::Unterminated));
+        assert_eq!(
+            parse_head(b"HTTP/1.1 200 OK\r\n"),
+            Err(HeadError::Unterminated)
+        );
         assert_eq!(
             parse_head(b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n"),
             Err(HeadError::Header)
@@ -213,7 +214,10 @@ mod tests {
             parse_head(b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n"),
             Err(HeadError::Header)
         );
-        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "a: b\r\n".repeat(MAX_HEADERS + 1));
+        let many = format!(
+            "HTTP/1.1 200 OK\r\n{}\r\n",
+            "a: b\r\n".repeat(MAX_HEADERS + 1)
+        );
         assert_eq!(parse_head(many.as_bytes()), Err(HeadError::TooManyHeaders));
     }
 }

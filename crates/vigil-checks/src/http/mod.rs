@@ -158,7 +158,10 @@ async fn fetch(
     loop {
         let is_last = redirects == max_redirects;
         let response = get(&url, request, !is_last, budget).await?;
-        let location = response.head.header("location").filter(|_| response.head.is_redirect());
+        let location = response
+            .head
+            .header("location")
+            .filter(|_| response.head.is_redirect());
         let Some(location) = location.filter(|_| max_redirects > 0) else {
             return Ok((response, redirects));
         };

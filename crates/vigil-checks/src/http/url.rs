@@ -163,9 +163,6 @@ mod tests {
         assert_eq!(base.join("/c").unwrap().to_string(), "http://h:8080/c");
         assert_eq!(base.join("c?x").unwrap().to_string(), "http://h:8080/a/c?x");
         assert_eq!(base.join("//other/").unwrap().to_string(), "http://other/");
-        assert_eq!(
-            base.join("https://s/x").unwrap().to_string(),
-            "https://s/x"
-        );
+        assert_eq!(base.join("https://s/x").unwrap().to_string(), "https://s/x");
     }
 }
