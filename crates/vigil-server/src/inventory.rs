@@ -104,6 +104,9 @@ pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
         }
     }
     let enabled = spec.get("enabled").and_then(Value::as_bool).unwrap_or(true);
+    if crate::noc::spec::RUNNABLE.contains(&kind.as_str()) {
+        crate::noc::spec::check_spec(&kind, &Value::Object(spec.clone()))?;
+    }
     Ok(CheckRecord {
         asset,
         kind,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod inputs;
 pub mod inventory;
 pub mod metrics;
+pub mod noc;
 pub mod pipeline;
 
 use anyhow::Context;
@@ -38,6 +39,9 @@ pub struct AppState {
     pub inventory: Arc<dyn InventoryStore>,
     pub events: Arc<dyn EventStore>,
     pub pipeline: Arc<pipeline::Pipeline>,
+    /// NOC metrics: check results, SNMP, scrapes.
+    pub metric_store: Arc<vigil_metrics::MetricStore>,
+    pub noc: Arc<noc::Noc>,
     pub config: Arc<Config>,
     pub metrics: Arc<Metrics>,
     /// `(write-ahead log, indexer)` queue depths, read at scrape time.
@@ -83,6 +87,9 @@ pub async fn run(
         router,
         metrics.clone(),
     ));
+    let metric_store = open_metric_store(&data).await?;
+    let (noc, noc_tasks) =
+        noc::Noc::start(metric_store.clone(), detections.clone(), inventory.clone());
     let depths = events.clone();
     let app = AppState {
         state: state.clone(),
@@ -90,6 +97,8 @@ pub async fn run(
         inventory,
         events: events.clone(),
         pipeline: pipeline.clone(),
+        metric_store: metric_store.clone(),
+        noc,
         config: Arc::new(config.clone()),
         metrics: metrics.clone(),
         queue_depths: Arc::new(move || depths.queue_depths()),
@@ -120,6 +129,15 @@ pub async fn run(
     served.await.context("the HTTP server failed")?;
     retention.abort();
     upkeep.abort();
+    for task in noc_tasks {
+        task.abort();
+    }
+    let flushing = metric_store.clone();
+    match tokio::task::spawn_blocking(move || flushing.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "cannot flush the metric store"),
+        Err(e) => tracing::error!(error = %e, "flushing the metric store stopped"),
+    }
     tracing::info!("stopping: draining the syslog queue");
     let _ = syslog.await;
     if let Err(e) = detection.save_state() {
@@ -131,6 +149,16 @@ pub async fn run(
     tokio::task::spawn_blocking(move || drop(events)).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn open_metric_store(data: &Path) -> anyhow::Result<Arc<vigil_metrics::MetricStore>> {
+    let dir = data.join("metrics");
+    let store = tokio::task::spawn_blocking(move || {
+        vigil_metrics::MetricStore::open(&dir, vigil_metrics::StoreOptions::default())
+    })
+    .await?
+    .with_context(|| format!("cannot open the metric store in {}", data.display()))?;
+    Ok(Arc::new(store))
 }
 
 async fn open_events(

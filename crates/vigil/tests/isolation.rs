@@ -63,7 +63,7 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     let check: Value = server
         .post("/api/v1/checks", &server.admin)
         .query(&[("tenant", "bravo")])
-        .json(&json!({"asset": "bravo-router", "kind": "icmp", "target": "192.0.2.1", "note": SECRET}))
+        .json(&json!({"asset": "bravo-router", "kind": "icmp", "target": "127.0.0.1", "note": SECRET, "enabled": false}))
         .send()
         .expect("bravo check")
         .json()

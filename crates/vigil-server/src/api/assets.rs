@@ -82,6 +82,7 @@ pub async fn create(
         .await?;
     let spec = body.to_spec().map_err(ApiError::bad_request)?;
     let asset = app.inventory.create_asset(tenant.id, &spec).await?;
+    app.noc.inventory_changed();
     Ok((StatusCode::CREATED, Json(asset.into())))
 }
 
@@ -142,6 +143,7 @@ pub async fn update(
         spec.parent = parent;
     }
     let asset = app.inventory.update_asset(tenant.id, &name, &spec).await?;
+    app.noc.inventory_changed();
     Ok(Json(asset.into()))
 }
 
@@ -155,5 +157,6 @@ pub async fn remove(
         .tenant(&app, params.tenant.as_deref(), Action::Inventory)
         .await?;
     app.inventory.delete_asset(tenant.id, &name).await?;
+    app.noc.inventory_changed();
     Ok(StatusCode::NO_CONTENT)
 }

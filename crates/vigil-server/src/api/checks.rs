@@ -59,6 +59,7 @@ pub async fn create(
         .await?;
     let record = check_record(body).map_err(ApiError::bad_request)?;
     let check = app.inventory.create_check(tenant.id, &record).await?;
+    app.noc.inventory_changed();
     Ok((StatusCode::CREATED, Json(check.into())))
 }
 
@@ -115,6 +116,7 @@ pub async fn update(
     spec.extend(patch);
     let record = check_record(spec).map_err(ApiError::bad_request)?;
     let check = app.inventory.update_check(tenant.id, id, &record).await?;
+    app.noc.inventory_changed();
     Ok(Json(check.into()))
 }
 
@@ -128,5 +130,6 @@ pub async fn remove(
         .tenant(&app, params.tenant.as_deref(), Action::Inventory)
         .await?;
     app.inventory.delete_check(tenant.id, id).await?;
+    app.noc.inventory_changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ mod checks;
 mod events;
 mod ingest;
 mod json_body;
+mod metrics;
 mod rules;
 mod system;
 mod tenants;
@@ -107,6 +108,10 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (endpoint("GET", "/api/v1/events"), get(events::search)),
         (endpoint("GET", "/api/v1/events/stats"), get(events::stats)),
         (endpoint("GET", "/api/v1/quarantine"), get(events::quarantine)),
+        (
+            endpoint("GET", "/api/v1/metrics/query"),
+            get(metrics::query),
+        ),
         (endpoint("GET", "/api/v1/alerts"), get(alerts::list)),
         (endpoint("GET", "/api/v1/alerts/{alert}"), get(alerts::show)),
         (
@@ -158,7 +163,7 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (
             body(
                 endpoint("POST", "/api/v1/checks"),
-                r#"{"asset":"probe","kind":"tcp","target":"192.0.2.99:22","interval":"30s"}"#,
+                r#"{"asset":"probe","kind":"tcp","target":"127.0.0.1:9","interval":"30s","enabled":false}"#,
             ),
             post(checks::create),
         ),

@@ -1,0 +1,382 @@
+//! The NOC loop: the inventory's checks run on the scheduler; each result
+//! becomes metric samples (the metric store) and a check state; a NOC
+//! engine per tenant turns them into alert transitions, recorded as NOC
+//! alerts in the same queue as the SOC's.
+//!
+//! ```text
+//! InventoryStore ──sync (every few s, and on change)──► Scheduler (vigil-checks)
+//!                                                          │ (CheckId, CheckResult)
+//!                                                          ▼
+//!                     MetricStore::append ◄── samples ── handle ── CheckState ──► Engine (vigil-noc, per tenant)
+//!                                                                                   │ AlertEvent
+//!                     DetectionStore::record_alerts / resolve_alerts ◄───────────────┘
+//! ```
+//!
+//! Topology (each asset's parent) comes from the inventory, so a router
+//! that goes down gives one alert, and the hosts behind it are held back.
+
+pub mod spec;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+use vigil_checks::{CheckId, CheckResult, Scheduler};
+use vigil_core::{TenantId, Timestamp};
+use vigil_metrics::{MetricStore, Sample, SeriesKey};
+use vigil_noc::{AlertEvent, Engine, EngineConfig, Observation, SeriesRef, Topology};
+use vigil_store::state::{
+    DetectionStore, Entities, InventoryStore, NewAlert, ResolvedAlert, Severity, Team,
+};
+
+/// Checks running at once, at most.
+const MAX_RUNNING: usize = 512;
+
+/// How often the inventory is read again without being told of a change.
+const SYNC_EVERY: Duration = Duration::from_secs(10);
+
+/// How often the metric store flushes and downsamples what is due.
+const COMPACT_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the engines judge durations (`for`, no data).
+const TICK_EVERY: Duration = Duration::from_secs(5);
+
+/// What a scheduled check is, beside its spec.
+#[derive(Clone, PartialEq)]
+struct CheckMeta {
+    tenant: TenantId,
+    asset: String,
+    kind: String,
+    spec: Value,
+}
+
+pub struct Noc {
+    scheduler: Scheduler,
+    metrics: Arc<MetricStore>,
+    detections: Arc<dyn DetectionStore>,
+    inventory: Arc<dyn InventoryStore>,
+    engines: Mutex<HashMap<TenantId, Engine>>,
+    checks: Mutex<HashMap<u64, CheckMeta>>,
+    changed: Notify,
+}
+
+impl Noc {
+    /// Starts the scheduler and the NOC's loops; they run until the
+    /// returned tasks are aborted.
+    pub fn start(
+        metrics: Arc<MetricStore>,
+        detections: Arc<dyn DetectionStore>,
+        inventory: Arc<dyn InventoryStore>,
+    ) -> (Arc<Noc>, Vec<tokio::task::JoinHandle<()>>) {
+        let (results, mut incoming) = mpsc::channel(4096);
+        let noc = Arc::new(Noc {
+            scheduler: Scheduler::new(MAX_RUNNING, results),
+            metrics,
+            detections,
+            inventory,
+            engines: Mutex::new(HashMap::new()),
+            checks: Mutex::new(HashMap::new()),
+            changed: Notify::new(),
+        });
+        let handler = noc.clone();
+        let handle = tokio::spawn(async move {
+            while let Some((id, result)) = incoming.recv().await {
+                handler.handle(id, result).await;
+            }
+        });
+        let syncer = noc.clone();
+        let sync = tokio::spawn(async move {
+            loop {
+                if let Err(e) = syncer.sync().await {
+                    tracing::error!(error = %e, "reading the NOC inventory failed");
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(SYNC_EVERY) => {}
+                    _ = syncer.changed.notified() => {}
+                }
+            }
+        });
+        let ticker = noc.clone();
+        let tick = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TICK_EVERY).await;
+                let now = Timestamp::now().micros() / 1000;
+                let events: Vec<(TenantId, Vec<AlertEvent>)> = {
+                    let mut engines = ticker.engines.lock().unwrap_or_else(|p| p.into_inner());
+                    engines
+                        .iter_mut()
+                        .map(|(tenant, engine)| (*tenant, engine.tick(now)))
+                        .collect()
+                };
+                for (tenant, events) in events {
+                    ticker.apply(tenant, events).await;
+                }
+            }
+        });
+        let compactor = noc.clone();
+        let compact = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(COMPACT_EVERY).await;
+                let store = compactor.metrics.clone();
+                let now = Timestamp::now().micros() / 1000;
+                match tokio::task::spawn_blocking(move || store.compact(now)).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "metric compaction failed"),
+                    Err(e) => tracing::error!(error = %e, "metric compaction stopped"),
+                }
+            }
+        });
+        (noc, vec![handle, sync, tick, compact])
+    }
+
+    /// The inventory changed: read it again now.
+    pub fn inventory_changed(&self) {
+        self.changed.notify_one();
+    }
+
+    /// Brings the scheduler and the topologies in line with the inventory.
+    async fn sync(&self) -> anyhow::Result<()> {
+        let checks = self.inventory.list_checks(None).await?;
+        let mut wanted: HashMap<u64, CheckMeta> = HashMap::new();
+        for check in checks.into_iter().filter(|c| c.record.enabled) {
+            if !spec::RUNNABLE.contains(&check.record.kind.as_str()) {
+                continue;
+            }
+            let meta = CheckMeta {
+                tenant: check.tenant,
+                asset: check.record.asset.clone(),
+                kind: check.record.kind.clone(),
+                spec: check.record.spec.clone(),
+            };
+            wanted.insert(check.id as u64, meta);
+        }
+        let mut tenants: Vec<TenantId> = wanted.values().map(|m| m.tenant).collect();
+        tenants.sort();
+        tenants.dedup();
+        let mut topologies = Vec::new();
+        for tenant in tenants {
+            let parents: BTreeMap<String, String> = self
+                .inventory
+                .list_assets(tenant)
+                .await?
+                .into_iter()
+                .filter_map(|a| a.spec.parent.map(|p| (a.spec.name, p)))
+                .collect();
+            topologies.push((tenant, parents));
+        }
+        self.schedule(wanted);
+        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        for (tenant, parents) in topologies {
+            let engine = match engines.entry(tenant) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(v) => v.insert(Engine::new(
+                    vigil_noc::builtin_rules(),
+                    EngineConfig::default(),
+                )?),
+            };
+            match Topology::new(parents) {
+                Ok(topology) => engine.set_topology(topology),
+                Err(e) => tracing::error!(tenant = %tenant, error = %e, "asset parents refused"),
+            }
+        }
+        Ok(())
+    }
+
+    /// Upserts changed checks and removes those gone.
+    fn schedule(&self, wanted: HashMap<u64, CheckMeta>) {
+        let mut current = self.checks.lock().unwrap_or_else(|p| p.into_inner());
+        current.retain(|id, _| {
+            let keep = wanted.contains_key(id);
+            if !keep {
+                self.scheduler.remove(CheckId(*id));
+            }
+            keep
+        });
+        for (id, meta) in wanted {
+            if current.get(&id) == Some(&meta) {
+                continue;
+            }
+            match spec::check_spec(&meta.kind, &meta.spec) {
+                Ok(spec) => match self.scheduler.upsert(CheckId(id), spec) {
+                    Ok(()) => {
+                        current.insert(id, meta);
+                    }
+                    Err(e) => tracing::warn!(check = id, error = %e, "check not scheduled"),
+                },
+                Err(e) => tracing::warn!(check = id, error = %e, "check not scheduled"),
+            }
+        }
+    }
+
+    async fn handle(&self, id: CheckId, result: CheckResult) {
+        let Some(meta) = self
+            .checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id.0)
+            .cloned()
+        else {
+            return;
+        };
+        let time_ms = result
+            .started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        self.store_samples(&meta, id, &result, time_ms);
+        let mut observations = vec![Observation::CheckState {
+            check: id.0.to_string(),
+            kind: meta.kind.clone(),
+            asset: meta.asset.clone(),
+            time_ms,
+            up: result.state.is_up(),
+            reason: result.state.reason().unwrap_or_default().to_string(),
+        }];
+        for sample in &result.samples {
+            let labels: Vec<(&str, &str)> = sample
+                .labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .collect();
+            observations.push(Observation::Sample {
+                series: SeriesRef::new(sample.name, &meta.asset, &labels),
+                time_ms,
+                value: sample.value,
+            });
+        }
+        let events: Vec<AlertEvent> = {
+            let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(engine) = engines.get_mut(&meta.tenant) else {
+                return;
+            };
+            observations
+                .iter()
+                .flat_map(|o| engine.observe(o))
+                .collect()
+        };
+        self.apply(meta.tenant, events).await;
+    }
+
+    /// A result's samples, labelled with the asset and the check.
+    fn store_samples(&self, meta: &CheckMeta, id: CheckId, result: &CheckResult, time_ms: i64) {
+        let mut samples = Vec::with_capacity(result.samples.len());
+        for sample in &result.samples {
+            let check = id.0.to_string();
+            let labels = sample
+                .labels
+                .iter()
+                .map(|(k, v)| (*k, v.as_str()))
+                .chain([("asset", meta.asset.as_str()), ("check_id", check.as_str())]);
+            let key = match SeriesKey::new(sample.name, labels) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::warn!(error = %e, "a check sample has an invalid series");
+                    continue;
+                }
+            };
+            match self.metrics.series_id(meta.tenant, &key) {
+                Ok(series) => samples.push(Sample {
+                    series,
+                    t: time_ms,
+                    v: sample.value,
+                }),
+                Err(e) => tracing::warn!(error = %e, "a check sample could not be stored"),
+            }
+        }
+        if let Err(e) = self.metrics.append(meta.tenant, &samples) {
+            tracing::warn!(error = %e, "check samples could not be stored");
+        }
+    }
+
+    /// Records what the engine decided: pages as NOC alerts, clears as
+    /// resolutions. Held-back alerts page nobody; they are logged.
+    async fn apply(&self, tenant: TenantId, events: Vec<AlertEvent>) {
+        let mut fired = Vec::new();
+        let mut resolved = Vec::new();
+        for event in events {
+            match event {
+                AlertEvent::Fired {
+                    key,
+                    rule,
+                    asset,
+                    severity,
+                    title,
+                    description,
+                    time,
+                    note,
+                    ..
+                } => fired.push(NewAlert {
+                    tenant,
+                    team: Team::Noc,
+                    rule_id: rule,
+                    rule_title: title,
+                    severity: severity_of(severity),
+                    tags: Vec::new(),
+                    entities: entities(&asset, &key),
+                    event_id: None,
+                    description: match note {
+                        Some(note) => format!("{description} ({note})"),
+                        None => description,
+                    },
+                    time: Timestamp(time.saturating_mul(1000)),
+                }),
+                AlertEvent::Resolved {
+                    key,
+                    rule,
+                    asset,
+                    time,
+                    reason,
+                }
+                | AlertEvent::Withdrawn {
+                    key,
+                    rule,
+                    asset,
+                    time,
+                    reason,
+                    ..
+                } => resolved.push(ResolvedAlert {
+                    tenant,
+                    rule_id: rule,
+                    entities: entities(&asset, &key),
+                    reason,
+                    time: Timestamp(time.saturating_mul(1000)),
+                }),
+                AlertEvent::Suppressed { key, by, note, .. } => {
+                    tracing::info!(tenant = %tenant, %key, ?by, %note, "NOC alert held back")
+                }
+            }
+        }
+        if !fired.is_empty() {
+            if let Err(e) = self.detections.record_alerts(&fired).await {
+                tracing::error!(error = %e, "recording NOC alerts failed");
+            }
+        }
+        if !resolved.is_empty() {
+            if let Err(e) = self.detections.resolve_alerts(&resolved).await {
+                tracing::error!(error = %e, "resolving NOC alerts failed");
+            }
+        }
+    }
+}
+
+/// A NOC alert is about its asset, and the engine's key tells its
+/// resource (the check or series) apart.
+fn entities(asset: &str, key: &str) -> Entities {
+    Entities {
+        host: Some(asset.to_string()),
+        user: None,
+        source_ip: None,
+        resource: Some(key.to_string()),
+    }
+}
+
+fn severity_of(severity: vigil_noc::Severity) -> Severity {
+    match severity {
+        vigil_noc::Severity::Info => Severity::Info,
+        vigil_noc::Severity::Low => Severity::Low,
+        vigil_noc::Severity::Medium => Severity::Medium,
+        vigil_noc::Severity::High => Severity::High,
+        vigil_noc::Severity::Critical => Severity::Critical,
+    }
+}
