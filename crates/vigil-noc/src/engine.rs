@@ -35,6 +35,11 @@ use std::fmt;
 /// The version of [`Engine::snapshot`]'s format.
 pub const SNAPSHOT_VERSION: u64 = 1;
 
+/// Times are Unix milliseconds within ± this (the year 9999): an
+/// observation or tick outside is ignored, so differences of times never
+/// overflow.
+pub const MAX_TIME_MS: i64 = 253_402_300_799_999;
+
 /// The rule id of flapping alerts.
 pub const FLAPPING_RULE: &str = "flapping";
 
@@ -435,7 +440,7 @@ impl Engine {
             aux: BTreeMap::new(),
             down: BTreeMap::new(),
             up_since: BTreeMap::new(),
-            now: i64::MIN,
+            now: -MAX_TIME_MS,
             restored: false,
         })
     }
@@ -472,6 +477,11 @@ impl Engine {
     /// Feeds one observation; returns the transitions it caused.
     pub fn observe(&mut self, observation: &Observation) -> Vec<AlertEvent> {
         let mut out = Vec::new();
+        let (Observation::Sample { time_ms, .. } | Observation::CheckState { time_ms, .. }) =
+            observation;
+        if time_ms.unsigned_abs() > MAX_TIME_MS.unsigned_abs() {
+            return out;
+        }
         match observation {
             Observation::Sample {
                 series,
@@ -494,6 +504,9 @@ impl Engine {
     /// holds, flapping that calmed down, maintenance windows opening and
     /// closing, parents' grace running out.
     pub fn tick(&mut self, now: i64) -> Vec<AlertEvent> {
+        if now.unsigned_abs() > MAX_TIME_MS.unsigned_abs() {
+            return Vec::new();
+        }
         self.advance(now);
         let now = self.now;
         let mut out = Vec::new();
@@ -989,7 +1002,7 @@ impl Engine {
             )));
         }
         let mut engine = Engine::new(rules, config)?;
-        engine.now = doc.now;
+        engine.now = doc.now.clamp(-MAX_TIME_MS, MAX_TIME_MS);
         engine.checks = doc.checks;
         engine.aux = doc.aux;
         engine.down = doc.down;

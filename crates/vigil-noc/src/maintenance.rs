@@ -150,7 +150,9 @@ fn weekly_open(
         return Ok(false);
     };
     let local = now.with_timezone(&offset).naive_local();
-    let length = Duration::milliseconds(duration.as_ms());
+    let Some(length) = Duration::try_milliseconds(duration.as_ms()) else {
+        return Ok(false);
+    };
     // A window open now started today or on one of the 7 days before.
     for back in 0..=7 {
         let Some(day) = local.date().checked_sub_signed(Duration::days(back)) else {
@@ -160,7 +162,8 @@ fn weekly_open(
             continue;
         }
         let opens = day.and_time(start);
-        if opens <= local && local < opens + length {
+        let closes = opens.checked_add_signed(length);
+        if opens <= local && closes.is_some_and(|closes| local < closes) {
             return Ok(true);
         }
     }

@@ -508,3 +508,32 @@ fn non_finite_samples_are_ignored() {
     assert!(sample(&mut e, "util", "r1", &[], 0, f64::NAN).is_empty());
     assert!(sample(&mut e, "util", "r1", &[], 0, f64::INFINITY).is_empty());
 }
+
+#[test]
+fn extreme_times_are_ignored_without_overflow() {
+    let mut e = saturation("5m");
+    assert!(sample(&mut e, "util", "r1", &[], i64::MIN, 95.0).is_empty());
+    assert!(sample(
+        &mut e,
+        "util",
+        "r1",
+        &[],
+        -vigil_noc::engine::MAX_TIME_MS,
+        95.0
+    )
+    .is_empty());
+    assert!(sample(
+        &mut e,
+        "util",
+        "r1",
+        &[],
+        vigil_noc::engine::MAX_TIME_MS,
+        95.0
+    )
+    .is_empty());
+    assert!(e.tick(i64::MAX).is_empty());
+    let mut e = engine(builtin_rules());
+    for t in [i64::MIN, i64::MAX, 0] {
+        assert!(check(&mut e, "ping:h", "icmp", "h", t, false).is_empty());
+    }
+}
