@@ -10,6 +10,15 @@
 //!   extrapolation to the window's edges (Prometheus extrapolates; this
 //!   gives the rate of what was seen).
 
+//! - `sum|avg|min|max|count by (labels)`: the series' step points grouped
+//!   by those labels' values, combined at each step time (NaN values
+//!   included: a NaN makes a sum NaN; min and max skip it).
+
+use crate::selector::AggOp;
+use crate::series::SeriesKey;
+use crate::Series;
+use std::collections::BTreeMap;
+
 /// One `(time ms, value)` per point.
 pub type Points = Vec<(i64, f64)>;
 
@@ -81,6 +90,46 @@ fn window_rate(window: &[(i64, f64)]) -> Option<f64> {
         increase += if cur >= prev { cur - prev } else { cur };
     }
     Some(increase * 1000.0 / (last.0 - first.0) as f64)
+}
+
+/// Combines series (their points on the same step times) by the values
+/// of the `by` labels.
+pub fn aggregate(op: AggOp, by: &[String], series: Vec<Series>) -> Vec<Series> {
+    // Per group, per time: (sum, count, min, max).
+    let mut groups: BTreeMap<Vec<(String, String)>, BTreeMap<i64, [f64; 4]>> = BTreeMap::new();
+    for s in series {
+        let labels = by
+            .iter()
+            .filter_map(|l| s.key.get(l).map(|v| (l.clone(), v.to_string())))
+            .collect();
+        let group = groups.entry(labels).or_default();
+        for (t, v) in s.points {
+            let acc = group.entry(t).or_insert([0.0, 0.0, f64::NAN, f64::NAN]);
+            acc[0] += v;
+            acc[1] += 1.0;
+            acc[2] = acc[2].min(v);
+            acc[3] = acc[3].max(v);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(labels, points)| Series {
+            key: SeriesKey::without_name(labels),
+            points: points
+                .into_iter()
+                .map(|(t, [sum, count, min, max])| {
+                    let v = match op {
+                        AggOp::Sum => sum,
+                        AggOp::Avg => sum / count,
+                        AggOp::Min => min,
+                        AggOp::Max => max,
+                        AggOp::Count => count,
+                    };
+                    (t, v)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

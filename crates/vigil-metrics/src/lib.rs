@@ -15,7 +15,7 @@
 //! compact(now) / apply_retention(tenant, now)
 //!    ├─► raw days older than raw_days ─► tenants/<id>/5m/<day>_<gen>.blk (min,max,sum,count,last)
 //!    └─► 5m days older than downsampled_days deleted
-//! query(tenant, "rate(name{l=~"x.*"}[5m])", from, to, step)
+//! query(tenant, "sum by (mode) (rate(name{l=~"x.*"}[5m]))", from, to, step)
 //!    └─► head chunks + raw blocks + 5m blocks of the matching series ─► eval
 //! ```
 //!
@@ -73,7 +73,7 @@ pub mod series;
 mod tenant;
 
 pub use error::{MetricsError, Result};
-pub use selector::{parse_duration, parse_expr, parse_selector, Expr, ParseError, Selector};
+pub use selector::{parse_duration, parse_expr, parse_selector, AggOp, Expr, ParseError, Selector};
 pub use series::{SeriesError, SeriesKey};
 pub use tenant::AppendReport;
 
@@ -455,7 +455,8 @@ impl MetricStore {
         Ok(usage)
     }
 
-    /// Evaluates `expr` (a selector or `rate(selector[range])`) over
+    /// Evaluates `expr` (a selector, `rate(selector[range])`, or
+    /// `sum|avg|min|max|count [by (labels)] (either)`) over
     /// `[from, to]` (ms). `step` 0 returns the stored points; a positive
     /// step one point per step. Raw data where it is kept, the 5-minute
     /// history's last values beyond.
@@ -484,9 +485,13 @@ impl MetricStore {
         let Some(h) = self.tenant(tenant, false)? else {
             return Ok(Vec::new());
         };
-        let lookback = match expr {
+        let (inner, aggregation) = match expr {
+            Expr::Aggregate { op, by, inner } => (&**inner, Some((*op, by.as_slice()))),
+            e => (e, None),
+        };
+        let lookback = match inner {
             Expr::Rate { range_ms, .. } => *range_ms,
-            Expr::Select(_) => step,
+            _ => step,
         };
         let fetch_from = from.saturating_sub(lookback);
         let (wanted, blocks) = self.select(&h, expr.selector(), fetch_from, to)?;
@@ -508,10 +513,10 @@ impl MetricStore {
                 fetch_from,
                 to,
             )?;
-            let points = match (expr, step) {
+            let points = match (inner, step) {
                 (Expr::Rate { range_ms, .. }, _) => eval::rate(&points, from, to, step, *range_ms),
-                (Expr::Select(_), 0) => eval::raw(&points, from, to),
-                (Expr::Select(_), _) => eval::last_per_step(&points, from, to, step),
+                (_, 0) => eval::raw(&points, from, to),
+                (_, _) => eval::last_per_step(&points, from, to, step),
             };
             total += points.len();
             if total > limits.max_points {
@@ -522,6 +527,9 @@ impl MetricStore {
             if !points.is_empty() {
                 out.push(Series { key, points });
             }
+        }
+        if let Some((op, by)) = aggregation {
+            out = eval::aggregate(op, by, out);
         }
         out.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(out)
@@ -582,6 +590,9 @@ fn check_range(expr: &Expr, from: i64, to: i64, step: i64, limits: QueryLimits) 
     }
     if step == 0 && matches!(expr, Expr::Rate { .. }) {
         return Err(MetricsError::Range("rate(..) needs a step".into()));
+    }
+    if step == 0 && matches!(expr, Expr::Aggregate { .. }) {
+        return Err(MetricsError::Range("an aggregation needs a step".into()));
     }
     if step > 0 {
         let steps = (to as i128 - from as i128) / step as i128 + 1;

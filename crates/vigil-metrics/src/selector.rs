@@ -82,6 +82,29 @@ impl Selector {
     }
 }
 
+/// An aggregation across series, at each step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+impl AggOp {
+    fn from_word(word: &str) -> Option<AggOp> {
+        Some(match word {
+            "sum" => AggOp::Sum,
+            "avg" => AggOp::Avg,
+            "min" => AggOp::Min,
+            "max" => AggOp::Max,
+            "count" => AggOp::Count,
+            _ => return None,
+        })
+    }
+}
+
 /// A query expression.
 #[derive(Debug, Clone)]
 pub enum Expr {
@@ -89,12 +112,20 @@ pub enum Expr {
     Select(Selector),
     /// Per-second increase of counters over the range (ms) before each step.
     Rate { selector: Selector, range_ms: i64 },
+    /// `op by (labels) (inner)`: one series per distinct value of the
+    /// labels (one in all without `by`); the metric name is dropped.
+    Aggregate {
+        op: AggOp,
+        by: Vec<String>,
+        inner: Box<Expr>,
+    },
 }
 
 impl Expr {
     pub fn selector(&self) -> &Selector {
         match self {
             Expr::Select(s) | Expr::Rate { selector: s, .. } => s,
+            Expr::Aggregate { inner, .. } => inner.selector(),
         }
     }
 }
@@ -109,27 +140,7 @@ pub fn parse_expr(input: &str) -> Result<Expr, ParseError> {
     }
     let mut p = Parser { s: input, pos: 0 };
     p.skip_ws();
-    let expr = if p.peek_word() == Some("rate") && p.after_word_is(b'(') {
-        p.pos += 4;
-        p.skip_ws();
-        p.expect(b'(')?;
-        let selector = p.selector()?;
-        p.expect(b'[')?;
-        p.skip_ws();
-        let start = p.pos;
-        while p.pos < p.s.len() && p.s.as_bytes()[p.pos] != b']' {
-            p.pos += 1;
-        }
-        let range_ms = parse_duration(p.s[start..p.pos].trim()).map_err(|e| ParseError {
-            pos: start + e.pos,
-            message: e.message,
-        })?;
-        p.expect(b']')?;
-        p.expect(b')')?;
-        Expr::Rate { selector, range_ms }
-    } else {
-        Expr::Select(p.selector()?)
-    };
+    let expr = p.expr(true)?;
     p.skip_ws();
     if p.pos < p.s.len() {
         return Err(p.error("unexpected text after the expression"));
@@ -141,9 +152,9 @@ pub fn parse_expr(input: &str) -> Result<Expr, ParseError> {
 pub fn parse_selector(input: &str) -> Result<Selector, ParseError> {
     match parse_expr(input)? {
         Expr::Select(s) => Ok(s),
-        Expr::Rate { .. } => Err(ParseError {
+        _ => Err(ParseError {
             pos: 0,
-            message: "expected a selector, found rate(..)".into(),
+            message: "expected a selector, found a function".into(),
         }),
     }
 }
@@ -249,6 +260,105 @@ impl Parser<'_> {
             i += 1;
         }
         bytes.get(i) == Some(&c)
+    }
+
+    fn expr(&mut self, top: bool) -> Result<Expr, ParseError> {
+        let word = self.peek_word();
+        if let Some(op) = word.and_then(AggOp::from_word) {
+            if self.after_word_is(b'(') || self.word_after_word() == Some("by") {
+                if !top {
+                    return Err(self.error("aggregations do not nest"));
+                }
+                return self.aggregate(op, word.map_or(0, str::len));
+            }
+        }
+        if word == Some("rate") && self.after_word_is(b'(') {
+            return self.rate();
+        }
+        Ok(Expr::Select(self.selector()?))
+    }
+
+    fn aggregate(&mut self, op: AggOp, word_len: usize) -> Result<Expr, ParseError> {
+        self.pos += word_len;
+        self.skip_ws();
+        let mut by = None;
+        if self.peek_word() == Some("by") {
+            by = Some(self.grouping()?);
+        }
+        self.expect(b'(')?;
+        self.skip_ws();
+        let inner = self.expr(false)?;
+        self.expect(b')')?;
+        self.skip_ws();
+        if by.is_none() && self.peek_word() == Some("by") {
+            by = Some(self.grouping()?);
+        }
+        Ok(Expr::Aggregate {
+            op,
+            by: by.unwrap_or_default(),
+            inner: Box::new(inner),
+        })
+    }
+
+    /// `by (label, ...)`, at `by`.
+    fn grouping(&mut self) -> Result<Vec<String>, ParseError> {
+        self.pos += 2;
+        self.expect(b'(')?;
+        let mut labels = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.peek() == Some(b')') {
+                self.pos += 1;
+                return Ok(labels);
+            }
+            match self.peek_word() {
+                Some(w) if is_label_name(w) => {
+                    labels.push(w.to_string());
+                    self.pos += w.len();
+                }
+                _ => return Err(self.error("expected a label name")),
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(b')') => {}
+                _ => return Err(self.error("expected ',' or ')'")),
+            }
+        }
+    }
+
+    fn rate(&mut self) -> Result<Expr, ParseError> {
+        self.pos += 4;
+        self.skip_ws();
+        self.expect(b'(')?;
+        let selector = self.selector()?;
+        self.expect(b'[')?;
+        self.skip_ws();
+        let start = self.pos;
+        while self.pos < self.s.len() && self.s.as_bytes()[self.pos] != b']' {
+            self.pos += 1;
+        }
+        let range_ms = parse_duration(self.s[start..self.pos].trim()).map_err(|e| ParseError {
+            pos: start + e.pos,
+            message: e.message,
+        })?;
+        self.expect(b']')?;
+        self.expect(b')')?;
+        Ok(Expr::Rate { selector, range_ms })
+    }
+
+    /// The word after the current word and whitespace.
+    fn word_after_word(&self) -> Option<&str> {
+        let bytes = self.s.as_bytes();
+        let mut i = self.word_end();
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+            i += 1;
+        }
+        (i > start).then(|| &self.s[start..i])
     }
 
     fn selector(&mut self) -> Result<Selector, ParseError> {
@@ -460,6 +570,52 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("99999999999999y").is_err());
+    }
+
+    #[test]
+    fn aggregations() {
+        for input in [
+            "sum by (mode) (rate(node_cpu_seconds_total[5m]))",
+            "sum(rate(node_cpu_seconds_total[5m])) by (mode)",
+            "sum by(mode)(rate(node_cpu_seconds_total [5m]))",
+        ] {
+            match parse_expr(input).unwrap() {
+                Expr::Aggregate { op, by, inner } => {
+                    assert_eq!(op, AggOp::Sum);
+                    assert_eq!(by, vec!["mode".to_string()]);
+                    assert!(
+                        matches!(
+                            *inner,
+                            Expr::Rate {
+                                range_ms: 300_000,
+                                ..
+                            }
+                        ),
+                        "{input}"
+                    );
+                }
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            parse_expr("max(up)").unwrap(),
+            Expr::Aggregate { op: AggOp::Max, ref by, .. } if by.is_empty()
+        ));
+        // Metrics may be called like the operators.
+        assert!(matches!(parse_expr("count").unwrap(), Expr::Select(_)));
+        assert!(matches!(
+            parse_expr(r#"sum{a="b"}"#).unwrap(),
+            Expr::Select(_)
+        ));
+        let err = parse_expr("sum(max(up))").unwrap_err();
+        assert_eq!(
+            (err.pos, err.message.as_str()),
+            (4, "aggregations do not nest")
+        );
+        let err = parse_expr("sum by (a b) (up)").unwrap_err();
+        assert_eq!(err.pos, 10);
+        let err = parse_expr("avg by (1) (up)").unwrap_err();
+        assert_eq!(err.pos, 8);
     }
 
     #[test]

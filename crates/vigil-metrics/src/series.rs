@@ -104,6 +104,19 @@ impl SeriesKey {
         })
     }
 
+    /// The key of an aggregation's result: labels of valid keys, no
+    /// metric name (Prometheus drops it too). Never stored.
+    pub fn without_name(mut labels: Vec<(String, String)>) -> SeriesKey {
+        labels.retain(|(_, v)| !v.is_empty());
+        labels.sort();
+        labels.dedup_by(|a, b| a.0 == b.0);
+        SeriesKey {
+            name: String::new(),
+            labels,
+        }
+    }
+
+    /// The metric name; empty for an aggregation's result.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -116,7 +129,7 @@ impl SeriesKey {
     /// A label's value; `__name__` gives the metric name.
     pub fn get(&self, label: &str) -> Option<&str> {
         if label == "__name__" {
-            return Some(&self.name);
+            return (!self.name.is_empty()).then_some(self.name.as_str());
         }
         self.labels
             .binary_search_by(|(k, _)| k.as_str().cmp(label))
@@ -194,7 +207,7 @@ impl fmt::Display for SeriesKey {
     /// `name{a="x",b="y"}`, or just `name` without labels.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)?;
-        if self.labels.is_empty() {
+        if self.labels.is_empty() && !self.name.is_empty() {
             return Ok(());
         }
         f.write_str("{")?;
@@ -214,8 +227,10 @@ impl serde::Serialize for SeriesKey {
     /// As the Prometheus API does: `{"__name__": .., label: value, ..}`.
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut map = s.serialize_map(Some(self.labels.len() + 1))?;
-        map.serialize_entry("__name__", &self.name)?;
+        let mut map = s.serialize_map(None)?;
+        if !self.name.is_empty() {
+            map.serialize_entry("__name__", &self.name)?;
+        }
         for (k, v) in &self.labels {
             map.serialize_entry(k, v)?;
         }

@@ -519,3 +519,53 @@ fn shared_timestamps_read_back_per_series() {
         assert_eq!(got[0].points.len(), 600 * 15 / 300);
     }
 }
+
+#[test]
+fn aggregations_by_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for (host, mode, per_scrape) in [
+        ("a", "user", 15.0),
+        ("a", "idle", 30.0),
+        ("b", "user", 45.0),
+    ] {
+        let k = SeriesKey::new("node_cpu_seconds_total", [("host", host), ("mode", mode)]).unwrap();
+        fill(&store, A, &k, T0, 100, |i| i as f64 * per_scrape);
+    }
+    let from = T0 + 600_000;
+    let by_mode = store
+        .query(
+            A,
+            "sum by (mode) (rate(node_cpu_seconds_total[1m]))",
+            from,
+            from + 60_000,
+            60_000,
+        )
+        .unwrap();
+    assert_eq!(by_mode.len(), 2);
+    assert_eq!(by_mode[0].key.to_string(), r#"{mode="idle"}"#);
+    assert_eq!(by_mode[0].points, vec![(from, 2.0), (from + 60_000, 2.0)]);
+    assert_eq!(by_mode[1].key.get("mode"), Some("user"));
+    assert_eq!(by_mode[1].key.get("__name__"), None);
+    assert_eq!(by_mode[1].points[0], (from, 4.0));
+    let all = store
+        .query(A, "max(node_cpu_seconds_total)", from, from, 60_000)
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].key.to_string(), "{}");
+    assert_eq!(all[0].points, vec![(from, 40.0 * 45.0)]);
+    let count = store
+        .query(
+            A,
+            r#"count(node_cpu_seconds_total{host="a"}) by (host)"#,
+            from,
+            from,
+            60_000,
+        )
+        .unwrap();
+    assert_eq!(count[0].points, vec![(from, 2.0)]);
+    assert!(matches!(
+        store.query(A, "sum(up)", T0, T0, 0).unwrap_err(),
+        MetricsError::Range(_)
+    ));
+}
