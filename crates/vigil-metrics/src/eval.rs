@@ -92,11 +92,13 @@ fn window_rate(window: &[(i64, f64)]) -> Option<f64> {
     Some(increase * 1000.0 / (last.0 - first.0) as f64)
 }
 
+/// Per step time: sum, count, min, max.
+type Accumulators = BTreeMap<i64, [f64; 4]>;
+
 /// Combines series (their points on the same step times) by the values
 /// of the `by` labels.
 pub fn aggregate(op: AggOp, by: &[String], series: Vec<Series>) -> Vec<Series> {
-    // Per group, per time: (sum, count, min, max).
-    let mut groups: BTreeMap<Vec<(String, String)>, BTreeMap<i64, [f64; 4]>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<(String, String)>, Accumulators> = BTreeMap::new();
     for s in series {
         let labels = by
             .iter()
