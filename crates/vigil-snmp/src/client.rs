@@ -135,10 +135,31 @@ struct Engine {
     priv_key: Vec<u8>,
 }
 
+/// How far an authentic message's engine time may lag our estimate
+/// before it is taken for a replay (RFC 3414 section 2.2.3).
+const TIME_WINDOW_SECS: i32 = 150;
+
 impl Engine {
     fn now(&self) -> i32 {
         let elapsed = i32::try_from(self.at.elapsed().as_secs()).unwrap_or(i32::MAX);
         self.time.saturating_add(elapsed)
+    }
+
+    /// Whether an authentic message's boots and time can be current.
+    fn in_time_window(&self, boots: i32, time: i32) -> bool {
+        boots != i32::MAX
+            && (boots > self.boots
+                || boots == self.boots && time >= self.now().saturating_sub(TIME_WINDOW_SECS))
+    }
+
+    /// Moves the estimate forward to an authentic message's clock
+    /// (RFC 3414 3.2.7b), never back.
+    fn learn_clock(&mut self, boots: i32, time: i32) {
+        if boots > self.boots || boots == self.boots && time > self.now() {
+            self.boots = boots;
+            self.time = time;
+            self.at = Instant::now();
+        }
     }
 }
 
@@ -441,7 +462,10 @@ impl Client {
             }
             let Some(e) = engine.as_mut() else { continue };
             match self.send_v3(user, e, pdu).await? {
-                V3Answer::Pdu(p) => return Ok(p),
+                V3Answer::Pdu { pdu, boots, time } => {
+                    e.learn_clock(boots, time);
+                    return Ok(pdu);
+                }
                 V3Answer::Resync { boots, time } => {
                     bump(&self.stats.resyncs);
                     e.boots = boots;
@@ -573,8 +597,16 @@ impl Client {
 
 /// What a v3 exchange ended with.
 enum V3Answer {
-    Pdu(Pdu),
-    Resync { boots: i32, time: i32 },
+    /// The answer, and the engine clock it was sent at.
+    Pdu {
+        pdu: Pdu,
+        boots: i32,
+        time: i32,
+    },
+    Resync {
+        boots: i32,
+        time: i32,
+    },
     Rediscover,
 }
 
@@ -634,7 +666,15 @@ fn open_v3(
             "the agent answered without authentication".into(),
         ));
     }
-    Ok(Some(V3Answer::Pdu(pdu)))
+    if !e.in_time_window(m.usm.boots, m.usm.time) {
+        // An old message replayed (RFC 3414 3.2.7b): not the answer.
+        return Ok(None);
+    }
+    Ok(Some(V3Answer::Pdu {
+        pdu,
+        boots: m.usm.boots,
+        time: m.usm.time,
+    }))
 }
 
 fn verify(user: &UsmUser, e: &Engine, m: &V3Message, auth_at: usize, datagram: &[u8]) -> bool {
@@ -698,4 +738,84 @@ fn check_status(pdu: Pdu) -> Result<Vec<VarBind>, Error> {
         });
     }
     Ok(pdu.varbinds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(boots: i32, time: i32) -> Engine {
+        Engine {
+            id: vec![1],
+            boots,
+            time,
+            at: Instant::now(),
+            auth_key: vec![],
+            priv_key: vec![],
+        }
+    }
+
+    #[test]
+    fn the_time_window_refuses_replays() {
+        let e = engine(3, 1_000);
+        assert!(e.in_time_window(3, 1_000));
+        assert!(e.in_time_window(3, 851));
+        assert!(!e.in_time_window(3, 849), "older than 150 s");
+        assert!(!e.in_time_window(2, 5_000), "an earlier boot");
+        assert!(e.in_time_window(4, 0), "a later boot");
+        assert!(
+            !e.in_time_window(i32::MAX, 0),
+            "boots latched at its maximum"
+        );
+    }
+
+    #[test]
+    fn the_clock_only_moves_forward() {
+        let mut e = engine(3, 1_000);
+        e.learn_clock(3, 900);
+        assert_eq!((e.boots, e.time), (3, 1_000));
+        e.learn_clock(3, 1_200);
+        assert_eq!((e.boots, e.time), (3, 1_200));
+        e.learn_clock(4, 5);
+        assert_eq!((e.boots, e.time), (4, 5));
+        e.learn_clock(3, 99_999);
+        assert_eq!((e.boots, e.time), (4, 5));
+    }
+
+    #[test]
+    fn reports_become_reasons() {
+        let usm = UsmParams::default();
+        let pdu = |arc: u32| Pdu {
+            kind: PduKind::Report,
+            request_id: 1,
+            error_status: 0,
+            error_index: 0,
+            varbinds: vec![VarBind {
+                oid: Oid::from_arcs(&[1, 3, 6, 1, 6, 3, 15, 1, 1, arc, 0]).unwrap(),
+                value: crate::ber::Value::Counter32(1),
+            }],
+        };
+        let reason = |arc, authentic| match report(pdu(arc), authentic, &usm) {
+            Err(e) => e.to_string(),
+            Ok(V3Answer::Resync { .. }) => "resync".into(),
+            Ok(V3Answer::Rediscover) => "rediscover".into(),
+            Ok(V3Answer::Pdu { .. }) => "pdu".into(),
+        };
+        assert_eq!(reason(2, true), "resync");
+        assert!(reason(2, false).contains("without authentication"));
+        assert_eq!(reason(4, false), "rediscover");
+        assert!(reason(1, false).contains("security level"));
+        assert!(reason(3, false).contains("no such user"));
+        assert!(reason(5, false).contains("wrong authentication password"));
+        assert!(reason(6, false).contains("wrong privacy password"));
+        assert!(reason(9, false).contains("1.3.6.1.6.3.15.1.1.9.0"));
+    }
+
+    #[test]
+    fn error_status_names() {
+        assert_eq!(error_status_name(2), "noSuchName");
+        assert_eq!(error_status_name(18), "inconsistentName");
+        assert_eq!(error_status_name(19), "an unknown error-status");
+        assert_eq!(error_status_name(-1), "an unknown error-status");
+    }
 }

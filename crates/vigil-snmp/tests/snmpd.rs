@@ -822,3 +822,20 @@ async fn a_new_engine_id_is_rediscovered() {
     assert_eq!(after.sys_name, before.sys_name);
     assert_eq!(client.counts().discoveries, 2, "{:?}", client.counts());
 }
+
+#[tokio::test]
+async fn nobody_listening_is_a_timeout_not_a_socket_error() {
+    // The port is closed: the kernel answers with ICMP port unreachable,
+    // which must read as silence, try after try.
+    let port = free_udp_port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let client = Client::v2c(addr, "public", Duration::from_millis(100), 2)
+        .await
+        .unwrap();
+    let err = client.get(&[oid(SYS_UPTIME)]).await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { tries: 3, .. }), "{err}");
+    // And the client still works afterwards (here: still times out
+    // cleanly rather than returning a stale socket error).
+    let again = client.get(&[oid(SYS_UPTIME)]).await.unwrap_err();
+    assert!(matches!(again, Error::Timeout { .. }), "{again}");
+}
