@@ -2,7 +2,7 @@
 //!
 //! Two layers per alert key (`rule|asset|series-or-check`):
 //!
-//! 1. The *condition* ([`crate::eval`]): does the rule hold for this series
+//! 1. The *condition* (`eval`): does the rule hold for this series
 //!    or check, after `for`, hysteresis and learning periods?
 //! 2. What has been *shown*: nothing, fired, or suppressed (by whom). Each
 //!    change of condition, and each tick, compares what should be shown

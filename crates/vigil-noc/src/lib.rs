@@ -23,13 +23,27 @@
 //!   `for`, consecutive failures, rate of change, full-within prediction,
 //!   no data, hour-of-week baseline), validation, title templates.
 //! - [`builtin`]: ten rules that work out of the box, with their defaults.
-//! - [`eval`] (private): each kind from samples to readings; the `for` gate.
+//! - `eval` (private): each kind from samples to readings; the `for` gate.
 //! - [`topology`]: parents and tags of assets (cycles refused).
 //! - [`maintenance`]: one-off and weekly windows (fixed UTC offsets).
 //! - [`flapping`]: state changes per check in a window, with hysteresis.
 //! - [`engine`]: state per alert key, suppression, events,
 //!   snapshot/restore.
 //! - [`span`]: durations as written in rules (`5m`, `1h30m`).
+//!
+//! Wiring (for the server): one [`Engine`] per tenant, built from
+//! [`builtin_rules`] plus the tenant's rules; every sample and check result
+//! goes to [`Engine::observe`], a timer calls [`Engine::tick`] (every 15–30 s:
+//! `for`, no-data, holds, windows and parents' grace are judged there);
+//! each [`AlertEvent`] maps onto `/api/v1/alerts` by its `key` (fired and
+//! suppressed open an alert, resolved and withdrawn close it; only fired
+//! notifies). [`Engine::snapshot`] on a timer and at shutdown,
+//! [`Engine::restore`] at start.
+//!
+//! Defaults ([`EngineConfig`]): a sample older than 5m does not complete a
+//! `for`; children stay held back 2m after their parent returns; `icmp`
+//! checks decide whether an asset is down for its children; flapping
+//! starts at 5 state changes in 10m and stops at 1.
 //!
 //! Why two layers (condition, then what is shown): noise control must never
 //! change *whether* something is wrong, only *who is told*. Keeping the
