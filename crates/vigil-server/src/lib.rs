@@ -88,8 +88,13 @@ pub async fn run(
         metrics.clone(),
     ));
     let metric_store = open_metric_store(&data).await?;
-    let (noc, noc_tasks) =
-        noc::Noc::start(metric_store.clone(), detections.clone(), inventory.clone());
+    let (noc, noc_tasks) = noc::Noc::start(
+        &data,
+        metric_store.clone(),
+        detections.clone(),
+        inventory.clone(),
+    );
+    let app_noc = noc.clone();
     let depths = events.clone();
     let app = AppState {
         state: state.clone(),
@@ -98,7 +103,7 @@ pub async fn run(
         events: events.clone(),
         pipeline: pipeline.clone(),
         metric_store: metric_store.clone(),
-        noc,
+        noc: noc.clone(),
         config: Arc::new(config.clone()),
         metrics: metrics.clone(),
         queue_depths: Arc::new(move || depths.queue_depths()),
@@ -131,6 +136,9 @@ pub async fn run(
     upkeep.abort();
     for task in noc_tasks {
         task.abort();
+    }
+    if let Err(e) = app_noc.save_state() {
+        tracing::error!(error = %e, "cannot save the NOC engines' state");
     }
     let flushing = metric_store.clone();
     match tokio::task::spawn_blocking(move || flushing.flush()).await {

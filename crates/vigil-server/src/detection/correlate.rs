@@ -6,7 +6,7 @@
 use super::rulebook::RuleBook;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use vigil_core::TenantId;
 use vigil_sigma::correlation::{BaseHit, CorrelationEngine, CorrelationHit};
 
@@ -109,10 +109,14 @@ impl Correlations {
     }
 }
 
-/// Writes `snapshot` to `data/SNAPSHOT_FILE` atomically (temporary file,
-/// fsync, rename), so a crash leaves the old state or the new, never half.
+/// Writes `snapshot` to `data/SNAPSHOT_FILE` atomically.
 pub fn save(data: &Path, snapshot: &Value) -> std::io::Result<()> {
-    let path: PathBuf = data.join(SNAPSHOT_FILE);
+    write_atomically(&data.join(SNAPSHOT_FILE), snapshot)
+}
+
+/// Writes JSON to `path` atomically (temporary file, fsync, rename), so a
+/// crash leaves the old state or the new, never half.
+pub fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -120,8 +124,8 @@ pub fn save(data: &Path, snapshot: &Value) -> std::io::Result<()> {
     {
         use std::io::Write;
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec(snapshot).unwrap_or_default())?;
+        file.write_all(&serde_json::to_vec(value).unwrap_or_default())?;
         file.sync_all()?;
     }
-    std::fs::rename(&tmp, &path)
+    std::fs::rename(&tmp, path)
 }

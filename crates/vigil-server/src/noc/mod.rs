@@ -51,8 +51,17 @@ struct CheckMeta {
     spec: Value,
 }
 
+/// The file, under the data directory, holding the engines' state.
+pub const STATE_FILE: &str = "noc/engines.json";
+
+/// How often the engines' state is written.
+const SAVE_EVERY: Duration = Duration::from_secs(30);
+
 pub struct Noc {
     scheduler: Scheduler,
+    data: std::path::PathBuf,
+    /// Engine state read at start, for tenants whose engine is not built yet.
+    restored: Mutex<HashMap<TenantId, Value>>,
     metrics: Arc<MetricStore>,
     detections: Arc<dyn DetectionStore>,
     inventory: Arc<dyn InventoryStore>,
@@ -65,6 +74,7 @@ impl Noc {
     /// Starts the scheduler and the NOC's loops; they run until the
     /// returned tasks are aborted.
     pub fn start(
+        data: &std::path::Path,
         metrics: Arc<MetricStore>,
         detections: Arc<dyn DetectionStore>,
         inventory: Arc<dyn InventoryStore>,
@@ -72,6 +82,8 @@ impl Noc {
         let (results, mut incoming) = mpsc::channel(4096);
         let noc = Arc::new(Noc {
             scheduler: Scheduler::new(MAX_RUNNING, results),
+            data: data.to_path_buf(),
+            restored: Mutex::new(read_state(data)),
             metrics,
             detections,
             inventory,
@@ -127,7 +139,16 @@ impl Noc {
                 }
             }
         });
-        (noc, vec![handle, sync, tick, compact])
+        let saver = noc.clone();
+        let save = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(SAVE_EVERY).await;
+                if let Err(e) = saver.save_state() {
+                    tracing::error!(error = %e, "cannot save the NOC engines' state");
+                }
+            }
+        });
+        (noc, vec![handle, sync, tick, compact, save])
     }
 
     /// The inventory changed: read it again now.
@@ -166,21 +187,79 @@ impl Noc {
             topologies.push((tenant, parents));
         }
         self.schedule(wanted);
-        let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-        for (tenant, parents) in topologies {
-            let engine = match engines.entry(tenant) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(v) => v.insert(Engine::new(
-                    vigil_noc::builtin_rules(),
-                    EngineConfig::default(),
-                )?),
-            };
-            match Topology::new(parents) {
-                Ok(topology) => engine.set_topology(topology),
-                Err(e) => tracing::error!(tenant = %tenant, error = %e, "asset parents refused"),
+        let mut pending = Vec::new();
+        {
+            let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+            for (tenant, parents) in topologies {
+                let engine = match engines.entry(tenant) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        let (engine, events) = self.new_engine(tenant)?;
+                        pending.push((tenant, events));
+                        v.insert(engine)
+                    }
+                };
+                match Topology::new(parents) {
+                    Ok(topology) => engine.set_topology(topology),
+                    Err(e) => {
+                        tracing::error!(tenant = %tenant, error = %e, "asset parents refused")
+                    }
+                }
             }
         }
+        for (tenant, events) in pending {
+            self.apply(tenant, events).await;
+        }
         Ok(())
+    }
+
+    /// A tenant's engine, from its saved state when there is one (the
+    /// events are what the restore decided, e.g. alerts whose rule is gone).
+    fn new_engine(&self, tenant: TenantId) -> anyhow::Result<(Engine, Vec<AlertEvent>)> {
+        let saved = self
+            .restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&tenant);
+        if let Some(snapshot) = saved {
+            match Engine::restore(
+                vigil_noc::builtin_rules(),
+                EngineConfig::default(),
+                &snapshot,
+            ) {
+                Ok(restored) => return Ok(restored),
+                Err(e) => tracing::warn!(tenant = %tenant, error = %e, "NOC state not restored"),
+            }
+        }
+        Ok((
+            Engine::new(vigil_noc::builtin_rules(), EngineConfig::default())?,
+            Vec::new(),
+        ))
+    }
+
+    /// Writes every engine's state to the data directory.
+    pub fn save_state(&self) -> std::io::Result<()> {
+        let mut all = serde_json::Map::new();
+        for (tenant, snapshot) in self
+            .restored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            all.insert(tenant.0.to_string(), snapshot.clone());
+        }
+        for (tenant, engine) in self
+            .engines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            all.insert(tenant.0.to_string(), engine.snapshot());
+        }
+        crate::detection::correlate::write_atomically(
+            &self.data.join(STATE_FILE),
+            &Value::Object(all),
+        )
     }
 
     /// Upserts changed checks and removes those gone.
@@ -357,6 +436,22 @@ impl Noc {
                 tracing::error!(error = %e, "resolving NOC alerts failed");
             }
         }
+    }
+}
+
+/// The engines' state saved by an earlier run; an unreadable file is
+/// logged and set aside.
+fn read_state(data: &std::path::Path) -> HashMap<TenantId, Value> {
+    let path = data.join(STATE_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => match serde_json::from_slice::<HashMap<i64, Value>>(&bytes) {
+            Ok(map) => map.into_iter().map(|(k, v)| (TenantId(k), v)).collect(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "NOC state unreadable; starting afresh");
+                HashMap::new()
+            }
+        },
+        Err(_) => HashMap::new(),
     }
 }
 
