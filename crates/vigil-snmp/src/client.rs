@@ -50,7 +50,7 @@ pub enum Error {
     Authentication(String),
     #[error("the agent refused the request: {0}")]
     Report(String),
-    #[error("the agent answered {name} ({status}) at varbind {index}{}", oid.as_ref().map(|o| format!(" ({o})")).unwrap_or_default())]
+    #[error("the agent answered {name} ({status}){}", at_varbind(*index, oid.as_ref()))]
     Status {
         status: i32,
         name: &'static str,
@@ -67,6 +67,15 @@ pub enum Error {
     Config(String),
     #[error("socket: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// " at varbind N (OID)" for an error-index, nothing for index 0.
+fn at_varbind(index: i32, oid: Option<&Oid>) -> String {
+    match (index, oid) {
+        (i, _) if i <= 0 => String::new(),
+        (i, Some(o)) => format!(" at varbind {i} ({o})"),
+        (i, None) => format!(" at varbind {i}"),
+    }
 }
 
 /// The name of an error-status (RFC 3416).
@@ -646,7 +655,7 @@ fn open_v3(
                 &m.usm.priv_params,
                 &mut bytes,
             )
-            .ok_or_else(|| Error::Unexpected("privacy parameters are not 8 bytes".into()))?;
+            .ok_or_else(|| Error::Unexpected("an encrypted answer that cannot be decrypted (no privacy key, or privacy parameters not 8 bytes)".into()))?;
             decode_scoped_pdu(&bytes).map_err(|err| {
                 Error::Unexpected(format!(
                     "the decrypted PDU does not decode ({err}): wrong privacy password?"

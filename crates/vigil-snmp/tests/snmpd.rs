@@ -22,6 +22,7 @@ use vigil_snmp::{
 const COMMUNITY: &str = "vigil-ro";
 const SHA_USER: (&str, &str, &str) = ("vigilsha", "authpass123", "privpass123");
 const SHA256_USER: (&str, &str, &str) = ("vigil256", "authpass456", "privpass456");
+const AUTH_ONLY_USER: (&str, &str, &str) = ("vigilauth", "authpass789", "");
 
 fn on_path(tool: &str) -> bool {
     ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
@@ -105,13 +106,16 @@ impl Snmpd {
         let conf = dir.path().join("snmpd.conf");
         let (u1, a1, p1) = SHA_USER;
         let (u2, a2, p2) = SHA256_USER;
+        let (u3, a3, _) = AUTH_ONLY_USER;
         std::fs::write(
             &conf,
             format!(
                 "rocommunity {COMMUNITY} 127.0.0.1\n\
                  createUser {u1} SHA \"{a1}\" AES \"{p1}\"\n\
                  createUser {u2} SHA-256 \"{a2}\" AES \"{p2}\"\n\
+                 createUser {u3} SHA \"{a3}\"\n\
                  rouser {u1} priv\n\
+                 rouser {u3} auth\n\
                  rouser {u2} priv\n\
                  sysName vigil-test\n"
             ),
@@ -838,4 +842,49 @@ async fn nobody_listening_is_a_timeout_not_a_socket_error() {
     // cleanly rather than returning a stale socket error).
     let again = client.get(&[oid(SYS_UPTIME)]).await.unwrap_err();
     assert!(matches!(again, Error::Timeout { .. }), "{again}");
+}
+
+#[tokio::test]
+async fn v3_auth_no_priv_and_a_security_level_the_user_lacks() {
+    require_net_snmp!();
+    let agent = Snmpd::start();
+    let (name, auth, _) = AUTH_ONLY_USER;
+    let user = |name: &str| UsmUser {
+        name: name.into(),
+        auth: AuthProtocol::Sha1,
+        auth_password: auth.into(),
+        privacy: None,
+    };
+    let client = Client::v3(agent.addr, user(name), Duration::from_secs(2), 1)
+        .await
+        .unwrap();
+    let ours = system(&client).await.unwrap();
+    let args = [
+        "-v3",
+        "-l",
+        "authNoPriv",
+        "-u",
+        name,
+        "-a",
+        "SHA",
+        "-A",
+        auth,
+    ]
+    .map(String::from);
+    let theirs = agent.reference("snmpget", &args, &["1.3.6.1.2.1.1.5.0"]);
+    assert_eq!(ours.sys_name, theirs["1.3.6.1.2.1.1.5.0"]);
+    // The authPriv-only user without privacy: refused, with a reason.
+    let (name, auth, _) = SHA_USER;
+    let lacking = UsmUser {
+        auth_password: auth.into(),
+        ..user(name)
+    };
+    let client = Client::v3(agent.addr, lacking, Duration::from_millis(500), 0)
+        .await
+        .unwrap();
+    let err = client.get(&[oid("1.3.6.1.2.1.1.5.0")]).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the agent answered authorizationError (16)"
+    );
 }
