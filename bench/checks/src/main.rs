@@ -46,6 +46,9 @@ struct Args {
     /// Seconds at the start not counted.
     #[arg(long, default_value_t = 3)]
     warmup: u64,
+    /// The rate to report reaching or not.
+    #[arg(long, default_value_t = 10_000.0)]
+    target: f64,
     /// Seconds of the bare-connect baseline (0: none).
     #[arg(long, default_value_t = 3)]
     baseline: u64,
@@ -101,14 +104,24 @@ async fn run(args: Args) -> Result<()> {
     let report = collect(rx, args.seconds, args.warmup).await;
     let stats = scheduler.stats();
     scheduler.shutdown().await;
-    report.print(
-        args.seconds - args.warmup,
-        args.checks as f64 / interval.as_secs_f64(),
-    );
+    let seconds = args.seconds - args.warmup;
+    let rate = report.counted as f64 / seconds as f64;
+    report.print(seconds, args.checks as f64 / interval.as_secs_f64());
     println!(
         "scheduler: {} runs, {} missed slots in all",
         stats.runs, stats.missed_slots
     );
+    if let Some((user, system)) = cpu_seconds() {
+        println!(
+            "CPU of this process (checks and listeners): user {user:.1} s, system {system:.1} s"
+        );
+    }
+    let verdict = if rate >= args.target {
+        "reached"
+    } else {
+        "NOT reached"
+    };
+    println!("target {:.0} checks/s: {verdict}", args.target);
     Ok(())
 }
 
@@ -309,4 +322,14 @@ fn fd_limit() -> Option<String> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3).map(str::to_owned)
+}
+
+/// User and system CPU seconds of this process (`/proc/self/stat`, in
+/// USER_HZ = 100 ticks per second on Linux).
+fn cpu_seconds() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let after_name = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+    Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
 }
