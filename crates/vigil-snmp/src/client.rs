@@ -394,7 +394,7 @@ impl Client {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut malformed: Option<DecodeError> = None;
         for _ in 0..=self.retries {
-            self.socket.send(&bytes()?).await?;
+            self.send(&bytes()?).await?;
             let deadline = tokio::time::Instant::now() + self.timeout;
             loop {
                 let recv = tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await;
@@ -432,6 +432,21 @@ impl Client {
             timeout: self.timeout,
             hint,
         })
+    }
+
+    /// Sends one datagram. An ICMP error left by an earlier datagram can
+    /// surface on this send instead of a receive: it is consumed by being
+    /// reported, so the send is tried once more.
+    async fn send(&self, bytes: &[u8]) -> Result<(), Error> {
+        match self.socket.send(bytes).await {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                self.socket.send(bytes).await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        Ok(())
     }
 
     async fn exchange_v2c(&self, community: &[u8], pdu: &Pdu) -> Result<Pdu, Error> {
