@@ -19,6 +19,8 @@ use std::time::Instant;
 
 const SERIES_LOG: &str = "series.log";
 const RETENTION_FILE: &str = "retention.json";
+/// Samples of one log record at most (about 20 MB).
+const RECORD_SAMPLES: usize = 1 << 20;
 
 /// A series and its samples in one time window.
 type SeriesSamples = (u32, Vec<(i64, f64)>);
@@ -302,10 +304,13 @@ impl Tenant {
         report.accepted = accepted.len();
         if !accepted.is_empty() {
             let mut payload = std::mem::take(&mut self.scratch);
-            payload.clear();
-            log::encode_samples(&accepted, &mut payload);
-            let mut framed = Vec::with_capacity(payload.len() + 8);
-            log::frame(&payload, &mut framed);
+            let mut framed = Vec::new();
+            // Records stay far below the log's record limit.
+            for part in accepted.chunks(RECORD_SAMPLES) {
+                payload.clear();
+                log::encode_samples(part, &mut payload);
+                log::frame(&payload, &mut framed);
+            }
             self.scratch = payload;
             let path = log_path(&self.dir, self.log_gen);
             log::write_all(&mut self.log, &path, &framed)?;
