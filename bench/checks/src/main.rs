@@ -82,12 +82,15 @@ async fn run(args: Args) -> Result<()> {
     );
     let (tcp_ports, http_ports) = start_listeners(args.listeners).await?;
     if args.baseline > 0 {
+        let before = cpu_total();
         let rate = baseline(&tcp_ports, args.max_running, args.baseline).await;
+        let per = (cpu_total() - before) / (rate * args.baseline as f64) * 1e6;
         println!(
-            "baseline: bare loopback connects, {} at once: {rate:.0}/s",
+            "baseline: bare loopback connects, {} at once: {rate:.0}/s, {per:.0} µs CPU each (both ends)",
             args.max_running
         );
     }
+    let cpu_before = cpu_total();
     let (tx, rx) = mpsc::channel(16_384);
     let scheduler = Scheduler::new(args.max_running, tx);
     for n in 0..args.checks {
@@ -116,6 +119,15 @@ async fn run(args: Args) -> Result<()> {
             "CPU of this process (checks and listeners): user {user:.1} s, system {system:.1} s"
         );
     }
+    // CPU per check is what the machine's other load does not change: it
+    // says what the run would reach on cores of its own.
+    let per_check = (cpu_total() - cpu_before) / stats.runs.max(1) as f64;
+    println!(
+        "CPU per check (both ends): {:.0} µs; {} idle cores would run about {:.0} checks/s",
+        per_check * 1e6,
+        cores(),
+        cores() as f64 / per_check
+    );
     let verdict = if rate >= args.target {
         "reached"
     } else {
@@ -332,4 +344,12 @@ fn cpu_seconds() -> Option<(f64, f64)> {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
     Some((ticks(11)? / 100.0, ticks(12)? / 100.0))
+}
+
+fn cpu_total() -> f64 {
+    cpu_seconds().map_or(0.0, |(user, system)| user + system)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
