@@ -63,6 +63,14 @@
 //! directory, series numbering, log, head and files. A [`SeriesId`] carries
 //! its tenant and is refused for another one.
 
+//! **Left out, for now.** Merging the several raw files of one window (a
+//! flush cuts the open chunks; with a 2-hour flush cadence a window is in
+//! one or two files); forgetting series that have no data left (the series
+//! log only grows); out-of-order ingestion; Prometheus' extrapolation in
+//! `rate`; `rate` over the 5-minute history sees only each bucket's last
+//! value, so a counter reset inside a bucket is missed; more PromQL than
+//! selectors, `rate` and `sum|avg|min|max|count [by]`.
+
 pub mod block;
 pub mod chunk;
 pub mod error;
