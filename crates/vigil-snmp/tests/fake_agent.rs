@@ -176,7 +176,7 @@ async fn wraps_are_rates_and_reboots_are_never_spikes() {
     .unwrap();
     let mut rates = InterfaceRates::new();
     let t0 = Instant::now();
-    let mut poll = |at: Instant| {
+    let poll = |at: Instant| {
         let client = &client;
         async move {
             let sys = system(client).await.unwrap();
