@@ -1,6 +1,8 @@
 //! Load test of the check scheduler: `--checks` TCP and HTTP checks at one
 //! interval against `--listeners` loopback listeners (half plain TCP that
-//! accept and close, half a minimal HTTP responder), all in this process.
+//! accept and close, half a minimal HTTP responder), in this process or,
+//! with `--apart`, in a second one (this binary with `--serve`), so that
+//! the CPU of the checking side is measured alone.
 //!
 //! Prints the checks per second sustained after a warm-up, the lateness
 //! (scheduled vs started) percentiles, missed slots and errors by reason,
@@ -52,6 +54,12 @@ struct Args {
     /// Seconds of the bare-connect baseline (0: none).
     #[arg(long, default_value_t = 3)]
     baseline: u64,
+    /// Run the listeners in a second process.
+    #[arg(long)]
+    apart: bool,
+    /// Be that second process: serve the listeners until stdin closes.
+    #[arg(long, hide = true)]
+    serve: bool,
 }
 
 const PAGE: &[u8] =
@@ -63,7 +71,80 @@ fn main() -> Result<()> {
         bail!("need at least 2 listeners and a run longer than the warm-up");
     }
     let runtime = tokio::runtime::Runtime::new().context("tokio runtime")?;
+    if args.serve {
+        return runtime.block_on(serve(args.listeners));
+    }
     runtime.block_on(run(args))
+}
+
+/// The second process: listeners up, their ports on one line of stdout
+/// (`tcp,ports http,ports`), then serve until stdin closes.
+async fn serve(listeners: usize) -> Result<()> {
+    let (tcp, http) = start_listeners(listeners).await?;
+    let list = |ports: &[u16]| {
+        let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+        ports.join(",")
+    };
+    println!("{} {}", list(&tcp), list(&http));
+    tokio::task::spawn_blocking(|| {
+        let mut rest = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut rest);
+    })
+    .await?;
+    Ok(())
+}
+
+/// Where the listeners run.
+struct Peers {
+    tcp: Vec<u16>,
+    http: Vec<u16>,
+    child: Option<std::process::Child>,
+}
+
+impl Peers {
+    async fn start(count: usize, apart: bool) -> Result<Peers> {
+        if !apart {
+            let (tcp, http) = start_listeners(count).await?;
+            return Ok(Peers {
+                tcp,
+                http,
+                child: None,
+            });
+        }
+        let mut child = std::process::Command::new(std::env::current_exe()?)
+            .args(["--serve", "--listeners", &count.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .context("starting the listener process")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)?;
+        let parse = |list: Option<&str>| -> Result<Vec<u16>> {
+            let list = list.context("the listener process said no ports")?;
+            Ok(list.split(',').map(str::parse).collect::<Result<_, _>>()?)
+        };
+        let mut parts = line.split_whitespace();
+        let (tcp, http) = (parse(parts.next())?, parse(parts.next())?);
+        Ok(Peers {
+            tcp,
+            http,
+            child: Some(child),
+        })
+    }
+
+    /// CPU seconds of the listener process, if apart.
+    fn cpu(&self) -> Option<f64> {
+        let pid = self.child.as_ref()?.id();
+        cpu_seconds(&pid.to_string()).map(|(u, s)| u + s)
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+    }
 }
 
 async fn run(args: Args) -> Result<()> {
@@ -80,17 +161,19 @@ async fn run(args: Args) -> Result<()> {
         args.max_running,
         fd_limit().unwrap_or_else(|| "?".into()),
     );
-    let (tcp_ports, http_ports) = start_listeners(args.listeners).await?;
+    let mut peers = Peers::start(args.listeners, args.apart).await?;
+    let (tcp_ports, http_ports) = (peers.tcp.clone(), peers.http.clone());
     if args.baseline > 0 {
-        let before = cpu_total();
+        let before = (cpu_total(), peers.cpu());
         let rate = baseline(&tcp_ports, args.max_running, args.baseline).await;
-        let per = (cpu_total() - before) / (rate * args.baseline as f64) * 1e6;
+        let connects = rate * args.baseline as f64;
         println!(
-            "baseline: bare loopback connects, {} at once: {rate:.0}/s, {per:.0} µs CPU each (both ends)",
-            args.max_running
+            "baseline: bare loopback connects, {} at once: {rate:.0}/s, CPU each: {}",
+            args.max_running,
+            cpu_split(before, (cpu_total(), peers.cpu()), connects)
         );
     }
-    let cpu_before = cpu_total();
+    let cpu_before = (cpu_total(), peers.cpu());
     let (tx, rx) = mpsc::channel(16_384);
     let scheduler = Scheduler::new(args.max_running, tx);
     for n in 0..args.checks {
@@ -114,20 +197,22 @@ async fn run(args: Args) -> Result<()> {
         "scheduler: {} runs, {} missed slots in all",
         stats.runs, stats.missed_slots
     );
-    if let Some((user, system)) = cpu_seconds() {
-        println!(
-            "CPU of this process (checks and listeners): user {user:.1} s, system {system:.1} s"
-        );
+    if let Some((user, system)) = cpu_seconds("self") {
+        println!("CPU of this process: user {user:.1} s, system {system:.1} s");
     }
     // CPU per check is what the machine's other load does not change: it
     // says what the run would reach on cores of its own.
-    let per_check = (cpu_total() - cpu_before) / stats.runs.max(1) as f64;
+    let cpu_after = (cpu_total(), peers.cpu());
+    let runs = stats.runs.max(1) as f64;
+    let both =
+        (cpu_after.0 - cpu_before.0) + cpu_after.1.zip(cpu_before.1).map_or(0.0, |(a, b)| a - b);
     println!(
-        "CPU per check (both ends): {:.0} µs; {} idle cores would run about {:.0} checks/s",
-        per_check * 1e6,
+        "CPU per check: {}; {} idle cores would run about {:.0} checks/s",
+        cpu_split(cpu_before, cpu_after, runs),
         cores(),
-        cores() as f64 / per_check
+        cores() as f64 * runs / both
     );
+    peers.stop();
     let verdict = if rate >= args.target {
         "reached"
     } else {
@@ -338,8 +423,8 @@ fn fd_limit() -> Option<String> {
 
 /// User and system CPU seconds of this process (`/proc/self/stat`, in
 /// USER_HZ = 100 ticks per second on Linux).
-fn cpu_seconds() -> Option<(f64, f64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+fn cpu_seconds(pid: &str) -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after_name = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
@@ -347,7 +432,21 @@ fn cpu_seconds() -> Option<(f64, f64)> {
 }
 
 fn cpu_total() -> f64 {
-    cpu_seconds().map_or(0.0, |(user, system)| user + system)
+    cpu_seconds("self").map_or(0.0, |(user, system)| user + system)
+}
+
+/// µs of CPU per unit of work between two readings of (this process, the
+/// listener process if apart).
+fn cpu_split(before: (f64, Option<f64>), after: (f64, Option<f64>), work: f64) -> String {
+    let us = |seconds: f64| seconds / work.max(1.0) * 1e6;
+    match after.1.zip(before.1) {
+        None => format!("{:.0} µs (both ends)", us(after.0 - before.0)),
+        Some((a, b)) => format!(
+            "{:.0} µs checking + {:.0} µs listening",
+            us(after.0 - before.0),
+            us(a - b)
+        ),
+    }
 }
 
 fn cores() -> usize {
