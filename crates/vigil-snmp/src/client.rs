@@ -331,10 +331,19 @@ impl Client {
         };
         let mut out: Vec<VarBind> = Vec::new();
         let mut cursor = root.clone();
+        let mut repetitions = WALK_REPETITIONS;
         loop {
-            let batch = self
-                .get_bulk(std::slice::from_ref(&cursor), 0, WALK_REPETITIONS)
-                .await?;
+            let asked = self
+                .get_bulk(std::slice::from_ref(&cursor), 0, repetitions)
+                .await;
+            let batch = match asked {
+                // The answer would not fit the agent's buffer: ask for less.
+                Err(Error::Status { status: 1, .. }) if repetitions > 1 => {
+                    repetitions /= 2;
+                    continue;
+                }
+                other => other?,
+            };
             if batch.is_empty() {
                 return Ok(out);
             }

@@ -35,6 +35,11 @@ fn next_after(mib: &BTreeMap<Oid, Value>, after: &Oid) -> VarBind {
 
 /// Answers Get, GetNext and GetBulk (v2c, any community) from `mib`.
 async fn agent(mib: Mib) -> SocketAddr {
+    agent_with_limit(mib, usize::MAX).await
+}
+
+/// The same, answering tooBig to a GetBulk of more than `max_reps`.
+async fn agent_with_limit(mib: Mib, max_reps: usize) -> SocketAddr {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     tokio::spawn(async move {
@@ -57,6 +62,15 @@ async fn agent(mib: Mib) -> SocketAddr {
                 PduKind::GetBulk => {
                     let non_rep = m.pdu.error_status.max(0) as usize;
                     let reps = m.pdu.error_index.max(0) as usize;
+                    if reps > max_reps {
+                        m.pdu.kind = PduKind::Response;
+                        m.pdu.error_status = 1;
+                        m.pdu.error_index = 0;
+                        let _ = socket
+                            .send_to(&encode_message(&Message::Community(m)), peer)
+                            .await;
+                        continue;
+                    }
                     let mut out: Vec<VarBind> = asked
                         .iter()
                         .take(non_rep)
@@ -212,4 +226,25 @@ async fn wraps_are_rates_and_reboots_are_never_spikes() {
     let (reboot, r) = rates.update(t, up, &rows);
     assert!(reboot.is_none());
     assert_eq!(r[0].in_bps, Some(8_000.0));
+}
+
+#[tokio::test]
+async fn a_walk_asks_for_less_when_the_answer_is_too_big() {
+    let mib: Mib = Arc::new(Mutex::new(device(100, 5, 6, true)));
+    let client = Client::v2c(
+        agent_with_limit(mib.clone(), 3).await,
+        "public",
+        Duration::from_secs(2),
+        0,
+    )
+    .await
+    .unwrap();
+    let all = client.walk(&oid("1.3.6.1.2.1.2.2.1")).await.unwrap();
+    let expected = mib
+        .lock()
+        .unwrap()
+        .keys()
+        .filter(|o| o.starts_with(&oid("1.3.6.1.2.1.2.2.1")))
+        .count();
+    assert_eq!(all.len(), expected);
 }
