@@ -22,6 +22,15 @@
 //! The crate does network I/O only in [`Client`] and [`TrapListener`];
 //! turning polls and traps into Vigil's events and samples is the
 //! server's job.
+//!
+//! Tested against net-snmp (Debian packages `snmpd` and `snmp`):
+//! `tests/snmpd.rs` starts a real snmpd per test and compares with
+//! snmpget/snmpwalk, and sends traps with snmptrap/snmpinform;
+//! `tests/fake_agent.rs` plays devices snmpd cannot (no ifXTable, wraps,
+//! reboots). Fuzz targets: `snmp_ber`, `snmp_trap`.
+//!
+//! Not here (yet): SET, SNMPv1 traps and v3 notifications (counted as
+//! malformed by the listener), MD5/DES and AES-192/256, noAuthNoPriv v3.
 
 pub mod ber;
 pub mod client;
