@@ -195,3 +195,18 @@ async fn over_tcp(query: &[u8], id: u16, server: SocketAddr) -> Result<Response,
     }
     parse_response(&answer).map_err(|e| Failure::error(format!("malformed DNS answer: {e}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_compare_as_what_they_are() {
+        assert!(same_answer("::1", "0:0::1"));
+        assert!(same_answer("192.0.2.1", " 192.0.2.1 "));
+        assert!(!same_answer("192.0.2.1", "192.0.2.10"));
+        assert!(same_answer("mail.example.org", "Mail.Example.org."));
+        assert!(same_answer("10 mail.example.org", "10 mail.example.org."));
+        assert!(!same_answer("v=spf1 -all", "v=spf1 ~all"));
+    }
+}

@@ -281,3 +281,61 @@ async fn read_head<R: AsyncRead + Unpin>(
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, cert: Option<CertInfo>, text_found: Option<bool>) -> Response {
+        Response {
+            head: Head {
+                status,
+                reason: String::new(),
+                headers: Vec::new(),
+            },
+            cert,
+            text_found,
+        }
+    }
+
+    fn cert(days: f64, untrusted: Option<&str>) -> Option<CertInfo> {
+        Some(CertInfo {
+            expiry_days: Some(days),
+            untrusted: untrusted.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn the_certificate_is_judged_first() {
+        let bad = response(500, cert(2.0, Some("certificate expired")), Some(false));
+        assert_eq!(
+            judge(&bad, None, true, 7),
+            Err(Failure::down("certificate expired"))
+        );
+        assert_eq!(
+            judge(&bad, None, false, 7),
+            Err(Failure::down("certificate expires in 2 days"))
+        );
+        assert_eq!(
+            judge(&bad, None, false, 0),
+            Err(Failure::down("HTTP status 500 (expected 200-399)"))
+        );
+        let fine = response(200, cert(90.0, None), Some(true));
+        assert_eq!(judge(&fine, None, true, 7), Ok(()));
+    }
+
+    #[test]
+    fn expiry_reads_well() {
+        assert_eq!(expiry_reason(-0.5), "certificate expired");
+        assert_eq!(expiry_reason(0.3), "certificate expires in less than a day");
+        assert_eq!(expiry_reason(1.2), "certificate expires in 1 day");
+        assert_eq!(expiry_reason(9.999), "certificate expires in 10 days");
+    }
+
+    #[test]
+    fn finds_text() {
+        assert!(contains(b"all systems go", b"systems"));
+        assert!(!contains(b"all", b"all systems"));
+        assert!(contains(b"", b""));
+    }
+}
