@@ -14,6 +14,8 @@ use std::time::Duration;
 
 /// The shortest interval a check may run at.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// The longest interval: a check run less than daily is not monitoring.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(24 * 3600);
 /// More retries than this only hide a flapping target.
 pub const MAX_RETRIES: u8 = 10;
 /// Pings in one burst.
@@ -230,6 +232,8 @@ pub enum SpecError {
     EmptyTarget,
     #[error("interval {0} is shorter than the minimum of 100ms")]
     IntervalTooShort(String),
+    #[error("interval {0} is longer than the maximum of 24h")]
+    IntervalTooLong(String),
     #[error("timeout must be more than zero")]
     ZeroTimeout,
     #[error("timeout {timeout} is longer than the interval {interval}")]
@@ -266,6 +270,9 @@ impl CheckSpec {
         }
         if self.interval < MIN_INTERVAL {
             return Err(SpecError::IntervalTooShort(format_duration(self.interval)));
+        }
+        if self.interval > MAX_INTERVAL {
+            return Err(SpecError::IntervalTooLong(format_duration(self.interval)));
         }
         if self.timeout.is_zero() {
             return Err(SpecError::ZeroTimeout);
@@ -455,6 +462,13 @@ mod tests {
             tcp(50, 10).validate(),
             Err(SpecError::IntervalTooShort(_))
         ));
+        assert_eq!(
+            tcp(48 * 3_600_000, 1000)
+                .validate()
+                .unwrap_err()
+                .to_string(),
+            "interval 48h is longer than the maximum of 24h"
+        );
         let mut spec = tcp(1000, 500);
         spec.kind = CheckKind::Icmp {
             count: 5,
