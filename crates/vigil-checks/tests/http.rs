@@ -169,3 +169,55 @@ async fn a_refused_connection_is_down() {
     let result = check(http(format!("http://127.0.0.1:{port}/"))).await;
     assert_eq!(result.state.reason(), Some("connection refused"));
 }
+
+/// Sends `start`, then `filler` again and again until the client leaves.
+async fn endless_server(start: &'static [u8], filler: &'static [u8]) -> std::net::SocketAddr {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = read_request(&mut stream).await;
+                if stream.write_all(start).await.is_err() {
+                    return;
+                }
+                while stream.write_all(filler).await.is_ok() {}
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn an_endless_head_is_cut_at_the_limit() {
+    let addr = endless_server(b"HTTP/1.1 200 OK\r\n", b"X-Filler: yes\r\n").await;
+    let result = check(http(format!("http://{addr}/"))).await;
+    assert_eq!(
+        result.state,
+        CheckState::Error {
+            reason: "bad HTTP response: more than 100 header fields".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_endless_body_is_searched_up_to_the_limit() {
+    let addr = endless_server(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nstatus: fine\n",
+        b"padding padding padding padding\n",
+    )
+    .await;
+    let start = Instant::now();
+    let found = check(with(http(format!("http://{addr}/")), |k| {
+        set_text(k, "status: fine")
+    }))
+    .await;
+    assert_eq!(found.state, CheckState::Up, "{found:?}");
+    let missing = check(with(http(format!("http://{addr}/")), |k| {
+        set_text(k, "never sent")
+    }))
+    .await;
+    assert_eq!(missing.state.reason(), Some("expected text not found"));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
