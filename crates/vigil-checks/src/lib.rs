@@ -13,6 +13,38 @@
 //! line, the body) to say so to an operator, and it must bound everything
 //! it reads from a target it does not trust. A general HTTP or DNS library
 //! hides the first and is more than the server needs for the second.
+//!
+//! # Map
+//!
+//! - `spec` ([`CheckSpec`]): what a check is, serde and validation;
+//!   `duration`: `"30s"`-style durations.
+//! - `run`: one run — attempts and retries within the timeout budget, the
+//!   samples every check gives; `reason`: failures worded for operators.
+//! - `tcp`, `icmp`, [`http`] (URL, head parser, body reader), `tls`
+//!   (handshake, chain verification, expiry), [`dns`] (wire format and
+//!   client): one module per kind of check.
+//! - `scheduler`: the fixed grid of slots, jitter, the concurrency bound.
+//!
+//! Tests talk to real peers on loopback (`tests/`): TCP listeners open,
+//! closed and silent; an HTTP server; an HTTPS server with certificates
+//! the `openssl` command makes per run; a DNS server over UDP and TCP. The
+//! DNS response parser and the HTTP head parser are fuzz targets
+//! (`checks_dns`, `checks_http_head`); `bench/checks.sh` is the load test.
+//!
+//! # Left out
+//!
+//! - ICMPv6 (an IPv6-only target is an error that says so), and the
+//!   unprivileged ping socket path is untested here: this machine's
+//!   `net.ipv4.ping_group_range` is closed, so tests use the raw socket.
+//! - HTTP: methods other than GET, request headers and bodies, HTTP/2,
+//!   proxies, keep-alive (one connection per request), content encodings
+//!   (`Accept-Encoding` is not sent, so servers send identity), client
+//!   certificates, OCSP and revocation.
+//! - DNS: EDNS(0), DNSSEC, record types other than A, AAAA, CNAME, MX and
+//!   TXT, and the system resolver's configuration (a check names its
+//!   server).
+//! - Names of ICMP, TCP and HTTP targets resolve through the system
+//!   (`getaddrinfo` on tokio's blocking pool); address literals skip it.
 
 mod duration;
 mod icmp;
