@@ -136,3 +136,115 @@ timeout = "500ms"
     );
     service.stop();
 }
+
+/// A peer process stopped however the test ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// node_exporter scraped by a `prometheus` check: its values land in the
+/// metric store, and one of them matches the kernel's own figure.
+#[test]
+fn node_exporter_is_scraped_into_the_metric_store() {
+    const BINARY: &str = "/usr/bin/prometheus-node-exporter";
+    if !std::path::Path::new(BINARY).exists() {
+        assert!(
+            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
+            "{BINARY} is missing and VIGIL_REQUIRE_PEERS is set"
+        );
+        eprintln!("SKIPPED: {BINARY} is missing (scripts/test installs it)");
+        return;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let _exporter = KillOnDrop(
+        std::process::Command::new(BINARY)
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start node exporter"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[tenants]]
+name = "acme"
+
+[[assets]]
+tenant = "acme"
+name = "srv1"
+address = "127.0.0.1"
+
+[[checks]]
+tenant = "acme"
+asset = "srv1"
+kind = "prometheus"
+target = "http://127.0.0.1:{port}/metrics"
+interval = "1s"
+"#
+        ),
+    )
+    .expect("config");
+    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    let read = server.token("acme", "read");
+    let answer = wait_for("node_exporter's memory total", || {
+        let r: Value = server
+            .get("/api/v1/metrics/query", &read)
+            .query(&[
+                ("series", "node_memory_MemTotal_bytes{asset=\"srv1\"}"),
+                ("from", "now-5m"),
+            ])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        r["series"][0]["points"].as_array()?.first()?;
+        Some(r)
+    });
+    let kernel_kib: f64 = std::fs::read_to_string("/proc/meminfo")
+        .expect("meminfo")
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("MemTotal");
+    assert_eq!(
+        answer["series"][0]["points"][0][1].as_f64(),
+        Some(kernel_kib * 1024.0),
+        "{answer}"
+    );
+    // A rate needs two scrapes of the counter.
+    let rate = wait_for("a rate of the idle CPU counter", || {
+        let r: Value = server
+            .get("/api/v1/metrics/query", &read)
+            .query(&[
+                (
+                    "series",
+                    "rate(node_cpu_seconds_total{asset=\"srv1\",mode=\"idle\"}[1m])",
+                ),
+                ("from", "now-5m"),
+                ("step", "1s"),
+            ])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        r["series"][0]["points"].as_array()?.first()?;
+        Some(r)
+    });
+    let idle = rate["series"][0]["points"][0][1].as_f64().expect("a rate");
+    assert!(
+        (0.0..=64.0).contains(&idle),
+        "idle seconds per second: {idle}"
+    );
+}

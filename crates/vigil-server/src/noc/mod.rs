@@ -15,6 +15,7 @@
 //! Topology (each asset's parent) comes from the inventory, so a router
 //! that goes down gives one alert, and the hosts behind it are held back.
 
+pub mod scrape;
 pub mod spec;
 
 use serde_json::Value;
@@ -42,6 +43,9 @@ const COMPACT_EVERY: Duration = Duration::from_secs(60);
 /// How often the engines judge durations (`for`, no data).
 const TICK_EVERY: Duration = Duration::from_secs(5);
 
+/// One sample before it has a series id: metric name, labels, value.
+type Row = (String, Vec<(String, String)>, f64);
+
 /// What a scheduled check is, beside its spec.
 #[derive(Clone, PartialEq)]
 struct CheckMeta {
@@ -57,8 +61,18 @@ pub const STATE_FILE: &str = "noc/engines.json";
 /// How often the engines' state is written.
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 
+/// A Prometheus scrape, on its own loop beside the scheduler.
+struct ScrapeJob {
+    meta: CheckMeta,
+    interval: Duration,
+    timeout: Duration,
+    next: tokio::time::Instant,
+    running: bool,
+}
+
 pub struct Noc {
     scheduler: Scheduler,
+    scrapes: Mutex<HashMap<u64, ScrapeJob>>,
     data: std::path::PathBuf,
     /// Engine state read at start, for tenants whose engine is not built yet.
     restored: Mutex<HashMap<TenantId, Value>>,
@@ -82,6 +96,7 @@ impl Noc {
         let (results, mut incoming) = mpsc::channel(4096);
         let noc = Arc::new(Noc {
             scheduler: Scheduler::new(MAX_RUNNING, results),
+            scrapes: Mutex::new(HashMap::new()),
             data: data.to_path_buf(),
             restored: Mutex::new(read_state(data)),
             metrics,
@@ -139,6 +154,16 @@ impl Noc {
                 }
             }
         });
+        let scraper = noc.clone();
+        let scrape = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                for (id, meta, timeout) in scraper.due_scrapes() {
+                    let noc = scraper.clone();
+                    tokio::spawn(async move { noc.run_scrape(id, meta, timeout).await });
+                }
+            }
+        });
         let saver = noc.clone();
         let save = tokio::spawn(async move {
             loop {
@@ -148,7 +173,7 @@ impl Noc {
                 }
             }
         });
-        (noc, vec![handle, sync, tick, compact, save])
+        (noc, vec![handle, sync, tick, compact, save, scrape])
     }
 
     /// The inventory changed: read it again now.
@@ -160,19 +185,24 @@ impl Noc {
     async fn sync(&self) -> anyhow::Result<()> {
         let checks = self.inventory.list_checks(None).await?;
         let mut wanted: HashMap<u64, CheckMeta> = HashMap::new();
+        let mut scrapes: HashMap<u64, CheckMeta> = HashMap::new();
         for check in checks.into_iter().filter(|c| c.record.enabled) {
-            if !spec::RUNNABLE.contains(&check.record.kind.as_str()) {
-                continue;
-            }
             let meta = CheckMeta {
                 tenant: check.tenant,
                 asset: check.record.asset.clone(),
                 kind: check.record.kind.clone(),
                 spec: check.record.spec.clone(),
             };
-            wanted.insert(check.id as u64, meta);
+            if check.record.kind == "prometheus" {
+                scrapes.insert(check.id as u64, meta);
+            } else if spec::RUNNABLE.contains(&check.record.kind.as_str()) {
+                wanted.insert(check.id as u64, meta);
+            }
         }
+        let mut tenants_of_scrapes: Vec<TenantId> = scrapes.values().map(|m| m.tenant).collect();
+        self.set_scrapes(scrapes);
         let mut tenants: Vec<TenantId> = wanted.values().map(|m| m.tenant).collect();
+        tenants.append(&mut tenants_of_scrapes);
         tenants.sort();
         tenants.dedup();
         let mut topologies = Vec::new();
@@ -288,6 +318,162 @@ impl Noc {
         }
     }
 
+    /// Keeps the scrape jobs in line with the inventory; a job whose check
+    /// did not change keeps its timing.
+    fn set_scrapes(&self, wanted: HashMap<u64, CheckMeta>) {
+        let mut jobs = self.scrapes.lock().unwrap_or_else(|p| p.into_inner());
+        jobs.retain(|id, job| wanted.get(id) == Some(&job.meta));
+        for (id, meta) in wanted {
+            if jobs.contains_key(&id) {
+                continue;
+            }
+            let interval = match meta.spec.get("interval") {
+                Some(serde_json::Value::String(s)) => crate::inventory::parse_duration(s).ok(),
+                _ => None,
+            }
+            .unwrap_or(crate::inventory::DEFAULT_INTERVAL);
+            let timeout = match meta.spec.get("timeout") {
+                Some(serde_json::Value::String(s)) => crate::inventory::parse_duration(s).ok(),
+                _ => None,
+            }
+            .unwrap_or(Duration::from_secs(10))
+            .min(interval);
+            jobs.insert(
+                id,
+                ScrapeJob {
+                    meta,
+                    interval,
+                    timeout,
+                    next: tokio::time::Instant::now(),
+                    running: false,
+                },
+            );
+        }
+    }
+
+    /// Scrapes that are due and not still running (a slow exporter skips
+    /// its slots rather than piling scrapes up).
+    fn due_scrapes(&self) -> Vec<(u64, CheckMeta, Duration)> {
+        let now = tokio::time::Instant::now();
+        let mut jobs = self.scrapes.lock().unwrap_or_else(|p| p.into_inner());
+        let mut due = Vec::new();
+        for (id, job) in jobs.iter_mut() {
+            if job.running || job.next > now {
+                continue;
+            }
+            while job.next <= now {
+                job.next += job.interval;
+            }
+            job.running = true;
+            due.push((*id, job.meta.clone(), job.timeout));
+        }
+        due
+    }
+
+    async fn run_scrape(&self, id: u64, meta: CheckMeta, timeout: Duration) {
+        let target = meta
+            .spec
+            .get("target")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let started = std::time::SystemTime::now();
+        let outcome = scrape::scrape(&target, timeout).await;
+        if let Some(job) = self
+            .scrapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&id)
+        {
+            job.running = false;
+        }
+        let time_ms = started
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or_default();
+        let (up, reason, samples) = match outcome {
+            Ok(exposition) => {
+                if !exposition.errors.is_empty() {
+                    tracing::debug!(
+                        check = id,
+                        errors = exposition.errors.len(),
+                        "exporter lines refused"
+                    );
+                }
+                let samples: Vec<Row> = exposition
+                    .samples
+                    .into_iter()
+                    .map(|s| (s.name, s.labels, s.value))
+                    .collect();
+                (true, String::new(), samples)
+            }
+            Err(reason) => (false, reason, Vec::new()),
+        };
+        let check = id.to_string();
+        let mut rows: Vec<Row> = samples;
+        rows.push((
+            "vigil_check_up".into(),
+            vec![("check".into(), "prometheus".into())],
+            if up { 1.0 } else { 0.0 },
+        ));
+        self.append_samples(&meta, &check, &rows, time_ms);
+        let mut observations = vec![Observation::CheckState {
+            check: check.clone(),
+            kind: meta.kind.clone(),
+            asset: meta.asset.clone(),
+            time_ms,
+            up,
+            reason,
+        }];
+        observations.extend(samples_of(&meta.asset, &rows, time_ms));
+        self.observe(meta.tenant, &observations).await;
+    }
+
+    /// Feeds observations to the tenant's engine and records what it decides.
+    async fn observe(&self, tenant: TenantId, observations: &[Observation]) {
+        let events: Vec<AlertEvent> = {
+            let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(engine) = engines.get_mut(&tenant) else {
+                return;
+            };
+            observations
+                .iter()
+                .flat_map(|o| engine.observe(o))
+                .collect()
+        };
+        self.apply(tenant, events).await;
+    }
+
+    /// Samples labelled with the asset and the check, into the metric store.
+    fn append_samples(&self, meta: &CheckMeta, check: &str, rows: &[Row], time_ms: i64) {
+        let mut samples = Vec::with_capacity(rows.len());
+        for (name, labels, value) in rows {
+            let labels = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .filter(|(k, _)| *k != "asset" && *k != "check_id")
+                .chain([("asset", meta.asset.as_str()), ("check_id", check)]);
+            let key = match SeriesKey::new(name, labels) {
+                Ok(key) => key,
+                Err(e) => {
+                    tracing::debug!(error = %e, "a sample has an invalid series");
+                    continue;
+                }
+            };
+            match self.metrics.series_id(meta.tenant, &key) {
+                Ok(series) => samples.push(Sample {
+                    series,
+                    t: time_ms,
+                    v: *value,
+                }),
+                Err(e) => tracing::warn!(error = %e, "a sample could not be stored"),
+            }
+        }
+        if let Err(e) = self.metrics.append(meta.tenant, &samples) {
+            tracing::warn!(error = %e, "samples could not be stored");
+        }
+    }
+
     async fn handle(&self, id: CheckId, result: CheckResult) {
         let Some(meta) = self
             .checks
@@ -303,69 +489,26 @@ impl Noc {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
-        self.store_samples(&meta, id, &result, time_ms);
+        let rows: Vec<Row> = result
+            .samples
+            .iter()
+            .map(|s| {
+                let labels = s.labels.iter().map(|(k, v)| (k.to_string(), v.clone()));
+                (s.name.to_string(), labels.collect(), s.value)
+            })
+            .collect();
+        let check = id.0.to_string();
+        self.append_samples(&meta, &check, &rows, time_ms);
         let mut observations = vec![Observation::CheckState {
-            check: id.0.to_string(),
+            check,
             kind: meta.kind.clone(),
             asset: meta.asset.clone(),
             time_ms,
             up: result.state.is_up(),
             reason: result.state.reason().unwrap_or_default().to_string(),
         }];
-        for sample in &result.samples {
-            let labels: Vec<(&str, &str)> = sample
-                .labels
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .collect();
-            observations.push(Observation::Sample {
-                series: SeriesRef::new(sample.name, &meta.asset, &labels),
-                time_ms,
-                value: sample.value,
-            });
-        }
-        let events: Vec<AlertEvent> = {
-            let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-            let Some(engine) = engines.get_mut(&meta.tenant) else {
-                return;
-            };
-            observations
-                .iter()
-                .flat_map(|o| engine.observe(o))
-                .collect()
-        };
-        self.apply(meta.tenant, events).await;
-    }
-
-    /// A result's samples, labelled with the asset and the check.
-    fn store_samples(&self, meta: &CheckMeta, id: CheckId, result: &CheckResult, time_ms: i64) {
-        let mut samples = Vec::with_capacity(result.samples.len());
-        for sample in &result.samples {
-            let check = id.0.to_string();
-            let labels = sample
-                .labels
-                .iter()
-                .map(|(k, v)| (*k, v.as_str()))
-                .chain([("asset", meta.asset.as_str()), ("check_id", check.as_str())]);
-            let key = match SeriesKey::new(sample.name, labels) {
-                Ok(key) => key,
-                Err(e) => {
-                    tracing::warn!(error = %e, "a check sample has an invalid series");
-                    continue;
-                }
-            };
-            match self.metrics.series_id(meta.tenant, &key) {
-                Ok(series) => samples.push(Sample {
-                    series,
-                    t: time_ms,
-                    v: sample.value,
-                }),
-                Err(e) => tracing::warn!(error = %e, "a check sample could not be stored"),
-            }
-        }
-        if let Err(e) = self.metrics.append(meta.tenant, &samples) {
-            tracing::warn!(error = %e, "check samples could not be stored");
-        }
+        observations.extend(samples_of(&meta.asset, &rows, time_ms));
+        self.observe(meta.tenant, &observations).await;
     }
 
     /// Records what the engine decided: pages as NOC alerts, clears as
@@ -437,6 +580,25 @@ impl Noc {
             }
         }
     }
+}
+
+/// Rows of samples as the engine's observations of `asset`.
+fn samples_of<'a>(
+    asset: &'a str,
+    rows: &'a [Row],
+    time_ms: i64,
+) -> impl Iterator<Item = Observation> + 'a {
+    rows.iter().map(move |(name, labels, value)| {
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        Observation::Sample {
+            series: SeriesRef::new(name, asset, &labels),
+            time_ms,
+            value: *value,
+        }
+    })
 }
 
 /// The engines' state saved by an earlier run; an unreadable file is

@@ -1,0 +1,125 @@
+//! Prometheus scrapes: `kind = "prometheus"` checks read an exporter's
+//! `/metrics` (node_exporter for server health: CPU, memory, filesystems,
+//! disks, network, SMART through its textfile collector) every interval.
+//!
+//! Plain HTTP/1.0 GET, so the answer is never chunked; the body is capped
+//! and the whole scrape bounded by the check's timeout. (HTTPS exporters
+//! are left for later: node_exporter on a LAN is HTTP.)
+
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigil_decode::prometheus::{parse_exposition, Exposition, ParseLimits};
+
+/// The most bytes read from one exporter.
+pub const MAX_SCRAPE_BYTES: usize = 16 << 20;
+
+/// `http://host[:port][/path]` into `(host:port, path)`.
+fn split_url(url: &str) -> Result<(String, String), String> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// exporters are scraped"))?;
+    let (authority, path) = match rest.find('/') {
+        Some(at) => (&rest[..at], &rest[at..]),
+        None => (rest, "/metrics"),
+    };
+    if authority.is_empty() {
+        return Err(format!("{url:?} names no host"));
+    }
+    let authority = if authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    Ok((authority, path.to_string()))
+}
+
+/// Reads and parses one exporter. `Err` says what went wrong, in words an
+/// operator can act on.
+pub async fn scrape(url: &str, timeout: Duration) -> Result<Exposition, String> {
+    let (authority, path) = split_url(url)?;
+    let fetch = async {
+        let mut stream = tokio::net::TcpStream::connect(&authority)
+            .await
+            .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h);
+        let request = format!(
+            "GET {path} HTTP/1.0\r\nHost: {host}\r\nAccept: text/plain;version=0.0.4\r\nUser-Agent: vigil\r\n\r\n"
+        );
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("sending the request to {authority}: {e}"))?;
+        let mut body = Vec::new();
+        (&mut stream)
+            .take(MAX_SCRAPE_BYTES as u64 + 1)
+            .read_to_end(&mut body)
+            .await
+            .map_err(|e| format!("reading from {authority}: {e}"))?;
+        if body.len() > MAX_SCRAPE_BYTES {
+            return Err(format!("the exporter sent over {MAX_SCRAPE_BYTES} bytes"));
+        }
+        Ok(body)
+    };
+    let response = tokio::time::timeout(timeout, fetch)
+        .await
+        .map_err(|_| format!("no complete answer from {url} within {timeout:?}"))??;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{url} did not answer HTTP"))?;
+    let status = head.lines().next().unwrap_or_default();
+    if status.split_whitespace().nth(1).is_none_or(|c| c != "200") {
+        return Err(format!("{url} answered {status:?}"));
+    }
+    Ok(parse_exposition(body, ParseLimits::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exporter_urls() {
+        assert_eq!(
+            split_url("http://127.0.0.1:9100/metrics"),
+            Ok(("127.0.0.1:9100".into(), "/metrics".into()))
+        );
+        assert_eq!(
+            split_url("http://srv1"),
+            Ok(("srv1:80".into(), "/metrics".into()))
+        );
+        assert!(split_url("https://srv1/metrics").is_err());
+        assert!(split_url("http:///metrics").is_err());
+    }
+
+    #[tokio::test]
+    async fn garbage_and_silence_are_errors_with_reasons() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            // First: garbage; second: accept and say nothing.
+            if let Ok((mut s, _)) = listener.accept().await {
+                let mut request = [0u8; 512];
+                let _ = s.read(&mut request).await;
+                let _ = s.write_all(b"\x00\x01 not http at all").await;
+                let _ = s.shutdown().await;
+            }
+            if let Ok((s, _)) = listener.accept().await {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                drop(s);
+            }
+        });
+        let url = format!("http://{addr}/metrics");
+        let err = scrape(&url, Duration::from_secs(2)).await.unwrap_err();
+        assert!(err.contains("did not answer HTTP"), "{err}");
+        let err = scrape(&url, Duration::from_millis(300)).await.unwrap_err();
+        assert!(err.contains("no complete answer"), "{err}");
+    }
+}
