@@ -511,11 +511,13 @@ impl Noc {
         self.observe(meta.tenant, &observations).await;
     }
 
-    /// Records what the engine decided: pages as NOC alerts, clears as
-    /// resolutions. Held-back alerts page nobody; they are logged.
+    /// Records what the engine decided: pages as NOC alerts, held-back ones
+    /// as suppressed alerts (shown with the reason, paging nobody), clears
+    /// as resolutions.
     async fn apply(&self, tenant: TenantId, events: Vec<AlertEvent>) {
         let mut fired = Vec::new();
         let mut resolved = Vec::new();
+        let mut held = Vec::new();
         for event in events {
             match event {
                 AlertEvent::Fired {
@@ -564,14 +566,43 @@ impl Noc {
                     reason,
                     time: Timestamp(time.saturating_mul(1000)),
                 }),
-                AlertEvent::Suppressed { key, by, note, .. } => {
-                    tracing::info!(tenant = %tenant, %key, ?by, %note, "NOC alert held back")
+                AlertEvent::Suppressed {
+                    key,
+                    rule,
+                    asset,
+                    severity,
+                    title,
+                    by,
+                    note,
+                    time,
+                } => {
+                    tracing::info!(tenant = %tenant, %key, ?by, %note, "NOC alert held back");
+                    held.push((
+                        NewAlert {
+                            tenant,
+                            team: Team::Noc,
+                            rule_id: rule,
+                            rule_title: title,
+                            severity: severity_of(severity),
+                            tags: Vec::new(),
+                            entities: entities(&asset, &key),
+                            event_id: None,
+                            description: String::new(),
+                            time: Timestamp(time.saturating_mul(1000)),
+                        },
+                        note,
+                    ));
                 }
             }
         }
         if !fired.is_empty() {
             if let Err(e) = self.detections.record_alerts(&fired).await {
                 tracing::error!(error = %e, "recording NOC alerts failed");
+            }
+        }
+        if !held.is_empty() {
+            if let Err(e) = self.detections.suppress_alerts(&held).await {
+                tracing::error!(error = %e, "recording held-back NOC alerts failed");
             }
         }
         if !resolved.is_empty() {

@@ -39,6 +39,9 @@ pub enum AlertStatus {
     Open,
     /// Someone is on it; evidence still counts into it.
     Acknowledged,
+    /// Holds, but pages nobody: its parent is down or a maintenance
+    /// window covers it (`resolution` says which).
+    Suppressed,
     /// Its condition cleared by itself (NOC alerts); see `resolution`.
     Resolved,
     /// Done: the next hit opens a new alert.
@@ -89,6 +92,7 @@ text_enum!(Severity {
 text_enum!(AlertStatus {
     Open = "open",
     Acknowledged = "acknowledged",
+    Suppressed = "suppressed",
     Resolved = "resolved",
     Closed = "closed",
 });
@@ -268,8 +272,13 @@ pub trait DetectionStore: Send + Sync + 'static {
         status: AlertStatus,
     ) -> Result<Alert, StateError>;
 
-    /// Resolves the open (or acknowledged) alerts named; returns those that
-    /// were open. The next hit of the same rule and entities opens a new one.
+    /// Records alerts that hold but page nobody (status suppressed, with
+    /// the reason in `resolution`); an open one of the same key is left as
+    /// it is. A later [`DetectionStore::record_alerts`] of the same key opens it.
+    async fn suppress_alerts(&self, held: &[(NewAlert, String)]) -> Result<Vec<Alert>, StateError>;
+
+    /// Resolves the open (acknowledged, suppressed) alerts named; returns
+    /// those that were. The next hit of the same rule and entities opens a new one.
     async fn resolve_alerts(&self, resolved: &[ResolvedAlert]) -> Result<Vec<Alert>, StateError>;
 
     /// Adds or replaces the tenant's rule with this id.

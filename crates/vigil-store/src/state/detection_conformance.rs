@@ -27,6 +27,7 @@ macro_rules! detection_conformance_tests {
             different_entities_make_different_alerts,
             closed_alerts_do_not_absorb_new_hits,
             alerts_resolve_by_themselves,
+            suppressed_alerts_show_and_open_later,
             alerts_filter_and_order,
             alerts_never_cross_tenants,
             uploaded_rules_and_switches,
@@ -372,4 +373,43 @@ pub async fn alerts_resolve_by_themselves(state: &dyn StateStore, store: &dyn De
         ..all()
     };
     assert_eq!(store.list_alerts(t, &f).await.expect("list").len(), 1);
+}
+
+pub async fn suppressed_alerts_show_and_open_later(
+    state: &dyn StateStore,
+    store: &dyn DetectionStore,
+) {
+    let t = tenant(state, "acme").await;
+    let mut down = hit(t, "host-down", "web01", 10);
+    down.team = Team::Noc;
+    let held = store
+        .suppress_alerts(&[(down.clone(), "behind router, which is down".into())])
+        .await
+        .expect("suppress");
+    assert_eq!(held[0].status, AlertStatus::Suppressed);
+    assert_eq!(
+        held[0].resolution.as_deref(),
+        Some("behind router, which is down")
+    );
+    let again = store
+        .suppress_alerts(&[(down.clone(), "in maintenance window w1".into())])
+        .await
+        .expect("suppress again");
+    assert_eq!(again[0].id, held[0].id, "one row per key");
+    assert_eq!(
+        again[0].resolution.as_deref(),
+        Some("in maintenance window w1")
+    );
+    let (opened, _) = store.record_alerts(&[down.clone()]).await.expect("fire")[0].clone();
+    assert_eq!(opened.id, held[0].id, "the held alert opens");
+    assert_eq!(opened.status, AlertStatus::Open);
+    assert_eq!(opened.resolution, None);
+    let nothing = store
+        .suppress_alerts(&[(down, "later".into())])
+        .await
+        .expect("suppress an open one");
+    assert!(
+        nothing.is_empty(),
+        "an open alert is not held back after the fact"
+    );
 }

@@ -72,7 +72,9 @@ CREATE INDEX tokens_expires ON tokens (expires_at);
 -- same entities (dedup_key) counts into the open alert instead of adding a
 -- row, so a storm of evidence is one alert with a count. An alert whose
 -- condition cleared is resolved (by itself, with the reason); one a person
--- ended is closed; either way the next hit opens a new alert.
+-- ended is closed; either way the next hit opens a new alert. A suppressed
+-- alert holds but pages nobody (its parent is down, a maintenance window):
+-- it is shown, with the reason, and opens if it still holds later.
 CREATE TABLE alerts (
     id            INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id     BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
@@ -93,13 +95,14 @@ CREATE TABLE alerts (
     first_seen    BIGINT NOT NULL,
     last_seen     BIGINT NOT NULL,
     count         BIGINT NOT NULL,
-    status        TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved', 'closed')),
+    status        TEXT NOT NULL CHECK (status IN
+                  ('open', 'acknowledged', 'suppressed', 'resolved', 'closed')),
     -- Why a resolved alert resolved ("cleared: 72% < 80%").
     resolution    TEXT,
     updated_at    BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX alerts_open ON alerts (tenant_id, rule_id, dedup_key)
-    WHERE status IN ('open', 'acknowledged');
+    WHERE status IN ('open', 'acknowledged', 'suppressed');
 CREATE INDEX alerts_tenant_seen ON alerts (tenant_id, last_seen);
 -- The queue's filters: by entity and by rule.
 CREATE INDEX alerts_tenant_host ON alerts (tenant_id, host, last_seen);

@@ -25,9 +25,11 @@ impl DetectionStore for SqliteState {
                 "UPDATE alerts SET count = count + 1,
                      last_seen = MAX(last_seen, $4),
                      last_event_id = COALESCE($5, last_event_id),
-                     updated_at = $4
+                     updated_at = $4,
+                     status = CASE status WHEN 'suppressed' THEN 'open' ELSE status END,
+                     resolution = CASE status WHEN 'suppressed' THEN NULL ELSE resolution END
                  WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3
-                   AND status IN ('open', 'acknowledged')
+                   AND status IN ('open', 'acknowledged', 'suppressed')
                  RETURNING {ALERT_COLUMNS}"
             ))
             .bind(hit.tenant.0)
@@ -176,7 +178,7 @@ impl DetectionStore for SqliteState {
                 "UPDATE alerts SET status = 'resolved', resolution = $4,
                      last_seen = MAX(last_seen, $5), updated_at = $5
                  WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3
-                   AND status IN ('open', 'acknowledged')
+                   AND status IN ('open', 'acknowledged', 'suppressed')
                  RETURNING {ALERT_COLUMNS}"
             ))
             .bind(r.tenant.0)
@@ -184,6 +186,63 @@ impl DetectionStore for SqliteState {
             .bind(r.entities.dedup_key())
             .bind(&r.reason)
             .bind(r.time.micros())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if let Some(row) = row {
+                out.push(alert_from_row(&row)?);
+            }
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(out)
+    }
+
+    async fn suppress_alerts(&self, held: &[(NewAlert, String)]) -> Result<Vec<Alert>, StateError> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::new();
+        for (hit, reason) in held {
+            let existing = sqlx::query(&format!(
+                "UPDATE alerts SET resolution = $4, last_seen = MAX(last_seen, $5), updated_at = $5
+                 WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3 AND status = 'suppressed'
+                 RETURNING {ALERT_COLUMNS}"
+            ))
+            .bind(hit.tenant.0)
+            .bind(&hit.rule_id)
+            .bind(hit.dedup_key())
+            .bind(reason)
+            .bind(hit.time.micros())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+            if let Some(row) = existing {
+                out.push(alert_from_row(&row)?);
+                continue;
+            }
+            let tags = serde_json::to_string(&hit.tags).unwrap_or_else(|_| "[]".into());
+            let row = sqlx::query(&format!(
+                "INSERT INTO alerts (tenant_id, team, rule_id, rule_title, severity, tags, host,
+                     user_name, source_ip, dedup_key, event_id, last_event_id, description,
+                     first_seen, last_seen, count, status, updated_at, resource, resolution)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $13, 1,
+                     'suppressed', $13, $14, $15)
+                 ON CONFLICT DO NOTHING
+                 RETURNING {ALERT_COLUMNS}"
+            ))
+            .bind(hit.tenant.0)
+            .bind(hit.team.as_str())
+            .bind(&hit.rule_id)
+            .bind(&hit.rule_title)
+            .bind(hit.severity.as_str())
+            .bind(tags)
+            .bind(&hit.entities.host)
+            .bind(&hit.entities.user)
+            .bind(&hit.entities.source_ip)
+            .bind(hit.dedup_key())
+            .bind(&hit.event_id)
+            .bind(&hit.description)
+            .bind(hit.time.micros())
+            .bind(&hit.entities.resource)
+            .bind(reason)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;
