@@ -248,3 +248,116 @@ interval = "1s"
         "idle seconds per second: {idle}"
     );
 }
+
+/// A real net-snmp agent polled by an `snmp` check: its uptime and its
+/// interfaces land in the metric store, and sysUpTime matches snmpget's.
+#[test]
+fn snmpd_is_polled_into_the_metric_store() {
+    const SNMPD: &str = "/usr/sbin/snmpd";
+    if !std::path::Path::new(SNMPD).exists() || !std::path::Path::new("/usr/bin/snmpget").exists() {
+        assert!(
+            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
+            "snmpd or snmpget is missing and VIGIL_REQUIRE_PEERS is set"
+        );
+        eprintln!("SKIPPED: snmpd/snmpget missing (scripts/test installs snmpd and snmp)");
+        return;
+    }
+    let agent_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        agent_dir.path().join("snmpd.conf"),
+        "rocommunity vigiltest 127.0.0.1\nsysName vigil-noc-test\n",
+    )
+    .expect("snmpd.conf");
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free udp port")
+        .port();
+    let persist = agent_dir.path().join("persist");
+    let _agent = KillOnDrop(
+        std::process::Command::new(SNMPD)
+            .env(
+                "SNMPCONFPATH",
+                format!("{}:{}", agent_dir.path().display(), persist.display()),
+            )
+            .env("SNMP_PERSISTENT_DIR", &persist)
+            .arg("-f")
+            .arg("-Lf")
+            .arg(agent_dir.path().join("snmpd.log"))
+            .arg(format!("udp:127.0.0.1:{port}"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start snmpd"),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[tenants]]
+name = "acme"
+
+[[assets]]
+tenant = "acme"
+name = "switch1"
+address = "127.0.0.1"
+kind = "switch"
+
+[[checks]]
+tenant = "acme"
+asset = "switch1"
+kind = "snmp"
+target = "127.0.0.1:{port}"
+community = "vigiltest"
+interval = "1s"
+timeout = "900ms"
+"#
+        ),
+    )
+    .expect("config");
+    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    let read = server.token("acme", "read");
+    let series = |expr: &str| -> Option<Value> {
+        let r: Value = server
+            .get("/api/v1/metrics/query", &read)
+            .query(&[("series", expr), ("from", "now-5m")])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        r["series"][0]["points"].as_array()?.first()?;
+        Some(r)
+    };
+    let uptime = wait_for("the agent's uptime", || {
+        series("vigil_uptime_seconds{asset=\"switch1\"}")
+    });
+    let ours = uptime["series"][0]["points"]
+        .as_array()
+        .and_then(|p| p.last())
+        .and_then(|p| p[1].as_f64())
+        .expect("an uptime");
+    let theirs = std::process::Command::new("snmpget")
+        .args(["-v2c", "-c", "vigiltest", "-Ovqt"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("1.3.6.1.2.1.1.3.0")
+        .output()
+        .expect("snmpget");
+    let ticks: f64 = String::from_utf8_lossy(&theirs.stdout)
+        .trim()
+        .parse()
+        .expect("snmpget's ticks");
+    assert!(
+        ours <= ticks / 100.0 && ticks / 100.0 - ours < 30.0,
+        "sysUpTime: ours {ours} s, snmpget's {} s",
+        ticks / 100.0
+    );
+    let lo = wait_for("the loopback interface", || {
+        series("ifOperStatus{asset=\"switch1\",ifName=\"lo\"}")
+    });
+    assert_eq!(lo["series"][0]["points"][0][1], 1.0, "lo is up: {lo}");
+    wait_for("a traffic rate", || {
+        series("vigil_if_in_bps{asset=\"switch1\",ifName=\"lo\"}")
+    });
+}

@@ -16,6 +16,7 @@
 //! that goes down gives one alert, and the hosts behind it are held back.
 
 pub mod scrape;
+pub mod snmp;
 pub mod spec;
 
 use serde_json::Value;
@@ -61,7 +62,8 @@ pub const STATE_FILE: &str = "noc/engines.json";
 /// How often the engines' state is written.
 const SAVE_EVERY: Duration = Duration::from_secs(30);
 
-/// A Prometheus scrape, on its own loop beside the scheduler.
+/// A Prometheus scrape or an SNMP poll, on its own loop beside the
+/// scheduler.
 struct ScrapeJob {
     meta: CheckMeta,
     interval: Duration,
@@ -73,6 +75,8 @@ struct ScrapeJob {
 pub struct Noc {
     scheduler: Scheduler,
     scrapes: Mutex<HashMap<u64, ScrapeJob>>,
+    /// Per SNMP check: the counters of its previous poll.
+    snmp_rates: Mutex<HashMap<u64, vigil_snmp::InterfaceRates>>,
     data: std::path::PathBuf,
     /// Engine state read at start, for tenants whose engine is not built yet.
     restored: Mutex<HashMap<TenantId, Value>>,
@@ -97,6 +101,7 @@ impl Noc {
         let noc = Arc::new(Noc {
             scheduler: Scheduler::new(MAX_RUNNING, results),
             scrapes: Mutex::new(HashMap::new()),
+            snmp_rates: Mutex::new(HashMap::new()),
             data: data.to_path_buf(),
             restored: Mutex::new(read_state(data)),
             metrics,
@@ -193,7 +198,7 @@ impl Noc {
                 kind: check.record.kind.clone(),
                 spec: check.record.spec.clone(),
             };
-            if check.record.kind == "prometheus" {
+            if check.record.kind == "prometheus" || check.record.kind == "snmp" {
                 scrapes.insert(check.id as u64, meta);
             } else if spec::RUNNABLE.contains(&check.record.kind.as_str()) {
                 wanted.insert(check.id as u64, meta);
@@ -378,7 +383,23 @@ impl Noc {
             .unwrap_or_default()
             .to_string();
         let started = std::time::SystemTime::now();
-        let outcome = scrape::scrape(&target, timeout).await;
+        let outcome = match meta.kind.as_str() {
+            "snmp" => self.poll_snmp(id, &meta, timeout).await,
+            _ => scrape::scrape(&target, timeout).await.map(|exposition| {
+                if !exposition.errors.is_empty() {
+                    tracing::debug!(
+                        check = id,
+                        errors = exposition.errors.len(),
+                        "exporter lines refused"
+                    );
+                }
+                exposition
+                    .samples
+                    .into_iter()
+                    .map(|s| (s.name, s.labels, s.value))
+                    .collect()
+            }),
+        };
         if let Some(job) = self
             .scrapes
             .lock()
@@ -392,28 +413,14 @@ impl Noc {
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
         let (up, reason, samples) = match outcome {
-            Ok(exposition) => {
-                if !exposition.errors.is_empty() {
-                    tracing::debug!(
-                        check = id,
-                        errors = exposition.errors.len(),
-                        "exporter lines refused"
-                    );
-                }
-                let samples: Vec<Row> = exposition
-                    .samples
-                    .into_iter()
-                    .map(|s| (s.name, s.labels, s.value))
-                    .collect();
-                (true, String::new(), samples)
-            }
+            Ok(samples) => (true, String::new(), samples),
             Err(reason) => (false, reason, Vec::new()),
         };
         let check = id.to_string();
         let mut rows: Vec<Row> = samples;
         rows.push((
             "vigil_check_up".into(),
-            vec![("check".into(), "prometheus".into())],
+            vec![("check".into(), meta.kind.clone())],
             if up { 1.0 } else { 0.0 },
         ));
         self.append_samples(&meta, &check, &rows, time_ms);
@@ -427,6 +434,28 @@ impl Noc {
         }];
         observations.extend(samples_of(&meta.asset, &rows, time_ms));
         self.observe(meta.tenant, &observations).await;
+    }
+
+    /// One SNMP poll with this check's counter memory (taken out of the map
+    /// for the poll, so no lock is held across it).
+    async fn poll_snmp(
+        &self,
+        id: u64,
+        meta: &CheckMeta,
+        timeout: Duration,
+    ) -> Result<Vec<Row>, String> {
+        let mut rates = self
+            .snmp_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&id)
+            .unwrap_or_default();
+        let result = snmp::poll(&meta.spec, timeout, &mut rates).await;
+        self.snmp_rates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, rates);
+        result
     }
 
     /// Feeds observations to the tenant's engine and records what it decides.
