@@ -432,6 +432,7 @@ impl Noc {
             up,
             reason,
         }];
+        let rows = with_rule_names(rows, time_ms);
         observations.extend(samples_of(&meta.asset, &rows, time_ms));
         self.observe(meta.tenant, &observations).await;
     }
@@ -536,6 +537,7 @@ impl Noc {
             up: result.state.is_up(),
             reason: result.state.reason().unwrap_or_default().to_string(),
         }];
+        let rows = with_rule_names(rows, time_ms);
         observations.extend(samples_of(&meta.asset, &rows, time_ms));
         self.observe(meta.tenant, &observations).await;
     }
@@ -642,6 +644,30 @@ impl Noc {
     }
 }
 
+/// The rows, plus the same values under the names and units the built-in
+/// NOC rules read (percent and milliseconds, blackbox exporter's
+/// certificate expiry as a time), so that one rule serves checks and
+/// scraped exporters alike.
+fn with_rule_names(mut rows: Vec<Row>, time_ms: i64) -> Vec<Row> {
+    let mut extra = Vec::new();
+    for (name, labels, value) in &rows {
+        let alias = match name.as_str() {
+            "vigil_icmp_loss_ratio" => Some(("vigil_icmp_loss_percent", value * 100.0)),
+            "vigil_icmp_rtt_seconds" => Some(("vigil_icmp_rtt_ms", value * 1000.0)),
+            "vigil_tls_cert_expiry_days" => Some((
+                "probe_ssl_earliest_cert_expiry",
+                time_ms as f64 / 1000.0 + value * 86_400.0,
+            )),
+            _ => None,
+        };
+        if let Some((alias, value)) = alias {
+            extra.push((alias.to_string(), labels.clone(), value));
+        }
+    }
+    rows.append(&mut extra);
+    rows
+}
+
 /// Rows of samples as the engine's observations of `asset`.
 fn samples_of<'a>(
     asset: &'a str,
@@ -695,5 +721,29 @@ fn severity_of(severity: vigil_noc::Severity) -> Severity {
         vigil_noc::Severity::Medium => Severity::Medium,
         vigil_noc::Severity::High => Severity::High,
         vigil_noc::Severity::Critical => Severity::Critical,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_samples_get_the_names_the_rules_read() {
+        let rows = vec![
+            ("vigil_icmp_loss_ratio".to_string(), Vec::new(), 0.25),
+            ("vigil_icmp_rtt_seconds".to_string(), Vec::new(), 0.012),
+            ("vigil_tls_cert_expiry_days".to_string(), Vec::new(), 10.0),
+            ("vigil_check_up".to_string(), Vec::new(), 1.0),
+        ];
+        let all = with_rule_names(rows, 1_000_000);
+        let value = |name: &str| all.iter().find(|r| r.0 == name).map(|r| r.2);
+        assert_eq!(value("vigil_icmp_loss_percent"), Some(25.0));
+        assert_eq!(value("vigil_icmp_rtt_ms"), Some(12.0));
+        assert_eq!(
+            value("probe_ssl_earliest_cert_expiry"),
+            Some(1000.0 + 864_000.0)
+        );
+        assert_eq!(all.len(), 7, "the originals stay");
     }
 }
