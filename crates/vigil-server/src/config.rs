@@ -140,11 +140,25 @@ pub struct CheckConfig {
 pub struct InputsConfig {
     /// Syslog listeners: `[[inputs.syslog]]` tables.
     pub syslog: Vec<crate::inputs::SyslogInputConfig>,
+    /// SNMP trap listeners: `[[inputs.snmp_traps]]` tables.
+    pub snmp_traps: Vec<TrapInputConfig>,
     /// Batches of received messages waiting for the pipeline, at most;
     /// beyond, TCP senders wait and UDP datagrams are dropped (counted).
     pub queue_batches: usize,
     /// Batches decoded, matched and stored at once.
     pub pipeline_workers: usize,
+}
+
+/// One SNMP trap listener (v2c traps and informs).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrapInputConfig {
+    pub listen: SocketAddr,
+    /// The tenant whose events the traps become.
+    pub tenant: String,
+    /// Communities accepted; any when empty.
+    #[serde(default)]
+    pub communities: Vec<String>,
 }
 
 /// Live detection.
@@ -176,6 +190,7 @@ impl Default for InputsConfig {
     fn default() -> Self {
         InputsConfig {
             syslog: Vec::new(),
+            snmp_traps: Vec::new(),
             queue_batches: 64,
             pipeline_workers: 2,
         }

@@ -112,10 +112,13 @@ pub async fn run(
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);
     inputs::start_syslog_inputs(&config.inputs.syslog, queue, metrics, stopping.clone()).await?;
     let syslog = tokio::spawn(pipeline::run_syslog(
-        pipeline,
+        pipeline.clone(),
         queued,
         config.inputs.pipeline_workers,
     ));
+    let trap_tasks = noc::traps::start(&config.inputs.snmp_traps, state.clone(), pipeline.clone())
+        .await
+        .context("cannot start the snmp trap inputs")?;
     let retention = tokio::spawn(retention_loop(app.clone()));
     let upkeep = tokio::spawn(detection_upkeep(detection.clone()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
@@ -134,7 +137,7 @@ pub async fn run(
     served.await.context("the HTTP server failed")?;
     retention.abort();
     upkeep.abort();
-    for task in noc_tasks {
+    for task in noc_tasks.into_iter().chain(trap_tasks) {
         task.abort();
     }
     if let Err(e) = app_noc.save_state() {

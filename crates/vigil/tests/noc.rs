@@ -361,3 +361,66 @@ timeout = "900ms"
         series("vigil_if_in_bps{asset=\"switch1\",ifName=\"lo\"}")
     });
 }
+
+/// `snmptrap` (net-snmp) sends a linkDown to a trap listener: it becomes a
+/// searchable event of the listener's tenant, with its varbinds.
+#[test]
+fn snmp_traps_become_events() {
+    if !std::path::Path::new("/usr/bin/snmptrap").exists() {
+        assert!(
+            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
+            "snmptrap is missing and VIGIL_REQUIRE_PEERS is set"
+        );
+        eprintln!("SKIPPED: snmptrap is missing (scripts/test installs snmp)");
+        return;
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("a free udp port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("vigil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[[tenants]]
+name = "acme"
+
+[[inputs.snmp_traps]]
+listen = "127.0.0.1:{port}"
+tenant = "acme"
+communities = ["public"]
+"#
+        ),
+    )
+    .expect("config");
+    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    let read = server.token("acme", "read");
+    let status = std::process::Command::new("snmptrap")
+        .args(["-v", "2c", "-c", "public"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["", "1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.2", "i", "2"])
+        .status()
+        .expect("run snmptrap");
+    assert!(status.success());
+    let found = server.search_until(&read, "event.action:linkDown", 1);
+    assert_eq!(found["total"], 1, "{found}");
+    let event = &found["events"][0]["event"];
+    assert_eq!(event["snmp.varbinds.1.3.6.1.2.1.2.2.1.1.2"], 2, "{event}");
+    assert_eq!(event["source.ip"], "127.0.0.1");
+    // A wrong community is not an event.
+    let _ = std::process::Command::new("snmptrap")
+        .args(["-v", "2c", "-c", "guess"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["", "1.3.6.1.6.3.1.1.5.4"])
+        .status();
+    // Then a good one: once it is in, the bad one would be too.
+    let _ = std::process::Command::new("snmptrap")
+        .args(["-v", "2c", "-c", "public"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["", "1.3.6.1.6.3.1.1.5.1"])
+        .status();
+    server.search_until(&read, "event.action:coldStart", 1);
+    assert_eq!(server.search(&read, "event.action:linkUp")["total"], 0);
+}

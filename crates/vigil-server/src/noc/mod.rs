@@ -18,6 +18,7 @@
 pub mod scrape;
 pub mod snmp;
 pub mod spec;
+pub mod traps;
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
