@@ -43,6 +43,9 @@ pub struct IfRow {
     /// ifOperStatus: 1 up, 2 down, 3 testing, 4 unknown, 5 dormant,
     /// 6 notPresent, 7 lowerLayerDown; 0 when missing.
     pub oper_status: u8,
+    /// ifAdminStatus: 1 up, 2 down (shut by an operator), 3 testing; 0
+    /// when missing. An interface shut on purpose is not an outage.
+    pub admin_status: u8,
     pub speed_bps: u64,
     /// ifHCInOctets, else ifInOctets (see `octets_width`).
     pub in_octets: u64,
@@ -141,6 +144,7 @@ pub fn speed_bps(if_speed: Option<u32>, if_high_speed: Option<u32>) -> u64 {
 pub async fn interfaces(client: &Client) -> Result<Vec<IfRow>, Error> {
     let descr = column(client, &IF_ENTRY, 2).await?;
     let speed = column(client, &IF_ENTRY, 5).await?;
+    let admin = column(client, &IF_ENTRY, 7).await?;
     let oper = column(client, &IF_ENTRY, 8).await?;
     let in_octets = column(client, &IF_ENTRY, 10).await?;
     let in_discards = column(client, &IF_ENTRY, 13).await?;
@@ -171,6 +175,7 @@ pub async fn interfaces(client: &Client) -> Result<Vec<IfRow>, Error> {
                 .unwrap_or_else(|| descr.clone()),
             descr,
             oper_status: u32_of(&oper, i).map_or(0, |s| s.min(255) as u8),
+            admin_status: u32_of(&admin, i).map_or(0, |s| s.min(255) as u8),
             speed_bps: speed_bps(u32_of(&speed, i), u32_of(&high_speed, i)),
             in_octets: in_oct.unwrap_or(0),
             out_octets: out_oct.unwrap_or(0),

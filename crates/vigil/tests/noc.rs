@@ -357,6 +357,13 @@ timeout = "900ms"
         series("ifOperStatus{asset=\"switch1\",ifName=\"lo\"}")
     });
     assert_eq!(lo["series"][0]["points"][0][1], 1.0, "lo is up: {lo}");
+    let admin = wait_for("lo's admin status", || {
+        series("ifAdminStatus{asset=\"switch1\",ifName=\"lo\"}")
+    });
+    assert_eq!(
+        admin["series"][0]["points"][0][1], 1.0,
+        "lo is enabled: {admin}"
+    );
     wait_for("a traffic rate", || {
         series("vigil_if_in_bps{asset=\"switch1\",ifName=\"lo\"}")
     });

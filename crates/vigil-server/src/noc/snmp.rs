@@ -95,6 +95,11 @@ pub async fn poll(
                     labels.clone(),
                     f64::from(row.oper_status),
                 ));
+                rows.push((
+                    "ifAdminStatus".into(),
+                    labels.clone(),
+                    f64::from(row.admin_status),
+                ));
                 rows.push(("vigil_if_speed_bps".into(), labels, row.speed_bps as f64));
             }
             for r in computed {
