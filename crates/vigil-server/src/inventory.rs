@@ -15,6 +15,10 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
 
+/// A run may take this long when the check names no timeout (or the
+/// interval, if shorter).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// An asset as the API and the config write it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -88,20 +92,12 @@ pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
     if target.trim().is_empty() {
         return Err("the check's target is empty".into());
     }
-    let interval = match spec.get("interval") {
-        None => DEFAULT_INTERVAL,
-        Some(Value::String(s)) => parse_duration(s)?,
-        Some(Value::Number(n)) => Duration::from_secs(n.as_u64().ok_or("interval: seconds")?),
-        Some(_) => return Err("interval: a duration such as \"30s\"".into()),
-    };
+    let interval = interval_of(&spec)?;
     if interval < MIN_INTERVAL {
         return Err(format!("interval {interval:?} is under the minimum of 1s"));
     }
-    if let Some(Value::String(timeout)) = spec.get("timeout") {
-        let timeout = parse_duration(timeout)?;
-        if timeout > interval {
-            return Err("the timeout must not be longer than the interval".into());
-        }
+    if timeout_of(&spec, interval)? > interval {
+        return Err("the timeout must not be longer than the interval".into());
     }
     let enabled = spec.get("enabled").and_then(Value::as_bool).unwrap_or(true);
     if crate::noc::spec::RUNNABLE.contains(&kind.as_str()) {
@@ -115,6 +111,26 @@ pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
         spec: Value::Object(spec),
         enabled,
     })
+}
+
+/// A check's `interval` (`"30s"` or seconds), [`DEFAULT_INTERVAL`] when
+/// it names none.
+pub fn interval_of(spec: &Map<String, Value>) -> Result<Duration, String> {
+    match spec.get("interval") {
+        None => Ok(DEFAULT_INTERVAL),
+        Some(Value::String(s)) => parse_duration(s),
+        Some(Value::Number(n)) => Ok(Duration::from_secs(n.as_u64().ok_or("interval: seconds")?)),
+        Some(_) => Err("interval: a duration such as \"30s\"".into()),
+    }
+}
+
+/// A check's `timeout`; when it names none, [`DEFAULT_TIMEOUT`] or the
+/// interval if that is shorter.
+pub fn timeout_of(spec: &Map<String, Value>, interval: Duration) -> Result<Duration, String> {
+    match spec.get("timeout") {
+        Some(Value::String(s)) => parse_duration(s),
+        _ => Ok(DEFAULT_TIMEOUT.min(interval)),
+    }
 }
 
 /// Creates the assets and checks of the config that are missing (an asset

@@ -15,6 +15,7 @@ pub mod inventory;
 pub mod metrics;
 pub mod noc;
 pub mod pipeline;
+pub mod state_file;
 
 use anyhow::Context;
 use config::Config;

@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::Server;
-use serde_json::Value;
+use common::{wait_for, KillOnDrop, Server};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A TCP service the test can stop and start on the same port.
 struct Service {
@@ -44,17 +43,6 @@ impl Service {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-fn wait_for(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
     }
 }
 
@@ -93,18 +81,8 @@ timeout = "500ms"
     let read = server.token("acme", "read");
 
     let up = wait_for("the check's samples", || {
-        let r: Value = server
-            .get("/api/v1/metrics/query", &read)
-            .query(&[
-                ("series", "vigil_check_up{asset=\"app01\"}"),
-                ("from", "now-5m"),
-            ])
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        let points = r["series"][0]["points"].as_array()?;
-        (points.len() >= 2).then(|| r.clone())
+        let r = server.metrics(&read, "vigil_check_up{asset=\"app01\"}", None)?;
+        (r["series"][0]["points"].as_array()?.len() >= 2).then_some(r)
     });
     assert_eq!(up["series"][0]["labels"]["asset"], "app01", "{up}");
     assert_eq!(up["series"][0]["points"][0][1], 1.0, "{up}");
@@ -135,16 +113,6 @@ timeout = "500ms"
         0
     );
     service.stop();
-}
-
-/// A peer process stopped however the test ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// node_exporter scraped by a `prometheus` check: its values land in the
@@ -199,18 +167,7 @@ interval = "1s"
     let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
     let read = server.token("acme", "read");
     let answer = wait_for("node_exporter's memory total", || {
-        let r: Value = server
-            .get("/api/v1/metrics/query", &read)
-            .query(&[
-                ("series", "node_memory_MemTotal_bytes{asset=\"srv1\"}"),
-                ("from", "now-5m"),
-            ])
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        r["series"][0]["points"].as_array()?.first()?;
-        Some(r)
+        server.metrics(&read, "node_memory_MemTotal_bytes{asset=\"srv1\"}", None)
     });
     let kernel_kib: f64 = std::fs::read_to_string("/proc/meminfo")
         .expect("meminfo")
@@ -225,22 +182,8 @@ interval = "1s"
     );
     // A rate needs two scrapes of the counter.
     let rate = wait_for("a rate of the idle CPU counter", || {
-        let r: Value = server
-            .get("/api/v1/metrics/query", &read)
-            .query(&[
-                (
-                    "series",
-                    "rate(node_cpu_seconds_total{asset=\"srv1\",mode=\"idle\"}[1m])",
-                ),
-                ("from", "now-5m"),
-                ("step", "1s"),
-            ])
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        r["series"][0]["points"].as_array()?.first()?;
-        Some(r)
+        let idle = "rate(node_cpu_seconds_total{asset=\"srv1\",mode=\"idle\"}[1m])";
+        server.metrics(&read, idle, Some("1s"))
     });
     let idle = rate["series"][0]["points"][0][1].as_f64().expect("a rate");
     assert!(
@@ -319,17 +262,7 @@ timeout = "900ms"
     .expect("config");
     let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
     let read = server.token("acme", "read");
-    let series = |expr: &str| -> Option<Value> {
-        let r: Value = server
-            .get("/api/v1/metrics/query", &read)
-            .query(&[("series", expr), ("from", "now-5m")])
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        r["series"][0]["points"].as_array()?.first()?;
-        Some(r)
-    };
+    let series = |expr: &str| server.metrics(&read, expr, None);
     let uptime = wait_for("the agent's uptime", || {
         series("vigil_uptime_seconds{asset=\"switch1\"}")
     });

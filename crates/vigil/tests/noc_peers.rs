@@ -6,21 +6,10 @@
 
 mod common;
 
-use common::Server;
-use serde_json::Value;
+use common::{wait_for, KillOnDrop, Server};
 use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use std::process::{Command, Stdio};
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().expect("run a tool");
@@ -140,17 +129,6 @@ fn unbound(dir: &Path, port: u16) -> KillOnDrop {
     )
 }
 
-fn wait_for(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn nginx_and_unbound_are_checked_and_an_expiring_certificate_alerts() {
     let missing: Vec<&str> = ["/usr/sbin/nginx", "/usr/sbin/unbound", "/usr/bin/openssl"]
@@ -208,17 +186,7 @@ interval = "1s"
     .expect("config");
     let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
     let read = server.token("acme", "read");
-    let query = |expr: &str| -> Option<Value> {
-        let r: Value = server
-            .get("/api/v1/metrics/query", &read)
-            .query(&[("series", expr), ("from", "now-5m")])
-            .send()
-            .ok()?
-            .json()
-            .ok()?;
-        r["series"][0]["points"].as_array()?.first()?;
-        Some(r)
-    };
+    let query = |expr: &str| server.metrics(&read, expr, None);
     let days = wait_for("the certificate's days to expiry", || {
         query("vigil_tls_cert_expiry_days{asset=\"web01\"}")
     });

@@ -4,7 +4,8 @@
 //! brute force.
 
 use super::rulebook::RuleBook;
-use serde_json::{Map, Value};
+use crate::state_file;
+use serde_json::Value;
 use std::collections::HashMap;
 use std::path::Path;
 use vigil_core::TenantId;
@@ -26,28 +27,11 @@ struct Engine {
 }
 
 impl Correlations {
-    /// Engines restored from `data/SNAPSHOT_FILE`, if there is one. A file
-    /// that cannot be read is logged and set aside, never fatal: losing
-    /// half-counted windows is better than not starting.
+    /// Engines restored from `data/SNAPSHOT_FILE`, if there is one.
     pub fn load(data: &Path) -> Correlations {
-        let path = data.join(SNAPSHOT_FILE);
-        let restored = match std::fs::read(&path) {
-            Ok(bytes) => match serde_json::from_slice::<HashMap<i64, Value>>(&bytes) {
-                Ok(map) => map.into_iter().map(|(k, v)| (TenantId(k), v)).collect(),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), error = %e, "correlation state unreadable; starting afresh");
-                    HashMap::new()
-                }
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => HashMap::new(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the correlation state");
-                HashMap::new()
-            }
-        };
         Correlations {
             engines: HashMap::new(),
-            restored,
+            restored: state_file::read(&data.join(SNAPSHOT_FILE), "correlation state"),
         }
     }
 
@@ -97,35 +81,9 @@ impl Correlations {
     }
 
     /// Every engine's state (and state restored but not yet used).
-    pub fn snapshot(&self) -> Value {
-        let mut all = Map::new();
-        for (tenant, snap) in &self.restored {
-            all.insert(tenant.0.to_string(), snap.clone());
-        }
-        for (tenant, engine) in &self.engines {
-            all.insert(tenant.0.to_string(), engine.engine.snapshot());
-        }
-        Value::Object(all)
+    pub fn snapshots(&self) -> Vec<(TenantId, Value)> {
+        let restored = self.restored.iter().map(|(t, s)| (*t, s.clone()));
+        let live = self.engines.iter().map(|(t, e)| (*t, e.engine.snapshot()));
+        restored.chain(live).collect()
     }
-}
-
-/// Writes `snapshot` to `data/SNAPSHOT_FILE` atomically.
-pub fn save(data: &Path, snapshot: &Value) -> std::io::Result<()> {
-    write_atomically(&data.join(SNAPSHOT_FILE), snapshot)
-}
-
-/// Writes JSON to `path` atomically (temporary file, fsync, rename), so a
-/// crash leaves the old state or the new, never half.
-pub fn write_atomically(path: &Path, value: &Value) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension("json.tmp");
-    {
-        use std::io::Write;
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&serde_json::to_vec(value).unwrap_or_default())?;
-        file.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)
 }

@@ -341,12 +341,12 @@ impl Detection {
 
     /// Writes the correlation state to the data directory.
     pub fn save_state(&self) -> std::io::Result<()> {
-        let snapshot = self
+        let snapshots = self
             .correlations
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .snapshot();
-        correlate::save(&self.data, &snapshot)
+            .snapshots();
+        crate::state_file::write(&self.data.join(correlate::SNAPSHOT_FILE), snapshots)
     }
 
     pub fn config(&self) -> &DetectionConfig {

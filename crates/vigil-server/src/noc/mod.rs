@@ -20,6 +20,7 @@ pub mod snmp;
 pub mod spec;
 pub mod traps;
 
+use crate::inventory::{interval_of, timeout_of, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -104,7 +105,7 @@ impl Noc {
             scrapes: Mutex::new(HashMap::new()),
             snmp_rates: Mutex::new(HashMap::new()),
             data: data.to_path_buf(),
-            restored: Mutex::new(read_state(data)),
+            restored: Mutex::new(crate::state_file::read(&data.join(STATE_FILE), "NOC state")),
             metrics,
             detections,
             inventory,
@@ -275,27 +276,16 @@ impl Noc {
 
     /// Writes every engine's state to the data directory.
     pub fn save_state(&self) -> std::io::Result<()> {
-        let mut all = serde_json::Map::new();
-        for (tenant, snapshot) in self
+        let mut snapshots: Vec<(TenantId, Value)> = self
             .restored
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-        {
-            all.insert(tenant.0.to_string(), snapshot.clone());
-        }
-        for (tenant, engine) in self
-            .engines
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-        {
-            all.insert(tenant.0.to_string(), engine.snapshot());
-        }
-        crate::detection::correlate::write_atomically(
-            &self.data.join(STATE_FILE),
-            &Value::Object(all),
-        )
+            .map(|(t, s)| (*t, s.clone()))
+            .collect();
+        let engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
+        snapshots.extend(engines.iter().map(|(t, e)| (*t, e.snapshot())));
+        crate::state_file::write(&self.data.join(STATE_FILE), snapshots)
     }
 
     /// Upserts changed checks and removes those gone.
@@ -333,17 +323,12 @@ impl Noc {
             if jobs.contains_key(&id) {
                 continue;
             }
-            let interval = match meta.spec.get("interval") {
-                Some(serde_json::Value::String(s)) => crate::inventory::parse_duration(s).ok(),
-                _ => None,
-            }
-            .unwrap_or(crate::inventory::DEFAULT_INTERVAL);
-            let timeout = match meta.spec.get("timeout") {
-                Some(serde_json::Value::String(s)) => crate::inventory::parse_duration(s).ok(),
-                _ => None,
-            }
-            .unwrap_or(Duration::from_secs(10))
-            .min(interval);
+            // Checked when the check was stored.
+            let settings = meta.spec.as_object().cloned().unwrap_or_default();
+            let interval = interval_of(&settings).unwrap_or(DEFAULT_INTERVAL);
+            let timeout = timeout_of(&settings, interval)
+                .unwrap_or(DEFAULT_TIMEOUT)
+                .min(interval);
             jobs.insert(
                 id,
                 ScrapeJob {
@@ -686,22 +671,6 @@ fn samples_of<'a>(
             value: *value,
         }
     })
-}
-
-/// The engines' state saved by an earlier run; an unreadable file is
-/// logged and set aside.
-fn read_state(data: &std::path::Path) -> HashMap<TenantId, Value> {
-    let path = data.join(STATE_FILE);
-    match std::fs::read(&path) {
-        Ok(bytes) => match serde_json::from_slice::<HashMap<i64, Value>>(&bytes) {
-            Ok(map) => map.into_iter().map(|(k, v)| (TenantId(k), v)).collect(),
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "NOC state unreadable; starting afresh");
-                HashMap::new()
-            }
-        },
-        Err(_) => HashMap::new(),
-    }
 }
 
 /// A NOC alert is about its asset, and the engine's key tells its

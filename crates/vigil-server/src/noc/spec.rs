@@ -3,17 +3,13 @@
 //! written in the target (`db01:5432`), an HTTP check whose target is its
 //! URL, a DNS check whose target is the name to resolve.
 
+use crate::inventory::{interval_of, timeout_of};
 use serde_json::{Map, Value};
-use std::time::Duration;
 use vigil_checks::CheckSpec;
 
 /// Kinds the scheduler runs itself (SNMP and Prometheus scrapes are
 /// polled by their own loops).
 pub const RUNNABLE: &[&str] = &["icmp", "tcp", "http", "dns"];
-
-/// A run may take this long when the check names no timeout (or the
-/// interval, if shorter).
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn check_spec(kind: &str, stored: &Value) -> Result<CheckSpec, String> {
     let mut spec: Map<String, Value> = match stored {
@@ -27,21 +23,10 @@ pub fn check_spec(kind: &str, stored: &Value) -> Result<CheckSpec, String> {
         spec.get(key).and_then(Value::as_str).map(str::to_string)
     };
     let target = text(&spec, "target").unwrap_or_default();
-    let interval = match spec.get("interval") {
-        Some(Value::String(s)) => crate::inventory::parse_duration(s)?,
-        Some(Value::Number(n)) => Duration::from_secs(n.as_u64().unwrap_or(60)),
-        _ => crate::inventory::DEFAULT_INTERVAL,
-    };
-    spec.insert(
-        "interval".into(),
-        format!("{}ms", interval.as_millis()).into(),
-    );
-    if !spec.contains_key("timeout") {
-        let timeout = DEFAULT_TIMEOUT.min(interval);
-        spec.insert(
-            "timeout".into(),
-            format!("{}ms", timeout.as_millis()).into(),
-        );
+    let interval = interval_of(&spec)?;
+    let timeout = timeout_of(&spec, interval)?;
+    for (key, value) in [("interval", interval), ("timeout", timeout)] {
+        spec.insert(key.into(), format!("{}ms", value.as_millis()).into());
     }
     match kind {
         "tcp" if !spec.contains_key("port") => {
@@ -70,6 +55,7 @@ pub fn check_spec(kind: &str, stored: &Value) -> Result<CheckSpec, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+    use std::time::Duration;
     use vigil_checks::CheckKind;
 
     #[test]

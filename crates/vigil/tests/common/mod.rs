@@ -143,6 +143,24 @@ impl Server {
         }
     }
 
+    /// `GET /api/v1/metrics/query` over the last 5 minutes (`step` as the
+    /// API reads it); `None` until the first series has a point.
+    pub fn metrics(&self, token: &str, expr: &str, step: Option<&str>) -> Option<Value> {
+        let mut query = vec![("series", expr), ("from", "now-5m")];
+        if let Some(step) = step {
+            query.push(("step", step));
+        }
+        let answer: Value = self
+            .get("/api/v1/metrics/query", token)
+            .query(&query)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        answer["series"][0]["points"].as_array()?.first()?;
+        Some(answer)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
@@ -233,6 +251,28 @@ fn unsafe_sigterm(pid: u32) {
         .arg("-TERM")
         .arg(pid.to_string())
         .status();
+}
+
+/// Calls `check` until it gives a value, for at most a minute.
+pub fn wait_for(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A peer process, stopped however the test ends.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Finds `addr=IP:PORT` in a "syslog input is listening" log line.
