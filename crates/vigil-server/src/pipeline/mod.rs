@@ -215,51 +215,50 @@ impl Pipeline {
                 vec![record]
             };
             for record in records.drain(..) {
-                let mut event = Event {
-                    id: EventId::generate(received),
-                    tenant,
-                    time: record.time.unwrap_or(received),
-                    doc: record.doc,
-                    raw: String::new(),
-                };
-                event.doc.insert(
-                    "log.source.address".into(),
-                    message.peer.ip().to_string().into(),
-                );
+                let mut fields = vec![
+                    ("log.source.address", message.peer.ip().to_string().into()),
+                    // The line itself: stored and shown, not indexed.
+                    ("event.original", message.text.clone().into()),
+                ];
                 if let Some(reason) = &quarantine {
-                    event
-                        .doc
-                        .insert("quarantine.reason".into(), reason.clone().into());
+                    fields.push(("quarantine.reason", reason.clone().into()));
                 }
-                let source = self.normalizer.tag(&record.source, &mut event.doc);
-                event
-                    .doc
-                    .insert("event.original".into(), message.text.clone().into());
-                // Searches show an event's stored text: for a syslog line,
-                // the decoded fields with the line itself in `event.original`.
-                event.raw = serde_json::to_string(&event.doc).unwrap_or_default();
-                out.push((event, source));
+                out.push(self.event_of(tenant, record, received, fields));
             }
         }
         // Audit events whose end never came go out after a short wait.
         let stale = Timestamp(Timestamp::now().micros() - AUDIT_WAIT_MICROS);
         for record in assembler.flush(stale) {
-            let time = record.time.unwrap_or_else(Timestamp::now);
-            let mut doc = record.doc;
-            let source = self.normalizer.tag(&record.source, &mut doc);
-            let raw = serde_json::to_string(&doc).unwrap_or_default();
-            out.push((
-                Event {
-                    id: EventId::generate(time),
-                    tenant,
-                    time,
-                    raw,
-                    doc,
-                },
-                source,
-            ));
+            out.push(self.event_of(tenant, record, Timestamp::now(), Vec::new()));
         }
         out
+    }
+
+    /// A decoded record as an event of `tenant` (timed by the record, else
+    /// `fallback_time`), with `fields` added after normalization. Searches
+    /// show an event's stored text: for a syslog record, its fields as JSON.
+    fn event_of(
+        &self,
+        tenant: TenantId,
+        record: vigil_decode::Record,
+        fallback_time: Timestamp,
+        fields: Vec<(&str, serde_json::Value)>,
+    ) -> (Event, EventSource) {
+        let time = record.time.unwrap_or(fallback_time);
+        let mut doc = record.doc;
+        let source = self.normalizer.tag(&record.source, &mut doc);
+        for (key, value) in fields {
+            doc.insert(key.to_string(), value);
+        }
+        let raw = serde_json::to_string(&doc).unwrap_or_default();
+        let event = Event {
+            id: EventId::generate(fallback_time),
+            tenant,
+            time,
+            raw,
+            doc,
+        };
+        (event, source)
     }
 }
 
