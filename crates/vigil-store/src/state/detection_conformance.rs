@@ -400,10 +400,23 @@ pub async fn suppressed_alerts_show_and_open_later(
         again[0].resolution.as_deref(),
         Some("in maintenance window w1")
     );
-    let (opened, _) = store.record_alerts(&[down.clone()]).await.expect("fire")[0].clone();
+    let mut paged = down.clone();
+    paged.description = "no reply (held back: in maintenance window w1)".into();
+    let (opened, _) = store.record_alerts(&[paged.clone()]).await.expect("fire")[0].clone();
     assert_eq!(opened.id, held[0].id, "the held alert opens");
     assert_eq!(opened.status, AlertStatus::Open);
     assert_eq!(opened.resolution, None);
+    assert_eq!(
+        opened.description, paged.description,
+        "the page says it was held back"
+    );
+    let mut later = paged.clone();
+    later.description = "another hit".into();
+    let (same, _) = store.record_alerts(&[later]).await.expect("again")[0].clone();
+    assert_eq!(
+        same.description, paged.description,
+        "an open alert keeps its description"
+    );
     let nothing = store
         .suppress_alerts(&[(down, "later".into())])
         .await

@@ -5,6 +5,10 @@
 //! A check's kind-specific settings are kept as the JSON the checks crate
 //! reads (`spec`), so that a new check kind needs no migration; the fields
 //! every check has (kind, target, interval) are columns, for listing.
+//!
+//! Beside them, each tenant's NOC definitions: maintenance windows and its
+//! own alert rules, kept as the JSON documents the NOC engine reads (the
+//! store checks names and tenants; the server validates the content).
 
 use super::StateError;
 use serde::{Deserialize, Serialize};
@@ -90,7 +94,38 @@ pub struct Check {
     pub created_at: Timestamp,
 }
 
-/// Assets and checks, per tenant.
+/// What a NOC definition is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefinitionKind {
+    /// A maintenance window.
+    Window,
+    /// An alert rule of the tenant's own (or its replacement of a built-in).
+    Rule,
+}
+
+impl DefinitionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DefinitionKind::Window => "window",
+            DefinitionKind::Rule => "rule",
+        }
+    }
+}
+
+/// A named JSON document of a tenant's NOC: a window or a rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Definition {
+    pub tenant: TenantId,
+    pub kind: DefinitionKind,
+    /// Unique per tenant and kind (the window's or rule's id).
+    pub name: String,
+    pub spec: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Assets, checks and NOC definitions, per tenant.
 #[async_trait::async_trait]
 pub trait InventoryStore: Send + Sync + 'static {
     /// `Conflict` for a name taken in the tenant, `NotFound` for an unknown
@@ -135,4 +170,37 @@ pub trait InventoryStore: Send + Sync + 'static {
     /// A tenant's checks, or every tenant's (`None`: the scheduler loads
     /// them all), by id.
     async fn list_checks(&self, tenant: Option<TenantId>) -> Result<Vec<Check>, StateError>;
+
+    /// Creates a definition; `Conflict` when the name is taken for that
+    /// kind in the tenant, `Invalid` for an empty or over-long name.
+    async fn create_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<Definition, StateError>;
+
+    /// Replaces a definition's document; `NotFound` when there is none.
+    async fn replace_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<Definition, StateError>;
+
+    async fn delete_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+    ) -> Result<(), StateError>;
+
+    /// A tenant's definitions of one kind, by name.
+    async fn list_definitions(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+    ) -> Result<Vec<Definition>, StateError>;
 }

@@ -25,6 +25,7 @@ macro_rules! inventory_conformance_tests {
             asset_cycles_are_refused,
             checks_follow_their_asset,
             inventory_never_crosses_tenants,
+            definitions_by_tenant_and_kind,
         );
     };
 }
@@ -181,4 +182,85 @@ pub async fn inventory_never_crosses_tenants(state: &dyn StateStore, store: &dyn
     let r = store.delete_check(a, theirs.id).await;
     assert!(matches!(r, Err(StateError::NotFound(_))), "{r:?}");
     assert_eq!(store.list_checks(None).await.expect("all").len(), 1);
+}
+
+pub async fn definitions_by_tenant_and_kind(state: &dyn StateStore, store: &dyn InventoryStore) {
+    let a = tenant(state, "acme").await;
+    let b = tenant(state, "globex").await;
+    let window = json!({"id": "patch", "schedule": {"kind": "once", "start_ms": 1, "end_ms": 2}});
+    let made = store
+        .create_definition(a, DefinitionKind::Window, "patch", &window)
+        .await
+        .expect("create");
+    assert_eq!((made.name.as_str(), &made.spec), ("patch", &window));
+    let again = store
+        .create_definition(a, DefinitionKind::Window, "patch", &window)
+        .await;
+    assert!(matches!(again, Err(StateError::Conflict(_))), "{again:?}");
+    // The same name as another kind, or in another tenant, is another thing.
+    store
+        .create_definition(a, DefinitionKind::Rule, "patch", &json!({"id": "patch"}))
+        .await
+        .expect("a rule of the same name");
+    store
+        .create_definition(b, DefinitionKind::Window, "patch", &json!({"b": true}))
+        .await
+        .expect("b's window");
+    let empty = store
+        .create_definition(a, DefinitionKind::Window, " ", &window)
+        .await;
+    assert!(matches!(empty, Err(StateError::Invalid(_))), "{empty:?}");
+
+    let changed = json!({"id": "patch", "note": "moved"});
+    let replaced = store
+        .replace_definition(a, DefinitionKind::Window, "patch", &changed)
+        .await
+        .expect("replace");
+    assert_eq!(replaced.spec, changed);
+    assert!(replaced.updated_at >= made.created_at);
+    let listed = store
+        .list_definitions(a, DefinitionKind::Window)
+        .await
+        .expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].spec, changed);
+    assert_eq!(listed[0].kind, DefinitionKind::Window);
+
+    // b's window is untouched by all of it, and a cannot reach it by name.
+    let theirs = store
+        .list_definitions(b, DefinitionKind::Window)
+        .await
+        .expect("b list");
+    assert_eq!(theirs[0].spec, json!({"b": true}));
+    store
+        .delete_definition(a, DefinitionKind::Window, "patch")
+        .await
+        .expect("delete");
+    let gone = store
+        .delete_definition(a, DefinitionKind::Window, "patch")
+        .await;
+    assert!(matches!(gone, Err(StateError::NotFound(_))), "{gone:?}");
+    let missing = store
+        .replace_definition(a, DefinitionKind::Window, "patch", &window)
+        .await;
+    assert!(
+        matches!(missing, Err(StateError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(
+        store
+            .list_definitions(b, DefinitionKind::Window)
+            .await
+            .expect("b list")
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .list_definitions(a, DefinitionKind::Rule)
+            .await
+            .expect("a rules")
+            .len(),
+        1
+    );
 }

@@ -34,7 +34,9 @@ pub use detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
     ResolvedAlert, Severity, StoredRule, Team,
 };
-pub use inventory::{Asset, AssetSpec, Check, CheckRecord, Criticality, InventoryStore};
+pub use inventory::{
+    Asset, AssetSpec, Check, CheckRecord, Criticality, Definition, DefinitionKind, InventoryStore,
+};
 pub use sqlite::SqliteState;
 
 use serde::{Deserialize, Serialize};

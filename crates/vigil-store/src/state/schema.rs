@@ -173,6 +173,19 @@ CREATE TABLE checks (
 CREATE INDEX checks_tenant ON checks (tenant_id);
 CREATE INDEX checks_asset ON checks (asset_id);
 "#,
+    r#"
+-- How a tenant tunes its NOC: maintenance windows and alert rules, each a
+-- JSON document the NOC engine reads, named by its id within the tenant.
+CREATE TABLE noc_definitions (
+    tenant_id  BIGINT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL CHECK (kind IN ('window', 'rule')),
+    name       TEXT NOT NULL,
+    spec       TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant_id, kind, name)
+);
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.

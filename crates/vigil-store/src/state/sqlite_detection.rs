@@ -27,7 +27,8 @@ impl DetectionStore for SqliteState {
                      last_event_id = COALESCE($5, last_event_id),
                      updated_at = $4,
                      status = CASE status WHEN 'suppressed' THEN 'open' ELSE status END,
-                     resolution = CASE status WHEN 'suppressed' THEN NULL ELSE resolution END
+                     resolution = CASE status WHEN 'suppressed' THEN NULL ELSE resolution END,
+                     description = CASE status WHEN 'suppressed' THEN $6 ELSE description END
                  WHERE tenant_id = $1 AND rule_id = $2 AND dedup_key = $3
                    AND status IN ('open', 'acknowledged', 'suppressed')
                  RETURNING {ALERT_COLUMNS}"
@@ -37,6 +38,7 @@ impl DetectionStore for SqliteState {
             .bind(&key)
             .bind(hit.time.micros())
             .bind(&hit.event_id)
+            .bind(&hit.description)
             .fetch_optional(&mut *tx)
             .await
             .map_err(db)?;

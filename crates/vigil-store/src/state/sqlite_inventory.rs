@@ -1,6 +1,8 @@
 //! [`InventoryStore`] on the embedded SQLite file.
 
-use super::inventory::{Asset, AssetSpec, Check, CheckRecord, Criticality, InventoryStore};
+use super::inventory::{
+    Asset, AssetSpec, Check, CheckRecord, Criticality, Definition, DefinitionKind, InventoryStore,
+};
 use super::sqlite::{db, get, kind};
 use super::{SqliteState, StateError};
 use sqlx::error::ErrorKind;
@@ -296,6 +298,151 @@ impl InventoryStore for SqliteState {
         .map_err(db)?;
         rows.iter().map(check_from_row).collect()
     }
+
+    async fn create_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<Definition, StateError> {
+        validate_definition_name(kind, name)?;
+        let now = Timestamp::now().micros();
+        sqlx::query(
+            "INSERT INTO noc_definitions (tenant_id, kind, name, spec, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $5)",
+        )
+        .bind(tenant.0)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(spec.to_string())
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match super::sqlite::kind(&e) {
+            Some(ErrorKind::UniqueViolation) => {
+                StateError::Conflict(format!("{} {name:?} already exists", kind.as_str()))
+            }
+            Some(ErrorKind::ForeignKeyViolation) => StateError::NotFound("tenant not found".into()),
+            _ => db(e),
+        })?;
+        fetch_definition(&self.pool, tenant, kind, name).await
+    }
+
+    async fn replace_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+        spec: &serde_json::Value,
+    ) -> Result<Definition, StateError> {
+        let done = sqlx::query(
+            "UPDATE noc_definitions SET spec = $4, updated_at = $5
+             WHERE tenant_id = $1 AND kind = $2 AND name = $3",
+        )
+        .bind(tenant.0)
+        .bind(kind.as_str())
+        .bind(name)
+        .bind(spec.to_string())
+        .bind(Timestamp::now().micros())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound(format!(
+                "no {} {name:?}",
+                kind.as_str()
+            )));
+        }
+        fetch_definition(&self.pool, tenant, kind, name).await
+    }
+
+    async fn delete_definition(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+        name: &str,
+    ) -> Result<(), StateError> {
+        let done = sqlx::query(
+            "DELETE FROM noc_definitions WHERE tenant_id = $1 AND kind = $2 AND name = $3",
+        )
+        .bind(tenant.0)
+        .bind(kind.as_str())
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() == 0 {
+            return Err(StateError::NotFound(format!(
+                "no {} {name:?}",
+                kind.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn list_definitions(
+        &self,
+        tenant: TenantId,
+        kind: DefinitionKind,
+    ) -> Result<Vec<Definition>, StateError> {
+        let rows = sqlx::query(&format!(
+            "{DEFINITION_SELECT} WHERE tenant_id = $1 AND kind = $2 ORDER BY name"
+        ))
+        .bind(tenant.0)
+        .bind(kind.as_str())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|row| definition_from_row(row, kind))
+            .collect()
+    }
+}
+
+const DEFINITION_SELECT: &str =
+    "SELECT tenant_id, name, spec, created_at, updated_at FROM noc_definitions";
+
+fn validate_definition_name(kind: DefinitionKind, name: &str) -> Result<(), StateError> {
+    if name.trim().is_empty() || name.len() > 200 {
+        return Err(StateError::Invalid(format!(
+            "a {} id must be 1 to 200 characters",
+            kind.as_str()
+        )));
+    }
+    Ok(())
+}
+
+async fn fetch_definition(
+    pool: &sqlx::SqlitePool,
+    tenant: TenantId,
+    kind: DefinitionKind,
+    name: &str,
+) -> Result<Definition, StateError> {
+    let row = sqlx::query(&format!(
+        "{DEFINITION_SELECT} WHERE tenant_id = $1 AND kind = $2 AND name = $3"
+    ))
+    .bind(tenant.0)
+    .bind(kind.as_str())
+    .bind(name)
+    .fetch_optional(pool)
+    .await
+    .map_err(db)?
+    .ok_or_else(|| StateError::NotFound(format!("no {} {name:?}", kind.as_str())))?;
+    definition_from_row(&row, kind)
+}
+
+fn definition_from_row(row: &SqliteRow, kind: DefinitionKind) -> Result<Definition, StateError> {
+    let spec: String = get(row, "spec")?;
+    Ok(Definition {
+        tenant: TenantId(get(row, "tenant_id")?),
+        kind,
+        name: get(row, "name")?,
+        spec: serde_json::from_str(&spec)
+            .map_err(|e| StateError::Backend(format!("stored NOC definition: {e}")))?,
+        created_at: Timestamp(get(row, "created_at")?),
+        updated_at: Timestamp(get(row, "updated_at")?),
+    })
 }
 
 async fn fetch_asset(conn: &mut SqliteConnection, id: i64) -> Result<Asset, StateError> {
