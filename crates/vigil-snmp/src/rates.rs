@@ -9,7 +9,9 @@
 //!   less than the wall clock did) the device restarted: a [`Reboot`] is
 //!   reported and every counter's next reading is a new baseline, never a
 //!   rate. A sysUpTime that itself wrapped (after 497 days) is recognised
-//!   by landing where the wall clock says it should.
+//!   by landing where the wall clock says it should, and counted, so that
+//!   the uptime reported onwards keeps growing: a wrap published as a
+//!   decrease would read as a reboot downstream.
 //! - A counter that went down without a reboot wrapped only if the rate
 //!   that implies is plausible: at most the interface's speed (with a
 //!   little slack), or, when the ceiling is unknown, less than half the
@@ -90,6 +92,8 @@ struct Last {
 #[derive(Debug)]
 pub struct CounterTracker<K> {
     uptime: Option<(Instant, u32)>,
+    /// Times sysUpTime went round 2^32 since the last reboot seen.
+    uptime_wraps: u64,
     /// Bumped at each reboot; readings of an older epoch give no rate.
     epoch: u64,
     counters: HashMap<K, Last>,
@@ -99,6 +103,7 @@ impl<K: Hash + Eq> Default for CounterTracker<K> {
     fn default() -> Self {
         CounterTracker {
             uptime: None,
+            uptime_wraps: 0,
             epoch: 0,
             counters: HashMap::new(),
         }
@@ -130,13 +135,26 @@ impl<K: Hash + Eq> CounterTracker<K> {
             wrapped_to.abs_diff(expected) > tolerance
         };
         if !restarted {
+            if now < u64::from(before) {
+                self.uptime_wraps += 1;
+            }
             return None;
         }
+        self.uptime_wraps = 0;
         self.epoch += 1;
         Some(Reboot {
             previous_uptime_ticks: before,
             uptime_ticks,
         })
+    }
+
+    /// The last sysUpTime read, in seconds, with its wraps since the last
+    /// reboot added back: it grows across a wrap and starts again from the
+    /// agent's own value at a reboot. `None` before the first reading.
+    pub fn uptime_seconds(&self) -> Option<f64> {
+        let (_, ticks) = self.uptime?;
+        let total = u128::from(self.uptime_wraps) * (1 << 32) + u128::from(ticks);
+        Some(total as f64 / 100.0)
     }
 
     /// Feeds one counter reading. `max_per_second` is the most the counter
@@ -263,18 +281,39 @@ impl InterfaceRates {
         Self::default()
     }
 
-    /// Feeds one poll: sysUpTime and the interface rows read at `at`.
+    /// Feeds one poll's sysUpTime, read at `at`: once per poll, before its
+    /// interface rows, and even when those could not be read (a reboot
+    /// must not go unseen because a walk failed). Returns the reboot it
+    /// reveals and the uptime in seconds, unwrapped (see
+    /// [`CounterTracker::uptime_seconds`]).
+    pub fn observe_uptime(&mut self, at: Instant, uptime_ticks: u32) -> (Option<Reboot>, f64) {
+        let reboot = self.tracker.observe_uptime(at, uptime_ticks);
+        let seconds = self
+            .tracker
+            .uptime_seconds()
+            .unwrap_or(f64::from(uptime_ticks) / 100.0);
+        (reboot, seconds)
+    }
+
+    /// Feeds the interface rows of a poll, read at `at`, after
+    /// [`InterfaceRates::observe_uptime`] of the same poll.
+    pub fn interfaces(&mut self, at: Instant, rows: &[crate::poll::IfRow]) -> Vec<IfRates> {
+        let present: std::collections::HashSet<u32> = rows.iter().map(|r| r.index).collect();
+        self.tracker.retain(|(i, _)| present.contains(i));
+        rows.iter().map(|r| self.row(at, r)).collect()
+    }
+
+    /// One whole poll in one call, for a caller that read both sysUpTime
+    /// and the interfaces: [`InterfaceRates::observe_uptime`] then
+    /// [`InterfaceRates::interfaces`].
     pub fn update(
         &mut self,
         at: Instant,
         uptime_ticks: u32,
         rows: &[crate::poll::IfRow],
     ) -> (Option<Reboot>, Vec<IfRates>) {
-        let reboot = self.tracker.observe_uptime(at, uptime_ticks);
-        let present: std::collections::HashSet<u32> = rows.iter().map(|r| r.index).collect();
-        self.tracker.retain(|(i, _)| present.contains(i));
-        let rates = rows.iter().map(|r| self.row(at, r)).collect();
-        (reboot, rates)
+        let (reboot, _) = self.observe_uptime(at, uptime_ticks);
+        (reboot, self.interfaces(at, rows))
     }
 
     fn row(&mut self, at: Instant, r: &crate::poll::IfRow) -> IfRates {
@@ -521,6 +560,90 @@ mod tests {
         let mut t = CounterTracker::<&str>::new();
         t.observe_uptime(t0, u32::MAX - 2_999);
         assert!(t.observe_uptime(secs(t0, 600), 3_000).is_some());
+    }
+
+    /// sysUpTime, in ticks, 30 s before it wraps.
+    const NEAR_WRAP: u32 = u32::MAX - 2_999;
+
+    #[test]
+    fn uptime_keeps_growing_across_a_wrap() {
+        let t0 = Instant::now();
+        let mut t = CounterTracker::<&str>::new();
+        assert_eq!(t.uptime_seconds(), None);
+        t.observe_uptime(t0, NEAR_WRAP);
+        let before = t.uptime_seconds().unwrap();
+        assert_eq!(before, f64::from(NEAR_WRAP) / 100.0);
+        // A minute later the agent says 30 s: it went round, 60 s passed.
+        assert!(t.observe_uptime(secs(t0, 60), 3_000).is_none());
+        let after = t.uptime_seconds().unwrap();
+        assert_eq!(after, ((1u64 << 32) + 3_000) as f64 / 100.0);
+        assert!((after - before - 60.0).abs() < 0.02, "{before} -> {after}");
+        // And on from there, still above the wrap.
+        t.observe_uptime(secs(t0, 120), 9_000);
+        assert_eq!(
+            t.uptime_seconds(),
+            Some(((1u64 << 32) + 9_000) as f64 / 100.0)
+        );
+    }
+
+    #[test]
+    fn a_reboot_after_a_wrap_starts_the_uptime_again() {
+        let t0 = Instant::now();
+        let mut r = InterfaceRates::new();
+        r.observe_uptime(t0, NEAR_WRAP);
+        let (reboot, wrapped) = r.observe_uptime(secs(t0, 60), 3_000);
+        assert!(reboot.is_none() && wrapped > f64::from(u32::MAX) / 100.0);
+        // Ten minutes on it says 20 s: it restarted, the wrap is history.
+        let (reboot, uptime) = r.observe_uptime(secs(t0, 660), 2_000);
+        assert!(reboot.is_some());
+        assert_eq!(uptime, 20.0);
+        let (reboot, uptime) = r.observe_uptime(secs(t0, 720), 8_000);
+        assert!(reboot.is_none());
+        assert_eq!(uptime, 80.0);
+    }
+
+    #[test]
+    fn a_reboot_is_a_reboot_and_its_uptime_is_the_agents() {
+        let t0 = Instant::now();
+        let mut r = InterfaceRates::new();
+        assert_eq!(r.observe_uptime(t0, 500_000), (None, 5_000.0));
+        let (reboot, uptime) = r.observe_uptime(secs(t0, 60), 1_000);
+        assert_eq!(
+            reboot,
+            Some(Reboot {
+                previous_uptime_ticks: 500_000,
+                uptime_ticks: 1_000
+            })
+        );
+        assert_eq!(uptime, 10.0);
+    }
+
+    #[test]
+    fn a_reboot_is_seen_at_a_poll_whose_interface_walk_failed() {
+        let t0 = Instant::now();
+        let row = |octets: u64| crate::poll::IfRow {
+            index: 1,
+            in_octets: octets,
+            octets_width: CounterWidth::Bits64,
+            ..Default::default()
+        };
+        let mut r = InterfaceRates::new();
+        r.observe_uptime(t0, 500_000);
+        r.interfaces(t0, &[row(1_000_000)]);
+        // The device restarted; this poll read sysUpTime but no interfaces.
+        let (reboot, _) = r.observe_uptime(secs(t0, 60), 1_000);
+        assert!(reboot.is_some());
+        // The next rows are not compared with the ones before the restart
+        // (1,000,010 - 1,000,000 would pass for a rate)...
+        r.observe_uptime(secs(t0, 70), 2_000);
+        assert_eq!(
+            r.interfaces(secs(t0, 70), &[row(1_000_010)])[0].in_bps,
+            None
+        );
+        // ...and rates resume from them.
+        r.observe_uptime(secs(t0, 80), 3_000);
+        let rates = r.interfaces(secs(t0, 80), &[row(1_001_010)]);
+        assert_eq!(rates[0].in_bps, Some(800.0));
     }
 
     #[test]

@@ -6,7 +6,8 @@
 //! `auth_protocol` (`sha` or `sha256`), `auth_password` and, for authPriv,
 //! `priv_password` (AES-128). Counter rates (bits per second, errors per
 //! second) come from the crate's tracker, which never turns a counter wrap
-//! or a reboot into a spike.
+//! or a reboot into a spike; it also unwraps sysUpTime, published as
+//! `vigil_uptime_seconds`.
 
 use super::Row;
 use serde_json::Value;
@@ -80,14 +81,13 @@ pub async fn poll(
         .await
         .map_err(|e| e.to_string())?;
     let at = Instant::now();
-    let mut rows: Vec<Row> = vec![(
-        "vigil_uptime_seconds".into(),
-        Vec::new(),
-        f64::from(system.uptime_ticks) / 100.0,
-    )];
+    // Unwrapped: sysUpTime going round 2^32 must not read as the decrease
+    // the reboot-detected rule looks for.
+    let (_, uptime_seconds) = rates.observe_uptime(at, system.uptime_ticks);
+    let mut rows: Vec<Row> = vec![("vigil_uptime_seconds".into(), Vec::new(), uptime_seconds)];
     match vigil_snmp::interfaces(&client).await {
         Ok(interfaces) => {
-            let (_, computed) = rates.update(at, system.uptime_ticks, &interfaces);
+            let computed = rates.interfaces(at, &interfaces);
             for row in &interfaces {
                 let labels = vec![("ifName".to_string(), row.name.clone())];
                 rows.push((
