@@ -60,15 +60,21 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         .send()
         .expect("bravo asset");
     assert_eq!(asset.status(), 201);
+    // The check scrapes a closed port once a day: it runs once, now, so
+    // its status (down, with the reason) is there to leak, and stays put.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
     let check: Value = server
         .post("/api/v1/checks", &server.admin)
         .query(&[("tenant", "bravo")])
-        .json(&json!({"asset": "bravo-router", "kind": "icmp", "target": "127.0.0.1", "note": SECRET, "enabled": false}))
+        .json(&json!({"asset": "bravo-router", "kind": "prometheus", "target": format!("http://{closed}/metrics"), "interval": "1d", "note": SECRET}))
         .send()
         .expect("bravo check")
         .json()
         .expect("check json");
     let bravo_check_id = check["id"].as_i64().expect("check id").to_string();
+    wait_for_status(&server, &bravo_check_id);
     let bravo_inventory = inventory_of(&server, "bravo");
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
@@ -183,6 +189,21 @@ fn inventory_of(server: &Server, tenant: &str) -> (Value, Value) {
         "{inventory:?}"
     );
     inventory
+}
+
+/// Waits until bravo's check has run: from then on its status is part of
+/// the inventory that must neither leak nor change.
+fn wait_for_status(server: &Server, id: &str) {
+    common::wait_for("bravo's check status", || {
+        let check: Value = server
+            .get(&format!("/api/v1/checks/{id}"), &server.admin)
+            .query(&[("tenant", "bravo")])
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (check["status"]["state"] == "down").then_some(check)
+    });
 }
 
 fn rules_of(server: &Server, tenant: &str) -> Value {

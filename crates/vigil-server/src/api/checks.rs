@@ -3,11 +3,18 @@
 //! A check is a JSON object: `asset`, `kind` (icmp, tcp, http, dns, snmp,
 //! prometheus), `target`, `interval` (`30s`), optional `timeout`,
 //! `retries`, `enabled`, and the kind's own settings, kept as given.
+//!
+//! Each check is shown with its `status`: the last run's state (`up` or
+//! `down`), the reason when down, when it ran and how long it took, the
+//! failures in a row and since when the state holds; `null` until the
+//! first run, and for a disabled check.
 
 use super::JsonBody;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::inventory::check_record;
+use crate::noc::status::CheckStatus;
+use crate::noc::Noc;
 use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -31,11 +38,14 @@ pub struct CheckView {
     enabled: bool,
     spec: Value,
     created_at: String,
+    status: Option<CheckStatus>,
 }
 
-impl From<Check> for CheckView {
-    fn from(c: Check) -> Self {
+impl CheckView {
+    /// The check with its status, looked up under the check's own tenant.
+    fn new(c: Check, noc: &Noc) -> Self {
         CheckView {
+            status: noc.check_status(c.tenant, c.id),
             id: c.id,
             asset: c.record.asset,
             kind: c.record.kind,
@@ -60,7 +70,7 @@ pub async fn create(
     let record = check_record(body).map_err(ApiError::bad_request)?;
     let check = app.inventory.create_check(tenant.id, &record).await?;
     app.noc.inventory_changed();
-    Ok((StatusCode::CREATED, Json(check.into())))
+    Ok((StatusCode::CREATED, Json(CheckView::new(check, &app.noc))))
 }
 
 pub async fn list(
@@ -72,7 +82,8 @@ pub async fn list(
         .tenant(&app, params.tenant.as_deref(), Action::Read)
         .await?;
     let checks = app.inventory.list_checks(Some(tenant.id)).await?;
-    Ok(Json(checks.into_iter().map(CheckView::from).collect()))
+    let views = checks.into_iter().map(|c| CheckView::new(c, &app.noc));
+    Ok(Json(views.collect()))
 }
 
 pub async fn show(
@@ -89,7 +100,7 @@ pub async fn show(
         .check(tenant.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no check {id}")))?;
-    Ok(Json(check.into()))
+    Ok(Json(CheckView::new(check, &app.noc)))
 }
 
 /// A partial update: the keys given replace the check's.
@@ -116,8 +127,11 @@ pub async fn update(
     spec.extend(patch);
     let record = check_record(spec).map_err(ApiError::bad_request)?;
     let check = app.inventory.update_check(tenant.id, id, &record).await?;
+    if !check.record.enabled {
+        app.noc.forget_status(check.id);
+    }
     app.noc.inventory_changed();
-    Ok(Json(check.into()))
+    Ok(Json(CheckView::new(check, &app.noc)))
 }
 
 pub async fn remove(
@@ -130,6 +144,8 @@ pub async fn remove(
         .tenant(&app, params.tenant.as_deref(), Action::Inventory)
         .await?;
     app.inventory.delete_check(tenant.id, id).await?;
+    // Only after the store found the check under the caller's tenant.
+    app.noc.forget_status(id);
     app.noc.inventory_changed();
     Ok(StatusCode::NO_CONTENT)
 }

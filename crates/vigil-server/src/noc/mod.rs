@@ -18,6 +18,7 @@
 pub mod scrape;
 pub mod snmp;
 pub mod spec;
+pub mod status;
 pub mod traps;
 
 use crate::inventory::{interval_of, timeout_of, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
@@ -88,6 +89,8 @@ pub struct Noc {
     engines: Mutex<HashMap<TenantId, Engine>>,
     checks: Mutex<HashMap<u64, CheckMeta>>,
     changed: Notify,
+    /// Each check's last result, for the API.
+    statuses: status::Statuses,
 }
 
 impl Noc {
@@ -112,6 +115,7 @@ impl Noc {
             engines: Mutex::new(HashMap::new()),
             checks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
+            statuses: status::Statuses::default(),
         });
         let handler = noc.clone();
         let handle = tokio::spawn(async move {
@@ -186,6 +190,46 @@ impl Noc {
     /// The inventory changed: read it again now.
     pub fn inventory_changed(&self) {
         self.changed.notify_one();
+    }
+
+    /// The last result of check `id` of `tenant`, while the check is
+    /// scheduled (a deleted or disabled check has none once the inventory
+    /// is read again).
+    pub fn check_status(&self, tenant: TenantId, id: i64) -> Option<status::CheckStatus> {
+        let id = u64::try_from(id).ok()?;
+        let scheduled = self
+            .checks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&id)
+            || self
+                .scrapes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&id);
+        scheduled.then(|| self.statuses.get(tenant, id)).flatten()
+    }
+
+    /// Drops a check's status at once (deleted or disabled through the
+    /// API), before the inventory is read again.
+    pub fn forget_status(&self, id: i64) {
+        if let Ok(id) = u64::try_from(id) {
+            self.statuses.forget(id);
+        }
+    }
+
+    /// Records a run's status. Statuses of checks that are gone are
+    /// dropped once there are more statuses than scheduled checks, so
+    /// memory stays bounded by the inventory without a sweep of its own.
+    fn record_status(&self, tenant: TenantId, id: u64, outcome: &status::Outcome) {
+        self.statuses.record(tenant, id, outcome);
+        let checks = self.checks.lock().unwrap_or_else(|p| p.into_inner());
+        let scrapes = self.scrapes.lock().unwrap_or_else(|p| p.into_inner());
+        // A check is in one map or the other, by its kind.
+        if self.statuses.len() > checks.len() + scrapes.len() {
+            let live = checks.keys().chain(scrapes.keys()).copied().collect();
+            self.statuses.retain(&live);
+        }
     }
 
     /// Brings the scheduler and the topologies in line with the inventory.
@@ -369,39 +413,53 @@ impl Noc {
             .unwrap_or_default()
             .to_string();
         let started = std::time::SystemTime::now();
+        let clock = tokio::time::Instant::now();
         let outcome = match meta.kind.as_str() {
-            "snmp" => self.poll_snmp(id, &meta, timeout).await,
-            _ => scrape::scrape(&target, timeout).await.map(|exposition| {
-                if !exposition.errors.is_empty() {
-                    tracing::debug!(
-                        check = id,
-                        errors = exposition.errors.len(),
-                        "exporter lines refused"
-                    );
-                }
-                exposition
-                    .samples
-                    .into_iter()
-                    .map(|s| (s.name, s.labels, s.value))
-                    .collect()
-            }),
+            "snmp" => self
+                .poll_snmp(id, &meta, timeout)
+                .await
+                .map(|rows| (rows, None)),
+            _ => scrape::scrape(&target, timeout)
+                .await
+                .and_then(scrape::rows_of),
         };
-        if let Some(job) = self
+        let duration = clock.elapsed();
+        // A job gone meanwhile is a check deleted or changed: its status
+        // is not recorded again.
+        let still_wanted = match self
             .scrapes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get_mut(&id)
         {
-            job.running = false;
-        }
+            Some(job) => {
+                job.running = false;
+                true
+            }
+            None => false,
+        };
         let time_ms = started
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
-        let (up, reason, samples) = match outcome {
-            Ok(samples) => (true, String::new(), samples),
-            Err(reason) => (false, reason, Vec::new()),
+        let (up, reason, note, samples) = match outcome {
+            Ok((samples, note)) => (true, String::new(), note, samples),
+            Err(reason) => (false, reason, None, Vec::new()),
         };
+        if let Some(note) = &note {
+            tracing::debug!(check = id, %note, "exporter lines refused");
+        }
+        if still_wanted {
+            let outcome = status::Outcome {
+                up,
+                reason: reason.clone(),
+                note,
+                started,
+                duration: Some(duration),
+                latency: None,
+            };
+            self.record_status(meta.tenant, id, &outcome);
+        }
         let check = id.to_string();
         let mut rows: Vec<Row> = samples;
         rows.push((
@@ -515,13 +573,23 @@ impl Noc {
             .collect();
         let check = id.0.to_string();
         self.append_samples(&meta, &check, &rows, time_ms);
+        let outcome = status::Outcome {
+            up: result.state.is_up(),
+            reason: result.state.reason().unwrap_or_default().to_string(),
+            note: None,
+            started: result.started,
+            // The run ended about when its result arrives here.
+            duration: result.started.elapsed().ok(),
+            latency: result.latency,
+        };
+        self.record_status(meta.tenant, id.0, &outcome);
         let mut observations = vec![Observation::CheckState {
             check,
             kind: meta.kind.clone(),
             asset: meta.asset.clone(),
             time_ms,
-            up: result.state.is_up(),
-            reason: result.state.reason().unwrap_or_default().to_string(),
+            up: outcome.up,
+            reason: outcome.reason,
         }];
         let rows = with_rule_names(rows, time_ms);
         observations.extend(samples_of(&meta.asset, &rows, time_ms));

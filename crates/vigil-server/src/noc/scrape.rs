@@ -5,7 +5,15 @@
 //! Plain HTTP/1.0 GET, so the answer is never chunked; the body is capped
 //! and the whole scrape bounded by the check's timeout. (HTTPS exporters
 //! are left for later: node_exporter on a LAN is HTTP.)
+//!
+//! An answer with lines that are not the text format is judged as a whole:
+//! when not one sample could be read, the target is not an exporter (a web
+//! page, binary junk) and the scrape fails, saying why; when most lines
+//! are fine, the good samples are kept, the check stays up, and the
+//! refused lines are counted (`vigil_scrape_lines_refused`) and named in
+//! the check's status.
 
+use super::Row;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use vigil_decode::prometheus::{parse_exposition, Exposition, ParseLimits};
@@ -79,6 +87,44 @@ pub async fn scrape(url: &str, timeout: Duration) -> Result<Exposition, String> 
     Ok(parse_exposition(body, ParseLimits::default()))
 }
 
+/// The sample rows of a scrape, and a note when lines were refused; `Err`
+/// when lines came and none of them was a sample.
+pub fn rows_of(exposition: Exposition) -> Result<(Vec<Row>, Option<String>), String> {
+    let refused = exposition.errors.len();
+    let first = exposition
+        .errors
+        .first()
+        .map(|e| format!("line {}: {}", e.line, e.reason));
+    if exposition.samples.is_empty() {
+        if let Some(first) = first {
+            return Err(format!(
+                "no sample could be parsed: first error {first} (lines refused: {refused})"
+            ));
+        }
+    }
+    let mut notes = Vec::new();
+    if let Some(first) = first {
+        notes.push(format!("exporter lines refused: {refused}, first {first}"));
+    }
+    if exposition.dropped > 0 {
+        notes.push(format!(
+            "{} samples left out past the limit of one scrape",
+            exposition.dropped
+        ));
+    }
+    let mut rows: Vec<Row> = exposition
+        .samples
+        .into_iter()
+        .map(|s| (s.name, s.labels, s.value))
+        .collect();
+    rows.push((
+        "vigil_scrape_lines_refused".into(),
+        Vec::new(),
+        refused as f64,
+    ));
+    Ok((rows, (!notes.is_empty()).then(|| notes.join("; "))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +141,43 @@ mod tests {
         );
         assert!(split_url("https://srv1/metrics").is_err());
         assert!(split_url("http:///metrics").is_err());
+    }
+
+    fn parse(text: &str) -> Exposition {
+        parse_exposition(text, ParseLimits::default())
+    }
+
+    #[test]
+    fn an_answer_without_one_sample_is_a_failed_scrape() {
+        let err = rows_of(parse("\u{1}\u{2}junk\n<html>\nup 1 2 3 4\n")).unwrap_err();
+        assert!(
+            err.starts_with("no sample could be parsed: first error line 1:"),
+            "{err}"
+        );
+        assert!(err.ends_with("(lines refused: 3)"), "{err}");
+    }
+
+    #[test]
+    fn a_few_bad_lines_keep_the_good_samples_and_say_so() {
+        let (rows, note) =
+            rows_of(parse("# TYPE a gauge\na 1\nb{x=\"1\"} 2\nc{broken 3\n")).expect("up");
+        let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(names, ["a", "b", "vigil_scrape_lines_refused"]);
+        assert_eq!(rows[2].2, 1.0);
+        let note = note.expect("a note");
+        assert!(
+            note.starts_with("exporter lines refused: 1, first line 4:"),
+            "{note}"
+        );
+    }
+
+    #[test]
+    fn an_empty_exposition_is_up_with_nothing_to_say() {
+        // An exporter with nothing to expose yet is not broken (Prometheus
+        // counts it as up too).
+        let (rows, note) = rows_of(parse("# HELP nothing yet\n")).expect("up");
+        assert_eq!(rows.len(), 1);
+        assert_eq!(note, None);
     }
 
     #[tokio::test]
