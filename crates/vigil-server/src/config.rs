@@ -25,7 +25,14 @@ pub struct Config {
     /// NOC assets created at start when missing: `[[assets]]` tables.
     pub assets: Vec<AssetConfig>,
     /// Checks created at start when missing: `[[checks]]` tables.
-    pub checks: Vec<CheckConfig>,
+    pub checks: Vec<TenantDocument>,
+    /// A tenant's maintenance windows, `[[maintenance_windows]]` tables
+    /// (`tenant`, and a window as `POST /api/v1/maintenance-windows` takes
+    /// it); created or replaced at start.
+    pub maintenance_windows: Vec<TenantDocument>,
+    /// A tenant's NOC rules, `[[noc_rules]]` tables (`tenant`, and a rule
+    /// as `POST /api/v1/noc-rules` takes it); created or replaced at start.
+    pub noc_rules: Vec<TenantDocument>,
     /// `VIGIL_*` variables that name no key (other tools use the prefix
     /// too); the server warns about them.
     #[serde(skip)]
@@ -125,10 +132,12 @@ impl AssetConfig {
     }
 }
 
-/// A check of a tenant's asset, as `[[checks]]`: `tenant`, `asset`,
-/// `kind`, `target`, `interval`, and the kind's own settings.
+/// A tenant's document in the config: `tenant` and the fields the API
+/// takes for the same thing. A check (`[[checks]]`: `asset`, `kind`,
+/// `target`, `interval`, and the kind's own settings), a maintenance
+/// window, a NOC rule.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct CheckConfig {
+pub struct TenantDocument {
     pub tenant: String,
     #[serde(flatten)]
     pub spec: serde_json::Map<String, serde_json::Value>,
@@ -392,6 +401,22 @@ impl Config {
         for check in &self.checks {
             if let Err(e) = crate::inventory::check_record(check.spec.clone()) {
                 return fail(format!("a check of tenant {:?}: {e}", check.tenant));
+            }
+        }
+        for window in &self.maintenance_windows {
+            let doc = window.spec.clone();
+            if let Err(e) =
+                crate::noc::definitions::window_from_json(doc, vigil_core::Timestamp::now())
+            {
+                return fail(format!(
+                    "a maintenance window of tenant {:?}: {e}",
+                    window.tenant
+                ));
+            }
+        }
+        for rule in &self.noc_rules {
+            if let Err(e) = crate::noc::definitions::rule_from_json(rule.spec.clone()) {
+                return fail(format!("a NOC rule of tenant {:?}: {e}", rule.tenant));
             }
         }
         let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();

@@ -185,6 +185,51 @@ pub async fn ensure_config_inventory(
             tracing::info!(tenant = %check.tenant, asset = %record.asset, kind = %record.kind, "check from the config created");
         }
     }
+    ensure_config_definitions(state, inventory, config).await
+}
+
+/// The config's maintenance windows and NOC rules, created or replaced:
+/// for the ones it names, the config file is what holds.
+async fn ensure_config_definitions(
+    state: &dyn StateStore,
+    inventory: &dyn InventoryStore,
+    config: &crate::config::Config,
+) -> anyhow::Result<()> {
+    use crate::noc::definitions::{rule_from_json, window_from_json};
+    use vigil_store::state::DefinitionKind;
+    let now = vigil_core::Timestamp::now();
+    let mut wanted = Vec::new();
+    for window in &config.maintenance_windows {
+        let read = window_from_json(window.spec.clone(), now).map_err(|e| {
+            anyhow::anyhow!("a maintenance window of tenant {:?}: {e}", window.tenant)
+        })?;
+        let doc = serde_json::to_value(&read)?;
+        wanted.push((&window.tenant, DefinitionKind::Window, read.id, doc));
+    }
+    for rule in &config.noc_rules {
+        let read = rule_from_json(rule.spec.clone())
+            .map_err(|e| anyhow::anyhow!("a NOC rule of tenant {:?}: {e}", rule.tenant))?;
+        wanted.push((
+            &rule.tenant,
+            DefinitionKind::Rule,
+            read.id.clone(),
+            read.to_json(),
+        ));
+    }
+    for (tenant_name, kind, name, doc) in wanted {
+        let tenant = tenant_id(state, tenant_name).await?;
+        match inventory.create_definition(tenant, kind, &name, &doc).await {
+            Err(vigil_store::state::StateError::Conflict(_)) => {
+                inventory
+                    .replace_definition(tenant, kind, &name, &doc)
+                    .await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        tracing::info!(tenant = %tenant_name, kind = kind.as_str(), %name, "NOC definition from the config applied");
+    }
     Ok(())
 }
 

@@ -75,6 +75,28 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         .expect("check json");
     let bravo_check_id = check["id"].as_i64().expect("check id").to_string();
     wait_for_status(&server, &bravo_check_id);
+    // And a maintenance window and a NOC rule of its own.
+    for (path, body) in [
+        (
+            "/api/v1/maintenance-windows",
+            json!({"id": "bravo-window", "note": SECRET, "scope": {"all": true},
+                   "schedule": {"kind": "once", "start": "now", "end": "now+1h"}}),
+        ),
+        (
+            "/api/v1/noc-rules",
+            json!({"id": "bravo-latency", "severity": "low", "title": SECRET,
+                   "condition": {"kind": "threshold", "metric": "vigil_icmp_rtt_ms",
+                                 "op": ">", "value": 1.0}}),
+        ),
+    ] {
+        let made = server
+            .post(path, &server.admin)
+            .query(&[("tenant", "bravo")])
+            .json(&body)
+            .send()
+            .expect("bravo NOC definition");
+        assert_eq!(made.status(), 201, "{path}");
+    }
     let bravo_inventory = inventory_of(&server, "bravo");
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
@@ -96,7 +118,9 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             .replace("{alert}", &bravo_alert_id)
             .replace("{rule}", "bravo-rule")
             .replace("{asset}", "bravo-router")
-            .replace("{check}", &bravo_check_id);
+            .replace("{check}", &bravo_check_id)
+            .replace("{window}", "bravo-window")
+            .replace("{noc_rule}", "bravo-latency");
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
@@ -163,11 +187,12 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     assert_eq!(
         inventory_of(&server, "bravo"),
         bravo_inventory,
-        "bravo's assets and checks are unchanged"
+        "bravo's assets, checks, windows and NOC rules are unchanged"
     );
 }
 
-fn inventory_of(server: &Server, tenant: &str) -> (Value, Value) {
+/// Bravo's assets, checks, maintenance windows and NOC rules.
+fn inventory_of(server: &Server, tenant: &str) -> Vec<Value> {
     let get = |path: &str| -> Value {
         let r = server
             .get(path, &server.admin)
@@ -177,18 +202,25 @@ fn inventory_of(server: &Server, tenant: &str) -> (Value, Value) {
         assert_eq!(r.status(), 200);
         r.json().unwrap()
     };
-    let inventory = (get("/api/v1/assets"), get("/api/v1/checks"));
-    assert_eq!(
-        inventory.0.as_array().map(Vec::len),
-        Some(1),
-        "{inventory:?}"
-    );
-    assert_eq!(
-        inventory.1.as_array().map(Vec::len),
-        Some(1),
-        "{inventory:?}"
-    );
-    inventory
+    let inventory = [
+        get("/api/v1/assets"),
+        get("/api/v1/checks"),
+        get("/api/v1/maintenance-windows"),
+    ];
+    for part in &inventory {
+        assert_eq!(part.as_array().map(Vec::len), Some(1), "{inventory:?}");
+    }
+    let rules = get("/api/v1/noc-rules");
+    let own: Vec<&Value> = rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["origin"] != "built-in")
+        .collect();
+    assert_eq!(own.len(), 1, "{rules}");
+    let mut all = inventory.to_vec();
+    all.push(rules);
+    all
 }
 
 /// Waits until bravo's check has run: from then on its status is part of

@@ -55,12 +55,12 @@ pub struct StatsAnswer {
     took_ms: u64,
 }
 
-/// Reads `from`/`to`: RFC 3339, epoch numbers, `now`, or `now-15m`
-/// (units s, m, h, d, w).
+/// Reads `from`/`to`: RFC 3339, epoch numbers, `now`, `now-15m` or
+/// `now+2h` (units s, m, h, d, w).
 pub fn parse_time(name: &str, text: &str, now: Timestamp) -> Result<Timestamp, ApiError> {
     let bad = || {
         ApiError::bad_request(format!(
-            "{name}={text:?} is not a time: use RFC 3339, epoch seconds, `now` or `now-15m`"
+            "{name}={text:?} is not a time: use RFC 3339, epoch seconds, `now`, `now-15m` or `now+2h`"
         ))
     };
     let text = text.trim();
@@ -68,7 +68,11 @@ pub fn parse_time(name: &str, text: &str, now: Timestamp) -> Result<Timestamp, A
         if rest.is_empty() {
             return Ok(now);
         }
-        let rest = rest.strip_prefix('-').ok_or_else(bad)?;
+        let (sign, rest) = match (rest.strip_prefix('-'), rest.strip_prefix('+')) {
+            (Some(rest), _) => (-1, rest),
+            (_, Some(rest)) => (1, rest),
+            _ => return Err(bad()),
+        };
         let unit = match rest.chars().last().ok_or_else(bad)? {
             's' => 1,
             'm' => 60,
@@ -79,7 +83,7 @@ pub fn parse_time(name: &str, text: &str, now: Timestamp) -> Result<Timestamp, A
         };
         let count: i64 = rest[..rest.len() - 1].parse().map_err(|_| bad())?;
         let micros = count.saturating_mul(unit).saturating_mul(1_000_000);
-        return Ok(Timestamp(now.0.saturating_sub(micros)));
+        return Ok(Timestamp(now.0.saturating_add(sign * micros)));
     }
     Timestamp::parse(text).map_err(|_| bad())
 }
@@ -224,7 +228,11 @@ mod tests {
             parse_time("from", "1714564800", now).unwrap().0,
             1_714_564_800_000_000
         );
-        for bad in ["now+5m", "now-5y", "now-m", "soon", ""] {
+        assert_eq!(
+            parse_time("end", "now+2h", now).unwrap().0,
+            now.0 + 7_200_000_000
+        );
+        for bad in ["now*5m", "now-5y", "now-m", "now\u{e9}", "soon", ""] {
             assert!(parse_time("from", bad, now).is_err(), "{bad}");
         }
     }

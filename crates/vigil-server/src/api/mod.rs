@@ -11,6 +11,7 @@ mod events;
 mod ingest;
 mod json_body;
 mod metrics;
+mod noc_definitions;
 mod rules;
 mod system;
 mod tenants;
@@ -18,8 +19,9 @@ mod tokens;
 mod users;
 
 use crate::AppState;
-use axum::routing::{delete, get, patch, post, MethodRouter};
+use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
+pub use events::parse_time;
 pub use json_body::JsonBody;
 
 /// One endpoint: how to call it, and an example body for tests and docs.
@@ -27,7 +29,8 @@ pub use json_body::JsonBody;
 pub struct Endpoint {
     pub method: &'static str,
     /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id),
-    /// `{rule}` (a rule id), `{asset}` (an asset name) or `{check}` (a check
+    /// `{rule}` (a rule id), `{asset}` (an asset name), `{check}` (a check
+    /// id), `{window}` (a maintenance window id) or `{noc_rule}` (a NOC rule
     /// id) placeholders.
     pub path: &'static str,
     /// Whether it answers without a token.
@@ -179,6 +182,54 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (
             endpoint("DELETE", "/api/v1/checks/{check}"),
             delete(checks::remove),
+        ),
+        (
+            body(
+                endpoint("POST", "/api/v1/maintenance-windows"),
+                r#"{"id":"probe","scope":{"all":true},"schedule":{"kind":"once","start":"now","end":"now+1h"}}"#,
+            ),
+            post(noc_definitions::create_window),
+        ),
+        (
+            endpoint("GET", "/api/v1/maintenance-windows"),
+            get(noc_definitions::list_windows),
+        ),
+        (
+            endpoint("GET", "/api/v1/maintenance-windows/{window}"),
+            get(noc_definitions::show_window),
+        ),
+        (
+            body(
+                endpoint("PUT", "/api/v1/maintenance-windows/{window}"),
+                r#"{"scope":{"all":true},"schedule":{"kind":"once","start":"now","end":"now+2h"}}"#,
+            ),
+            put(noc_definitions::replace_window),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/maintenance-windows/{window}"),
+            delete(noc_definitions::remove_window),
+        ),
+        (
+            body(
+                endpoint("POST", "/api/v1/noc-rules"),
+                r#"{"id":"reboot-detected","enabled":false}"#,
+            ),
+            post(noc_definitions::create_rule),
+        ),
+        (
+            endpoint("GET", "/api/v1/noc-rules"),
+            get(noc_definitions::list_rules),
+        ),
+        (
+            body(
+                endpoint("PUT", "/api/v1/noc-rules/{noc_rule}"),
+                r#"{"enabled":false}"#,
+            ),
+            put(noc_definitions::replace_rule),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/noc-rules/{noc_rule}"),
+            delete(noc_definitions::remove_rule),
         ),
     ]
 }

@@ -15,6 +15,7 @@
 //! Topology (each asset's parent) comes from the inventory, so a router
 //! that goes down gives one alert, and the hosts behind it are held back.
 
+pub mod definitions;
 pub mod scrape;
 pub mod snmp;
 pub mod spec;
@@ -23,14 +24,16 @@ pub mod traps;
 
 use crate::inventory::{interval_of, timeout_of, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
 use vigil_checks::{CheckId, CheckResult, Scheduler};
 use vigil_core::{TenantId, Timestamp};
 use vigil_metrics::{MetricStore, Sample, SeriesKey};
-use vigil_noc::{AlertEvent, Engine, EngineConfig, Observation, SeriesRef, Topology};
+use vigil_noc::{
+    AlertEvent, Engine, EngineConfig, MaintenanceWindow, Observation, RuleSpec, SeriesRef, Topology,
+};
 use vigil_store::state::{
     DetectionStore, Entities, InventoryStore, NewAlert, ResolvedAlert, Severity, Team,
 };
@@ -256,36 +259,28 @@ impl Noc {
         tenants.append(&mut tenants_of_scrapes);
         tenants.sort();
         tenants.dedup();
-        let mut topologies = Vec::new();
+        let mut setups = Vec::new();
         for tenant in tenants {
-            let parents: BTreeMap<String, String> = self
-                .inventory
-                .list_assets(tenant)
-                .await?
-                .into_iter()
-                .filter_map(|a| a.spec.parent.map(|p| (a.spec.name, p)))
-                .collect();
-            topologies.push((tenant, parents));
+            setups.push(self.tenant_setup(tenant).await?);
         }
         self.schedule(wanted);
         let mut pending = Vec::new();
         {
             let mut engines = self.engines.lock().unwrap_or_else(|p| p.into_inner());
-            for (tenant, parents) in topologies {
-                let engine = match engines.entry(tenant) {
-                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            for setup in setups {
+                let tenant = setup.tenant;
+                let events = match engines.entry(tenant) {
+                    std::collections::hash_map::Entry::Occupied(e) => {
+                        retune(tenant, e.into_mut(), setup)
+                    }
                     std::collections::hash_map::Entry::Vacant(v) => {
-                        let (engine, events) = self.new_engine(tenant)?;
-                        pending.push((tenant, events));
-                        v.insert(engine)
+                        let (mut engine, events) = self.new_engine(tenant, setup.rules.clone())?;
+                        retune(tenant, &mut engine, setup);
+                        v.insert(engine);
+                        events
                     }
                 };
-                match Topology::new(parents) {
-                    Ok(topology) => engine.set_topology(topology),
-                    Err(e) => {
-                        tracing::error!(tenant = %tenant, error = %e, "asset parents refused")
-                    }
-                }
+                pending.push((tenant, events));
             }
         }
         for (tenant, events) in pending {
@@ -294,28 +289,47 @@ impl Noc {
         Ok(())
     }
 
+    /// What a tenant's engine should run, from the inventory: the assets'
+    /// parents and tags, the tenant's rules and maintenance windows.
+    async fn tenant_setup(&self, tenant: TenantId) -> anyhow::Result<TenantSetup> {
+        let assets = self.inventory.list_assets(tenant).await?;
+        let parents: BTreeMap<String, String> = assets
+            .iter()
+            .filter_map(|a| Some((a.spec.name.clone(), a.spec.parent.clone()?)))
+            .collect();
+        let tags = assets
+            .into_iter()
+            .map(|a| (a.spec.name, a.spec.tags.into_iter().collect()))
+            .collect();
+        let (rules, windows) = definitions::tenant_tuning(self.inventory.as_ref(), tenant).await?;
+        Ok(TenantSetup {
+            tenant,
+            parents,
+            tags,
+            rules,
+            windows,
+        })
+    }
+
     /// A tenant's engine, from its saved state when there is one (the
     /// events are what the restore decided, e.g. alerts whose rule is gone).
-    fn new_engine(&self, tenant: TenantId) -> anyhow::Result<(Engine, Vec<AlertEvent>)> {
+    fn new_engine(
+        &self,
+        tenant: TenantId,
+        rules: Vec<RuleSpec>,
+    ) -> anyhow::Result<(Engine, Vec<AlertEvent>)> {
         let saved = self
             .restored
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&tenant);
         if let Some(snapshot) = saved {
-            match Engine::restore(
-                vigil_noc::builtin_rules(),
-                EngineConfig::default(),
-                &snapshot,
-            ) {
+            match Engine::restore(rules.clone(), EngineConfig::default(), &snapshot) {
                 Ok(restored) => return Ok(restored),
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "NOC state not restored"),
             }
         }
-        Ok((
-            Engine::new(vigil_noc::builtin_rules(), EngineConfig::default())?,
-            Vec::new(),
-        ))
+        Ok((Engine::new(rules, EngineConfig::default())?, Vec::new()))
     }
 
     /// Writes every engine's state to the data directory.
@@ -696,6 +710,41 @@ impl Noc {
             }
         }
     }
+}
+
+/// What the inventory says a tenant's engine runs with.
+struct TenantSetup {
+    tenant: TenantId,
+    parents: BTreeMap<String, String>,
+    tags: BTreeMap<String, BTreeSet<String>>,
+    rules: Vec<RuleSpec>,
+    windows: Vec<MaintenanceWindow>,
+}
+
+/// Brings an engine in line with its tenant's setup. New or changed rules
+/// rebuild it from its own snapshot, so the alerts of unchanged rules go
+/// on and those of removed or changed rules are closed (the returned
+/// events say so).
+fn retune(tenant: TenantId, engine: &mut Engine, setup: TenantSetup) -> Vec<AlertEvent> {
+    let mut events = Vec::new();
+    if !engine.rules().eq(setup.rules.iter()) {
+        match Engine::restore(setup.rules, EngineConfig::default(), &engine.snapshot()) {
+            Ok((rebuilt, closed)) => {
+                *engine = rebuilt;
+                events = closed;
+                tracing::info!(tenant = %tenant, "NOC rules changed; engine rebuilt");
+            }
+            Err(e) => tracing::error!(tenant = %tenant, error = %e, "NOC rules refused"),
+        }
+    }
+    match Topology::new(setup.parents) {
+        Ok(topology) => engine.set_topology(topology.with_tags(setup.tags)),
+        Err(e) => tracing::error!(tenant = %tenant, error = %e, "asset parents refused"),
+    }
+    if let Err(e) = engine.set_windows(setup.windows) {
+        tracing::error!(tenant = %tenant, error = %e, "maintenance windows refused");
+    }
+    events
 }
 
 /// The rows, plus the same values under the names and units the built-in
