@@ -402,6 +402,7 @@ impl Client {
     ) -> Result<T, Error> {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut malformed: Option<DecodeError> = None;
+        let mut stray = false;
         for _ in 0..=self.retries {
             self.send(&bytes()?).await?;
             let deadline = tokio::time::Instant::now() + self.timeout;
@@ -419,7 +420,10 @@ impl Client {
                 };
                 match accept(&buf[..n]) {
                     Ok(Some(answer)) => return Ok(answer),
-                    Ok(None) => bump(&self.stats.ignored),
+                    Ok(None) => {
+                        bump(&self.stats.ignored);
+                        stray = true;
+                    }
                     Err(Error::Malformed(e)) => {
                         bump(&self.stats.malformed);
                         malformed = Some(e);
@@ -432,6 +436,9 @@ impl Client {
             return Err(Error::Malformed(e));
         }
         let hint = match self.security {
+            // Something answered, just never this request: say so, or the
+            // operator hunts for a firewall that is not there.
+            _ if stray => " (datagrams came back, but none answered this request: a wrong request id, or another agent's replies)",
             Security::Community(_) => " (agents drop requests with a wrong community unanswered)",
             Security::Usm(_) => " (agents drop requests with a wrong privacy password unanswered)",
         };

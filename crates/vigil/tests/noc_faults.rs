@@ -220,11 +220,12 @@ fn faults(peers: &Peers) -> Vec<Fault> {
             snmp(peers.snmp_agent(Agent::Truncated)),
             "malformed",
         ),
-        // An answer to another request is no answer to this one.
+        // An answer to another request is no answer to this one, and the
+        // reason says datagrams did come back.
         fault(
             "snmp-wrong-id",
             snmp(peers.snmp_agent(Agent::WrongId)),
-            "no answer",
+            "none answered this request",
         ),
         fault("snmp-silent", snmp(peers.silent_addr()), "no answer"),
         fault(
