@@ -94,6 +94,9 @@ pub struct CounterTracker<K> {
     uptime: Option<(Instant, u32)>,
     /// Times sysUpTime went round 2^32 since the last reboot seen.
     uptime_wraps: u64,
+    /// What was published before this tracker existed: the unwrapped
+    /// uptime in seconds, and the wall time since (see `resume_uptime`).
+    resume: Option<(f64, Duration)>,
     /// Bumped at each reboot; readings of an older epoch give no rate.
     epoch: u64,
     counters: HashMap<K, Last>,
@@ -104,6 +107,7 @@ impl<K: Hash + Eq> Default for CounterTracker<K> {
         CounterTracker {
             uptime: None,
             uptime_wraps: 0,
+            resume: None,
             epoch: 0,
             counters: HashMap::new(),
         }
@@ -119,7 +123,12 @@ impl<K: Hash + Eq> CounterTracker<K> {
     /// same poll. Returns the reboot it reveals, if any.
     pub fn observe_uptime(&mut self, at: Instant, uptime_ticks: u32) -> Option<Reboot> {
         let previous = self.uptime.replace((at, uptime_ticks));
-        let (then, before) = previous?;
+        let Some((then, before)) = previous else {
+            if let Some((seconds, elapsed)) = self.resume.take() {
+                self.uptime_wraps = wraps_since(seconds, elapsed, uptime_ticks);
+            }
+            return None;
+        };
         let elapsed = at.saturating_duration_since(then);
         let expected = u64::from(before) + elapsed.as_millis() as u64 / 10;
         let tolerance = uptime_tolerance(elapsed);
@@ -146,6 +155,15 @@ impl<K: Hash + Eq> CounterTracker<K> {
             previous_uptime_ticks: before,
             uptime_ticks,
         })
+    }
+
+    /// Carries the wraps over from before this tracker (a restart of the
+    /// monitor, a changed check): `last_seconds` is the unwrapped uptime
+    /// published last, `elapsed` the wall time since. Without it, a device
+    /// up for over 497 days would read as rebooted after every restart of
+    /// the monitor. Call it before the first reading.
+    pub fn resume_uptime(&mut self, last_seconds: f64, elapsed: Duration) {
+        self.resume = Some((last_seconds, elapsed));
     }
 
     /// The last sysUpTime read, in seconds, with its wraps since the last
@@ -270,6 +288,28 @@ enum IfCounter {
     OutDiscards,
 }
 
+/// How many times sysUpTime must have wrapped for `ticks` to be
+/// `last_seconds` grown by `elapsed`; 0 when no number of wraps lands
+/// there (the device restarted meanwhile, or never wrapped).
+fn wraps_since(last_seconds: f64, elapsed: Duration, ticks: u32) -> u64 {
+    if !last_seconds.is_finite() || last_seconds < 0.0 {
+        return 0;
+    }
+    let expected = last_seconds * 100.0 + elapsed.as_millis() as f64 / 10.0;
+    let range = (1u64 << 32) as f64;
+    let wraps = ((expected - f64::from(ticks)) / range).round();
+    if !(1.0..=1e6).contains(&wraps) {
+        return 0;
+    }
+    let landed = f64::from(ticks) + wraps * range;
+    let tolerance = uptime_tolerance(elapsed) as f64;
+    if (landed - expected).abs() <= tolerance {
+        wraps as u64
+    } else {
+        0
+    }
+}
+
 /// Interface rates for one device, poll after poll.
 #[derive(Debug, Default)]
 pub struct InterfaceRates {
@@ -293,6 +333,11 @@ impl InterfaceRates {
             .uptime_seconds()
             .unwrap_or(f64::from(uptime_ticks) / 100.0);
         (reboot, seconds)
+    }
+
+    /// See [`CounterTracker::resume_uptime`].
+    pub fn resume_uptime(&mut self, last_seconds: f64, elapsed: Duration) {
+        self.tracker.resume_uptime(last_seconds, elapsed);
     }
 
     /// Feeds the interface rows of a poll, read at `at`, after
@@ -584,6 +629,33 @@ mod tests {
             t.uptime_seconds(),
             Some(((1u64 << 32) + 9_000) as f64 / 100.0)
         );
+    }
+
+    #[test]
+    fn a_monitor_restart_carries_the_wraps_over() {
+        let wrap = (1u64 << 32) as f64 / 100.0;
+        // Published before the restart: 2 wraps and 1,000 s; an hour down.
+        let last = 2.0 * wrap + 1_000.0;
+        let hour = Duration::from_secs(3_600);
+        let mut r = InterfaceRates::new();
+        r.resume_uptime(last, hour);
+        let (reboot, uptime) = r.observe_uptime(Instant::now(), 460_000);
+        assert!(reboot.is_none());
+        assert_eq!(uptime, 2.0 * wrap + 4_600.0, "two wraps, 4,600 s");
+        // It restarted while the monitor was away: the agent's own value.
+        let mut r = InterfaceRates::new();
+        r.resume_uptime(last, hour);
+        assert_eq!(r.observe_uptime(Instant::now(), 90_000).1, 900.0);
+        // Never wrapped: nothing to carry.
+        let mut r = InterfaceRates::new();
+        r.resume_uptime(1_000.0, hour);
+        assert_eq!(r.observe_uptime(Instant::now(), 460_000).1, 4_600.0);
+        // Nonsense published before changes nothing.
+        for bad in [f64::NAN, -1.0, f64::INFINITY, 1e300] {
+            let mut r = InterfaceRates::new();
+            r.resume_uptime(bad, hour);
+            assert_eq!(r.observe_uptime(Instant::now(), 100).1, 1.0, "{bad}");
+        }
     }
 
     #[test]

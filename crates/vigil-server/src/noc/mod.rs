@@ -503,18 +503,44 @@ impl Noc {
         meta: &CheckMeta,
         timeout: Duration,
     ) -> Result<Vec<Row>, String> {
-        let mut rates = self
+        let known = self
             .snmp_rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&id)
-            .unwrap_or_default();
+            .remove(&id);
+        let mut rates = known.unwrap_or_else(|| self.resumed_rates(id, meta.tenant));
         let result = snmp::poll(&meta.spec, timeout, &mut rates).await;
         self.snmp_rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, rates);
         result
+    }
+
+    /// Counter memory for a check polled for the first time since start:
+    /// the uptime it published last carries its sysUpTime wraps over, so a
+    /// device up for over 497 days does not read as rebooted after every
+    /// restart of Vigil.
+    fn resumed_rates(&self, id: u64, tenant: TenantId) -> vigil_snmp::InterfaceRates {
+        let mut rates = vigil_snmp::InterfaceRates::default();
+        let now = Timestamp::now().micros() / 1000;
+        let week = 7 * 86_400_000;
+        let expr = format!("vigil_uptime_seconds{{check_id=\"{id}\"}}");
+        let last = match self.metrics.query(tenant, &expr, now - week, now, 0) {
+            Ok(series) => series
+                .into_iter()
+                .filter_map(|s| s.points.last().copied())
+                .max_by_key(|(t, _)| *t),
+            Err(e) => {
+                tracing::debug!(check = id, error = %e, "no uptime to resume from");
+                None
+            }
+        };
+        if let Some((t, seconds)) = last {
+            let elapsed = Duration::from_millis(now.saturating_sub(t).max(0) as u64);
+            rates.resume_uptime(seconds, elapsed);
+        }
+        rates
     }
 
     /// Feeds observations to the tenant's engine and records what it decides.
