@@ -22,6 +22,13 @@
 //!
 //! Hysteresis is on every threshold whose value wanders (loss, latency,
 //! utilisation): a link at 89–91 % pages once, not every five minutes.
+//!
+//! "Fires" is when the condition holds; whether it pages is the engine's
+//! noise control. Behind a parent with `icmp` checks, every rule's alert
+//! (`host-down` and `service-down` first) waits up to `dependency_wait`
+//! (90s) for a result of the parent's check newer than its own first
+//! failure: a router's death shows as one page for the router even when
+//! the hosts behind it fail three times before its own check runs.
 
 use crate::span::Span;
 use crate::spec::{

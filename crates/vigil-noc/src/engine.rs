@@ -11,13 +11,39 @@
 //!
 //! Suppression holds pages back, it never takes one back: an alert that
 //! fired stays fired until its condition clears, whatever window opens or
-//! parent falls. Precedence: maintenance, then parent, then flapping.
+//! parent falls. Precedence: maintenance, then parent, then flapping, then
+//! waiting for a parent's answer.
 //!
 //! Parents: an asset is *down* while one of its reachability checks
 //! (`icmp` by default) last reported down, and *recovering* for
 //! `parent_grace` after it came back. Alerts of assets behind a down or
 //! recovering ancestor are suppressed; once the grace is over, those that
 //! still hold fire, those that cleared are withdrawn without a page.
+//!
+//! Waiting for a parent's answer (`dependency_wait`, 90s by default, `0s`
+//! turns it off). Checks run on their own schedules: when a router dies, a
+//! host behind it can reach its third failed ping before the router's own
+//! check has run once, and without more it would page before anyone knows
+//! the router is down (N hosts, N pages, then the router's). So an alert
+//! that would fire and sits behind an ancestor that has reachability
+//! checks waits (suppressed, [`SuppressedBy::AwaitingParent`]) until each
+//! such ancestor has reported a reachability result at or after the moment
+//! the alert's condition began (the first failure of the streak, the first
+//! sample of a `for`, the start of a silence). A result from after that
+//! moment is one the outage would already show: if an ancestor reports
+//! down, the alert is suppressed behind it as above and never pages; once
+//! all have reported up, or `dependency_wait` has passed since the wait
+//! began, it fires, with a note saying what it waited for. This is Nagios'
+//! "check the parent before notifying", done with the results the checks
+//! send anyway, bounded like Alertmanager's group wait. Nothing waits when
+//! no ancestor has reachability checks (no added latency), nor for an
+//! ancestor whose checks have not reported within `stale_after` before the
+//! condition began (a removed check must not delay every page behind it),
+//! nor for one the engine has not seen a result of yet. Ticks release the
+//! pages whose wait ran out. After a restore, held pages wait again from
+//! the first moment the engine runs (it saw nothing while it was down, and
+//! the ancestors' checks start over). Precedence: maintenance, parent,
+//! flapping, then this wait (it only delays what would otherwise page).
 
 use crate::eval::{BaselineState, Change, Gate, PredictState, RateState, Reading};
 use crate::flapping::{Flap, FlapConfig, FlapHistory};
@@ -111,6 +137,9 @@ pub enum Observation {
 pub enum SuppressedBy {
     /// Behind this asset, which is down or just came back.
     Parent(String),
+    /// Behind this asset, whose reachability checks have not reported since
+    /// the condition began: held for at most `dependency_wait`.
+    AwaitingParent(String),
     /// In this maintenance window.
     Maintenance(String),
     /// Its check is flapping (the flapping alert stands for it).
@@ -187,6 +216,9 @@ pub struct EngineConfig {
     /// Check kinds whose failure makes an asset down for its children.
     pub reachability_kinds: Vec<String>,
     pub flapping: FlapConfig,
+    /// How long an alert that would fire waits for the reachability
+    /// results of its ancestors (see the module docs); `0s`: not at all.
+    pub dependency_wait: Span,
 }
 
 impl Default for EngineConfig {
@@ -196,6 +228,7 @@ impl Default for EngineConfig {
             parent_grace: Span::from_mins(2),
             reachability_kinds: vec!["icmp".to_string()],
             flapping: FlapConfig::default(),
+            dependency_wait: Span::from_secs(90),
         }
     }
 }
@@ -315,6 +348,13 @@ struct Track {
     /// Why the condition last cleared.
     #[serde(default)]
     reason: String,
+    /// When the condition began to hold: the first failure of the streak,
+    /// the first sample of a `for`, the start of a silence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    began: Option<i64>,
+    /// Held back waiting for ancestors' reachability results since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    waiting_since: Option<i64>,
 }
 
 impl Track {
@@ -329,6 +369,8 @@ impl Track {
             state,
             shown: Shown::Nothing,
             reason: String::new(),
+            began: None,
+            waiting_since: None,
         }
     }
 }
@@ -355,6 +397,9 @@ struct CheckMemo {
     kind: String,
     #[serde(default)]
     flap: FlapHistory,
+    /// Time of the latest result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last: Option<i64>,
 }
 
 /// What a snapshot holds.
@@ -390,6 +435,9 @@ pub struct Engine {
     down: BTreeMap<String, BTreeSet<String>>,
     /// Assets that came back → when (kept through the grace).
     up_since: BTreeMap<String, i64>,
+    /// Assets with reachability checks → time of their latest result
+    /// (derived from `checks`).
+    reach_last: HashMap<String, i64>,
     now: i64,
     /// Restored and not ticked yet.
     restored: bool,
@@ -398,7 +446,8 @@ pub struct Engine {
 /// What should be shown for a key now.
 enum Want {
     Nothing,
-    Fired,
+    /// With a note when it was held back.
+    Fired(Option<String>),
     Suppressed(SuppressedBy, String),
 }
 
@@ -440,6 +489,7 @@ impl Engine {
             aux: BTreeMap::new(),
             down: BTreeMap::new(),
             up_since: BTreeMap::new(),
+            reach_last: HashMap::new(),
             now: -MAX_TIME_MS,
             restored: false,
         })
@@ -570,14 +620,13 @@ impl Engine {
                 initial_state(&rule.spec.condition, time),
             )
         });
+        let pending = track.gate.pending_since;
         let reading = read_sample(rule, track, &self.aux, series, time, value);
         let change = match reading {
             Some(reading) => apply(track, &reading, rule.for_ms()),
             None => None,
         };
-        if let Some(Change::Cleared(reason)) = change {
-            track.reason = reason;
-        }
+        note_change(track, change, pending.unwrap_or(time));
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -599,25 +648,62 @@ impl Engine {
                 asset: asset.to_string(),
                 kind: kind.to_string(),
                 flap: FlapHistory::default(),
+                last: None,
             });
         let moved = std::mem::replace(&mut memo.asset, asset.to_string());
-        memo.kind = kind.to_string();
+        let rekinded = std::mem::replace(&mut memo.kind, kind.to_string()) != kind;
+        memo.last = Some(memo.last.map_or(time, |t| t.max(time)));
         let flap = memo.flap.record(time, up, &self.config.flapping);
+        let reachability = self.is_reachability(kind);
+        if moved != asset || rekinded {
+            self.index_reachability();
+        } else if reachability {
+            let last = self.reach_last.entry(asset.to_string()).or_insert(time);
+            *last = (*last).max(time);
+        }
         // A check moved to another asset no longer holds its old one down.
         let mut reach_changed =
             moved != asset && self.note_reachability(check, kind, &moved, time, true);
         reach_changed |= self.note_reachability(check, kind, asset, time, up);
         let mut touched = self.check_rules(check, kind, asset, time, up, reason);
         if let Some(flap) = flap {
-            touched.push(self.flap_changed(check, asset, flap));
+            touched.push(self.flap_changed(check, asset, flap, time));
             touched.extend(self.keys_of_check(check));
         }
         if reach_changed {
             touched = self.tracks.keys().cloned().collect();
+        } else if reachability {
+            // It may answer what held-back alerts wait for.
+            touched.extend(
+                self.tracks
+                    .iter()
+                    .filter(|(_, t)| {
+                        matches!(t.shown, Shown::Suppressed(SuppressedBy::AwaitingParent(_)))
+                    })
+                    .map(|(k, _)| k.clone()),
+            );
         }
         for key in touched {
             self.publish(&key, out);
         }
+    }
+
+    fn is_reachability(&self, kind: &str) -> bool {
+        self.config.reachability_kinds.iter().any(|k| k == kind)
+    }
+
+    /// Rebuilds `reach_last` from the checks' memos (after a restore, or a
+    /// check moved to another asset or changed kind).
+    fn index_reachability(&mut self) {
+        let mut index: HashMap<String, i64> = HashMap::new();
+        for memo in self.checks.values() {
+            let Some(time) = memo.last else { continue };
+            if self.is_reachability(&memo.kind) {
+                let last = index.entry(memo.asset.clone()).or_insert(time);
+                *last = (*last).max(time);
+            }
+        }
+        self.reach_last = index;
     }
 
     /// Updates the down set; true when the asset went down or came up.
@@ -629,7 +715,7 @@ impl Engine {
         time: i64,
         up: bool,
     ) -> bool {
-        if !self.config.reachability_kinds.iter().any(|k| k == kind) {
+        if !self.is_reachability(kind) {
             return false;
         }
         let was_down = self.down.contains_key(asset);
@@ -691,6 +777,10 @@ impl Engine {
                     0
                 }
             };
+            track.began = match up {
+                true => None,
+                false => Some(track.began.unwrap_or(time)),
+            };
             if !up && !reason.is_empty() {
                 track.vars.insert("reason".into(), reason.to_string());
             }
@@ -716,7 +806,7 @@ impl Engine {
     }
 
     /// Starts or stops a check's flapping alert; returns its key.
-    fn flap_changed(&mut self, check: &str, asset: &str, flap: Flap) -> String {
+    fn flap_changed(&mut self, check: &str, asset: &str, flap: Flap, time: i64) -> String {
         let key = format!("{FLAPPING_RULE}|{asset}|{check}");
         let window = self.config.flapping.window;
         let track = self.tracks.entry(key.clone()).or_insert_with(|| {
@@ -734,10 +824,12 @@ impl Engine {
                 track.value = n as f64;
                 track.vars.insert("changes".into(), n.to_string());
                 track.gate.active = true;
+                track.began = Some(time);
             }
             Flap::Stopped(n) => {
                 track.state = KindState::Flapping(n);
                 track.gate.active = false;
+                track.began = None;
                 let plural = if n == 1 { "" } else { "s" };
                 track.reason = format!("cleared: stable, {n} state change{plural} in {window}");
             }
@@ -754,7 +846,7 @@ impl Engine {
             }
         }
         for (check, asset, flap) in changed {
-            self.flap_changed(&check, &asset, flap);
+            self.flap_changed(&check, &asset, flap, now);
         }
     }
 
@@ -766,6 +858,7 @@ impl Engine {
             return;
         };
         let rule = &self.rules[i];
+        let mut began = track.gate.pending_since.unwrap_or(now);
         let change = match (&rule.spec.condition, &mut track.state) {
             (
                 Condition::NoData(n),
@@ -775,6 +868,7 @@ impl Engine {
                 },
             ) => {
                 let from = blind_from.map_or(*last_seen, |b| b.max(*last_seen));
+                began = from;
                 let silent = now - from;
                 if track.gate.active || silent < n.after.as_ms() {
                     None
@@ -800,9 +894,7 @@ impl Engine {
                 .gate
                 .tick(now, rule.for_ms(), self.config.stale_after.as_ms()),
         };
-        if let Some(Change::Cleared(reason)) = change {
-            track.reason = reason;
-        }
+        note_change(track, change, began);
     }
 
     fn start_blind(&mut self, now: i64) {
@@ -851,35 +943,92 @@ impl Engine {
             .then(|| (SuppressedBy::Flapping, format!("check {check} is flapping")))
     }
 
+    /// The nearest ancestor whose reachability results an alert of this
+    /// track still waits for, if any (see the module docs).
+    fn awaited_ancestor<'a>(&'a self, track: &'a Track) -> Option<&'a str> {
+        if self.config.dependency_wait.as_ms() <= 0 {
+            return None;
+        }
+        let began = track.began.or(track.waiting_since).unwrap_or(self.now);
+        let fresh = began.saturating_sub(self.config.stale_after.as_ms());
+        self.topology.ancestors(&track.asset).find(|a| {
+            self.reach_last
+                .get(*a)
+                .is_some_and(|&last| last < began && last >= fresh)
+        })
+    }
+
+    /// What should be shown for a key now, and since when it waits for
+    /// its ancestors' answers if it does.
+    fn want(&self, track: &Track) -> (Want, Option<i64>) {
+        if !track.gate.active {
+            return (Want::Nothing, None);
+        }
+        if let Some((by, note)) = self.suppression(track) {
+            return (Want::Suppressed(by, note), None);
+        }
+        if track.shown == Shown::Fired {
+            return (Want::Fired(None), None);
+        }
+        let wait = self.config.dependency_wait;
+        let since = track.waiting_since.unwrap_or(self.now);
+        let waited = Span::from_ms(self.now - since);
+        let awaited = match &track.shown {
+            Shown::Suppressed(SuppressedBy::AwaitingParent(a)) => Some(a.as_str()),
+            _ => None,
+        };
+        match self.awaited_ancestor(track) {
+            Some(a) if waited < wait => {
+                let note = format!("behind {a}: waiting up to {wait} for {a}'s reachability check");
+                (
+                    Want::Suppressed(SuppressedBy::AwaitingParent(a.into()), note),
+                    Some(since),
+                )
+            }
+            Some(a) => {
+                let a = awaited.unwrap_or(a);
+                let note = format!(
+                    "fired after waiting {waited} for {a}'s reachability check (no result)"
+                );
+                (Want::Fired(Some(note)), None)
+            }
+            None => {
+                let note = awaited.map(|a| {
+                    format!("fired after waiting {waited} for {a}'s reachability check ({a} is up)")
+                });
+                (Want::Fired(note), None)
+            }
+        }
+    }
+
     /// Emits the transition, if any, between what was shown for a key and
     /// what should be.
     fn publish(&mut self, key: &str, out: &mut Vec<AlertEvent>) {
         let Some(track) = self.tracks.get(key) else {
             return;
         };
-        let want = match (track.gate.active, self.suppression(track)) {
-            (false, _) => Want::Nothing,
-            (true, None) => Want::Fired,
-            (true, Some((by, note))) => Want::Suppressed(by, note),
-        };
+        let (want, waiting_since) = self.want(track);
         let event = self.transition(key, track, want);
-        let Some((event, shown)) = event else {
+        let Some(track) = self.tracks.get_mut(key) else {
             return;
         };
-        if let Some(track) = self.tracks.get_mut(key) {
+        track.waiting_since = waiting_since;
+        if let Some((event, shown)) = event {
             track.shown = shown;
+            out.push(event);
         }
-        out.push(event);
     }
 
     fn transition(&self, key: &str, track: &Track, want: Want) -> Option<(AlertEvent, Shown)> {
         let (rule, asset, time) = (track.rule.clone(), track.asset.clone(), self.now);
         match (&track.shown, want) {
             (Shown::Nothing, Want::Nothing)
-            | (Shown::Fired, Want::Fired | Want::Suppressed(..)) => None,
-            (Shown::Nothing, Want::Fired) => Some((self.fired(key, track, None), Shown::Fired)),
-            (Shown::Suppressed(by), Want::Fired) => {
-                let note = format!("held back before: {}", describe(by));
+            | (Shown::Fired, Want::Fired(_) | Want::Suppressed(..)) => None,
+            (Shown::Nothing, Want::Fired(note)) => {
+                Some((self.fired(key, track, note), Shown::Fired))
+            }
+            (Shown::Suppressed(by), Want::Fired(note)) => {
+                let note = note.unwrap_or_else(|| format!("held back before: {}", describe(by)));
                 Some((self.fired(key, track, Some(note)), Shown::Fired))
             }
             (Shown::Suppressed(was), Want::Suppressed(by, _)) if *was == by => None,
@@ -987,7 +1136,9 @@ impl Engine {
     /// applies: alert keys of rules whose condition is unchanged (title and
     /// severity may change), checks, parents' states. Alerts shown for rules
     /// that are gone or changed are closed by the returned events. No-data
-    /// silence counts from the first tick after the restore at the earliest.
+    /// silence counts from the first tick after the restore at the earliest;
+    /// a page held for a parent's answer waits again (up to
+    /// `dependency_wait`) from the first observation or tick after it.
     pub fn restore(
         rules: Vec<RuleSpec>,
         config: EngineConfig,
@@ -1008,8 +1159,12 @@ impl Engine {
         engine.down = doc.down;
         engine.up_since = doc.up_since;
         engine.restored = true;
+        engine.index_reachability();
         let mut out = Vec::new();
-        for (key, track) in doc.tracks {
+        for (key, mut track) in doc.tracks {
+            // Held pages wait again from the first moment this engine runs:
+            // it saw nothing while it was down.
+            track.waiting_since = None;
             let same = track.rule == FLAPPING_RULE
                 || engine.by_id.get(&track.rule).is_some_and(|&i| {
                     Some(&engine.rules[i].fingerprint) == doc.rules.get(&track.rule)
@@ -1046,6 +1201,7 @@ impl Engine {
 fn describe(by: &SuppressedBy) -> String {
     match by {
         SuppressedBy::Parent(p) => format!("behind {p}"),
+        SuppressedBy::AwaitingParent(p) => format!("waiting for {p}'s reachability check"),
         SuppressedBy::Maintenance(w) => format!("maintenance window {w}"),
         SuppressedBy::Flapping => "flapping".to_string(),
     }
@@ -1113,6 +1269,7 @@ fn read_sample(
                 .clear(format!("cleared: data again ({})", show(value)))
             {
                 track.reason = reason;
+                track.began = None;
             }
             None
         }
@@ -1130,4 +1287,16 @@ fn apply(track: &mut Track, reading: &Reading, for_ms: i64) -> Option<Change> {
         track.vars.extend(reading.vars.clone());
     }
     track.gate.apply(reading, for_ms)
+}
+
+/// Keeps why a condition cleared, and when one that became active began.
+fn note_change(track: &mut Track, change: Option<Change>, began: i64) {
+    match change {
+        Some(Change::Activated) => track.began = Some(began),
+        Some(Change::Cleared(reason)) => {
+            track.reason = reason;
+            track.began = None;
+        }
+        None => {}
+    }
 }

@@ -13,6 +13,7 @@
 //!                                           │ condition active?
 //!                                           ▼
 //!                            suppression: maintenance ▸ parent ▸ flapping
+//!                                         ▸ waiting for a parent's answer
 //!                                           │
 //!                                           ▼
 //!                  AlertEvent: Fired | Suppressed | Resolved | Withdrawn
@@ -27,14 +28,16 @@
 //! - [`topology`]: parents and tags of assets (cycles refused).
 //! - [`maintenance`]: one-off and weekly windows (fixed UTC offsets).
 //! - [`flapping`]: state changes per check in a window, with hysteresis.
-//! - [`engine`]: state per alert key, suppression, events,
+//! - [`engine`]: state per alert key, suppression (and why an alert behind
+//!   a parent waits for that parent's check before paging), events,
 //!   snapshot/restore.
 //! - [`span`]: durations as written in rules (`5m`, `1h30m`).
 //!
 //! Wiring (for the server): one [`Engine`] per tenant, built from
 //! [`builtin_rules`] plus the tenant's rules; every sample and check result
-//! goes to [`Engine::observe`], a timer calls [`Engine::tick`] (every 15–30 s:
-//! `for`, no-data, holds, windows and parents' grace are judged there);
+//! goes to [`Engine::observe`], a timer calls [`Engine::tick`] (every 5–30 s:
+//! `for`, no-data, holds, windows, parents' grace and the end of waits for
+//! a parent's answer are judged there);
 //! each [`AlertEvent`] maps onto `/api/v1/alerts` by its `key` (fired and
 //! suppressed open an alert, resolved and withdrawn close it; only fired
 //! notifies). [`Engine::snapshot`] on a timer and at shutdown,
@@ -42,8 +45,12 @@
 //!
 //! Defaults ([`EngineConfig`]): a sample older than 5m does not complete a
 //! `for`; children stay held back 2m after their parent returns; `icmp`
-//! checks decide whether an asset is down for its children; flapping
-//! starts at 5 state changes in 10m and stops at 1.
+//! checks decide whether an asset is down for its children; an alert that
+//! would fire behind such a parent waits up to 90s (`dependency_wait`) for
+//! a result of the parent's check newer than the alert's first failure, so
+//! that a host failing before its dead router is checked does not page
+//! (checks run on their own schedules; one page for the router, not N);
+//! flapping starts at 5 state changes in 10m and stops at 1.
 //!
 //! Why two layers (condition, then what is shown): noise control must never
 //! change *whether* something is wrong, only *who is told*. Keeping the
