@@ -198,10 +198,18 @@ pub async fn remove_window(
     Path(id): Path<String>,
     Query(params): Query<TenantParam>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = tenant_of(&app, &caller, &params, Action::Inventory).await?;
-    app.inventory
-        .delete_definition(tenant, DefinitionKind::Window, &id)
-        .await?;
+    remove(&app, &caller, &params, DefinitionKind::Window, &id).await
+}
+
+async fn remove(
+    app: &AppState,
+    caller: &Caller,
+    params: &TenantParam,
+    kind: DefinitionKind,
+    id: &str,
+) -> Result<StatusCode, ApiError> {
+    let tenant = tenant_of(app, caller, params, Action::Inventory).await?;
+    app.inventory.delete_definition(tenant, kind, id).await?;
     app.noc.inventory_changed();
     Ok(StatusCode::NO_CONTENT)
 }
@@ -286,10 +294,5 @@ pub async fn remove_rule(
     Path(id): Path<String>,
     Query(params): Query<TenantParam>,
 ) -> Result<StatusCode, ApiError> {
-    let tenant = tenant_of(&app, &caller, &params, Action::Inventory).await?;
-    app.inventory
-        .delete_definition(tenant, DefinitionKind::Rule, &id)
-        .await?;
-    app.noc.inventory_changed();
-    Ok(StatusCode::NO_CONTENT)
+    remove(&app, &caller, &params, DefinitionKind::Rule, &id).await
 }
