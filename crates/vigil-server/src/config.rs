@@ -20,6 +20,12 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub inputs: InputsConfig,
     pub detection: DetectionConfig,
+    /// The NOC engine's settings for every tenant (`[noc]`): how long a
+    /// child's page waits for its parent's check (`dependency_wait`), how
+    /// long children stay held after the parent is back (`parent_grace`),
+    /// which check kinds make an asset down for its children
+    /// (`reachability_kinds`), flapping, and when a sample is stale.
+    pub noc: vigil_noc::EngineConfig,
     /// Tenants created at start when missing.
     pub tenants: Vec<TenantConfig>,
     /// NOC assets created at start when missing: `[[assets]]` tables.
@@ -402,6 +408,9 @@ impl Config {
             if let Err(e) = crate::inventory::check_record(check.spec.clone()) {
                 return fail(format!("a check of tenant {:?}: {e}", check.tenant));
             }
+        }
+        if let Err(e) = vigil_noc::Engine::new(Vec::new(), self.noc.clone()) {
+            return fail(format!("noc: {e}"));
         }
         for window in &self.maintenance_windows {
             let doc = window.spec.clone();

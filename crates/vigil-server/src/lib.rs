@@ -94,6 +94,7 @@ pub async fn run(
         metric_store.clone(),
         detections.clone(),
         inventory.clone(),
+        config.noc.clone(),
     );
     let app_noc = noc.clone();
     let depths = events.clone();

@@ -90,6 +90,8 @@ pub struct Noc {
     detections: Arc<dyn DetectionStore>,
     inventory: Arc<dyn InventoryStore>,
     engines: Mutex<HashMap<TenantId, Engine>>,
+    /// Every tenant's engine settings (`[noc]`).
+    engine_config: EngineConfig,
     checks: Mutex<HashMap<u64, CheckMeta>>,
     changed: Notify,
     /// Each check's last result, for the API.
@@ -104,6 +106,7 @@ impl Noc {
         metrics: Arc<MetricStore>,
         detections: Arc<dyn DetectionStore>,
         inventory: Arc<dyn InventoryStore>,
+        engine_config: EngineConfig,
     ) -> (Arc<Noc>, Vec<tokio::task::JoinHandle<()>>) {
         let (results, mut incoming) = mpsc::channel(4096);
         let noc = Arc::new(Noc {
@@ -115,6 +118,7 @@ impl Noc {
             metrics,
             detections,
             inventory,
+            engine_config,
             engines: Mutex::new(HashMap::new()),
             checks: Mutex::new(HashMap::new()),
             changed: Notify::new(),
@@ -271,11 +275,11 @@ impl Noc {
                 let tenant = setup.tenant;
                 let events = match engines.entry(tenant) {
                     std::collections::hash_map::Entry::Occupied(e) => {
-                        retune(tenant, e.into_mut(), setup)
+                        retune(tenant, e.into_mut(), setup, &self.engine_config)
                     }
                     std::collections::hash_map::Entry::Vacant(v) => {
                         let (mut engine, events) = self.new_engine(tenant, setup.rules.clone())?;
-                        retune(tenant, &mut engine, setup);
+                        retune(tenant, &mut engine, setup, &self.engine_config);
                         v.insert(engine);
                         events
                     }
@@ -324,12 +328,12 @@ impl Noc {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&tenant);
         if let Some(snapshot) = saved {
-            match Engine::restore(rules.clone(), EngineConfig::default(), &snapshot) {
+            match Engine::restore(rules.clone(), self.engine_config.clone(), &snapshot) {
                 Ok(restored) => return Ok(restored),
                 Err(e) => tracing::warn!(tenant = %tenant, error = %e, "NOC state not restored"),
             }
         }
-        Ok((Engine::new(rules, EngineConfig::default())?, Vec::new()))
+        Ok((Engine::new(rules, self.engine_config.clone())?, Vec::new()))
     }
 
     /// Writes every engine's state to the data directory.
@@ -751,10 +755,15 @@ struct TenantSetup {
 /// rebuild it from its own snapshot, so the alerts of unchanged rules go
 /// on and those of removed or changed rules are closed (the returned
 /// events say so).
-fn retune(tenant: TenantId, engine: &mut Engine, setup: TenantSetup) -> Vec<AlertEvent> {
+fn retune(
+    tenant: TenantId,
+    engine: &mut Engine,
+    setup: TenantSetup,
+    config: &EngineConfig,
+) -> Vec<AlertEvent> {
     let mut events = Vec::new();
     if !engine.rules().eq(setup.rules.iter()) {
-        match Engine::restore(setup.rules, EngineConfig::default(), &engine.snapshot()) {
+        match Engine::restore(setup.rules, config.clone(), &engine.snapshot()) {
             Ok((rebuilt, closed)) => {
                 *engine = rebuilt;
                 events = closed;
