@@ -271,8 +271,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 4);
-        assert_eq!(MIGRATIONS.len(), 4);
+        assert_eq!(version(&path).await, 5);
+        assert_eq!(MIGRATIONS.len(), 5);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -337,7 +337,7 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 4);
+        assert_eq!(version(&path).await, 5);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
