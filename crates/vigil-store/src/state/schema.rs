@@ -343,6 +343,6 @@ mod tests {
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 4);
+        assert_eq!(version(&path).await, 5);
     }
 }
