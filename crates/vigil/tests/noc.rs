@@ -192,8 +192,9 @@ interval = "1s"
     );
 }
 
-/// A real net-snmp agent polled by an `snmp` check: its uptime and its
-/// interfaces land in the metric store, and sysUpTime matches snmpget's.
+/// A real net-snmp agent polled by `snmp` checks over v2c and over v3
+/// authPriv (SHA-256, AES): its uptime and its interfaces land in the
+/// metric store, and sysUpTime matches snmpget's over both.
 #[test]
 fn snmpd_is_polled_into_the_metric_store() {
     const SNMPD: &str = "/usr/sbin/snmpd";
@@ -208,7 +209,9 @@ fn snmpd_is_polled_into_the_metric_store() {
     let agent_dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         agent_dir.path().join("snmpd.conf"),
-        "rocommunity vigiltest 127.0.0.1\nsysName vigil-noc-test\n",
+        "rocommunity vigiltest 127.0.0.1\nsysName vigil-noc-test\n\
+         createUser vigilv3 SHA-256 \"v3-auth-secret\" AES \"v3-priv-secret\"\n\
+         rouser vigilv3 priv\n",
     )
     .expect("snmpd.conf");
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
@@ -256,6 +259,23 @@ target = "127.0.0.1:{port}"
 community = "vigiltest"
 interval = "1s"
 timeout = "900ms"
+
+[[assets]]
+tenant = "acme"
+name = "switch1-v3"
+address = "127.0.0.1"
+
+[[checks]]
+tenant = "acme"
+asset = "switch1-v3"
+kind = "snmp"
+target = "127.0.0.1:{port}"
+user = "vigilv3"
+auth_protocol = "sha256"
+auth_password = "v3-auth-secret"
+priv_password = "v3-priv-secret"
+interval = "1s"
+timeout = "900ms"
 "#
         ),
     )
@@ -263,29 +283,40 @@ timeout = "900ms"
     let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
     let read = server.token("acme", "read");
     let series = |expr: &str| server.metrics(&read, expr, None);
-    let uptime = wait_for("the agent's uptime", || {
-        series("vigil_uptime_seconds{asset=\"switch1\"}")
-    });
-    let ours = uptime["series"][0]["points"]
-        .as_array()
-        .and_then(|p| p.last())
-        .and_then(|p| p[1].as_f64())
-        .expect("an uptime");
-    let theirs = std::process::Command::new("snmpget")
-        .args(["-v2c", "-c", "vigiltest", "-Ovqt"])
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("1.3.6.1.2.1.1.3.0")
-        .output()
-        .expect("snmpget");
-    let ticks: f64 = String::from_utf8_lossy(&theirs.stdout)
-        .trim()
-        .parse()
-        .expect("snmpget's ticks");
-    assert!(
-        ours <= ticks / 100.0 && ticks / 100.0 - ours < 30.0,
-        "sysUpTime: ours {ours} s, snmpget's {} s",
-        ticks / 100.0
-    );
+    // Over v2c and over SNMPv3 authPriv (SHA-256, AES), Vigil's sysUpTime
+    // is snmpget's (read after ours, so at most a little ahead).
+    let agent = format!("127.0.0.1:{port}");
+    let v2c: &[&str] = &["-v2c", "-c", "vigiltest"];
+    let v3: &[&str] = &[
+        "-v3",
+        "-l",
+        "authPriv",
+        "-u",
+        "vigilv3",
+        "-a",
+        "SHA-256",
+        "-A",
+        "v3-auth-secret",
+        "-x",
+        "AES",
+        "-X",
+        "v3-priv-secret",
+    ];
+    for (asset, security) in [("switch1", v2c), ("switch1-v3", v3)] {
+        let uptime = wait_for("the agent's uptime", || {
+            series(&format!("vigil_uptime_seconds{{asset=\"{asset}\"}}"))
+        });
+        let ours = uptime["series"][0]["points"]
+            .as_array()
+            .and_then(|p| p.last())
+            .and_then(|p| p[1].as_f64())
+            .expect("an uptime");
+        let theirs = snmpget_uptime(&agent, security);
+        assert!(
+            ours <= theirs && theirs - ours < 30.0,
+            "{asset}: sysUpTime ours {ours} s, snmpget's {theirs} s"
+        );
+    }
     let lo = wait_for("the loopback interface", || {
         series("ifOperStatus{asset=\"switch1\",ifName=\"lo\"}")
     });
@@ -300,6 +331,20 @@ timeout = "900ms"
     wait_for("a traffic rate", || {
         series("vigil_if_in_bps{asset=\"switch1\",ifName=\"lo\"}")
     });
+}
+
+/// sysUpTime.0 in seconds, as net-snmp's `snmpget` reads it.
+fn snmpget_uptime(agent: &str, security: &[&str]) -> f64 {
+    let out = std::process::Command::new("snmpget")
+        .args(security)
+        .args(["-Ovqt", agent, "1.3.6.1.2.1.1.3.0"])
+        .output()
+        .expect("snmpget");
+    let ticks: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("snmpget's ticks: {}", String::from_utf8_lossy(&out.stderr)));
+    ticks / 100.0
 }
 
 /// `snmptrap` (net-snmp) sends a linkDown to a trap listener: it becomes a
