@@ -39,7 +39,9 @@
 //! no ancestor has reachability checks (no added latency), nor for an
 //! ancestor whose checks have not reported within `stale_after` before the
 //! condition began (a removed check must not delay every page behind it),
-//! nor for one the engine has not seen a result of yet. Ticks release the
+//! nor for one the engine has not seen a result of yet unless the topology
+//! says it has reachability checks configured ([`Topology::with_watched`]:
+//! after a fresh start, their first results are on their way). Ticks release the
 //! pages whose wait ran out. After a restore, held pages wait again from
 //! the first moment the engine runs (it saw nothing while it was down, and
 //! the ancestors' checks start over). Precedence: maintenance, parent,
@@ -951,11 +953,14 @@ impl Engine {
         }
         let began = track.began.or(track.waiting_since).unwrap_or(self.now);
         let fresh = began.saturating_sub(self.config.stale_after.as_ms());
-        self.topology.ancestors(&track.asset).find(|a| {
-            self.reach_last
-                .get(*a)
-                .is_some_and(|&last| last < began && last >= fresh)
-        })
+        self.topology
+            .ancestors(&track.asset)
+            .find(|a| match self.reach_last.get(*a) {
+                Some(&last) => last < began && last >= fresh,
+                // Never answered: wait only where a check is configured
+                // (its first result is on its way after a fresh start).
+                None => self.topology.is_watched(a),
+            })
     }
 
     /// What should be shown for a key now, and since when it waits for

@@ -14,6 +14,11 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Topology {
     parents: BTreeMap<String, String>,
     tags: BTreeMap<String, BTreeSet<String>>,
+    /// Assets with reachability checks configured, whether or not a result
+    /// came yet: a child's page waits for them even before their first
+    /// result (after a fresh start).
+    #[serde(default)]
+    watched: BTreeSet<String>,
 }
 
 /// A topology that cannot be used.
@@ -31,6 +36,7 @@ impl Topology {
         let topology = Topology {
             parents,
             tags: BTreeMap::new(),
+            watched: BTreeSet::new(),
         };
         topology.check_acyclic()?;
         Ok(topology)
@@ -40,6 +46,17 @@ impl Topology {
     pub fn with_tags(mut self, tags: BTreeMap<String, BTreeSet<String>>) -> Topology {
         self.tags = tags;
         self
+    }
+
+    /// Adds the assets that have reachability checks (see `watched`).
+    pub fn with_watched(mut self, watched: BTreeSet<String>) -> Topology {
+        self.watched = watched;
+        self
+    }
+
+    /// Whether the asset has reachability checks configured.
+    pub fn is_watched(&self, asset: &str) -> bool {
+        self.watched.contains(asset)
     }
 
     pub fn parent(&self, asset: &str) -> Option<&str> {

@@ -186,6 +186,45 @@ fn no_wait_without_a_checked_ancestor_or_when_turned_off() {
 }
 
 #[test]
+fn a_watched_router_is_waited_for_before_its_first_result() {
+    // A fresh start: r1's ping is configured but has not run yet.
+    let topology = star("r1", 1).with_watched(["r1".to_string()].into());
+    let mut e = engine(builtin_rules());
+    e.set_topology(topology);
+    let mut ev = Vec::new();
+    for s in [1, 2, 3] {
+        ev.extend(check(&mut e, "ping:h0", "icmp", "h0", s * SEC, false));
+    }
+    assert_eq!(count(&ev, "fired"), 0, "{ev:?}");
+    assert_eq!(
+        held_by(&ev, "host-down|h0|ping:h0"),
+        [SuppressedBy::AwaitingParent("r1".into())]
+    );
+    // Its first result: down. The host never pages.
+    ev = check(&mut e, "ping:r1", "icmp", "r1", 20 * SEC, false);
+    assert_eq!(
+        held_by(&ev, "host-down|h0|ping:h0"),
+        [SuppressedBy::Parent("r1".into())]
+    );
+    // Unwatched and never seen: no wait, as before.
+    let mut e = engine(builtin_rules());
+    e.set_topology(star("r1", 1));
+    let mut ev = Vec::new();
+    for s in [1, 2, 3] {
+        ev.extend(check(&mut e, "ping:h0", "icmp", "h0", s * SEC, false));
+    }
+    assert_eq!(count(&ev, "fired"), 1, "{ev:?}");
+    // Watched but silent: the wait still runs out.
+    let mut e = engine(builtin_rules());
+    e.set_topology(star("r1", 1).with_watched(["r1".to_string()].into()));
+    for s in [1, 2, 3] {
+        check(&mut e, "ping:h0", "icmp", "h0", s * SEC, false);
+    }
+    let ev = e.tick(3 * SEC + 90 * SEC);
+    assert_eq!(count(&ev, "fired"), 1, "{ev:?}");
+}
+
+#[test]
 fn dependency_wait_reads_from_config_and_defaults() {
     let config: EngineConfig =
         serde_json::from_value(serde_json::json!({"dependency_wait": "2m"})).expect("config");

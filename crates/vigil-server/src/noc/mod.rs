@@ -265,7 +265,8 @@ impl Noc {
         tenants.dedup();
         let mut setups = Vec::new();
         for tenant in tenants {
-            setups.push(self.tenant_setup(tenant).await?);
+            let watched = self.watched_assets(tenant, wanted.values());
+            setups.push(self.tenant_setup(tenant, watched).await?);
         }
         self.schedule(wanted);
         let mut pending = Vec::new();
@@ -295,7 +296,25 @@ impl Noc {
 
     /// What a tenant's engine should run, from the inventory: the assets'
     /// parents and tags, the tenant's rules and maintenance windows.
-    async fn tenant_setup(&self, tenant: TenantId) -> anyhow::Result<TenantSetup> {
+    /// A tenant's assets with reachability checks scheduled: a child's
+    /// page waits for their results even before their first one.
+    fn watched_assets<'a>(
+        &self,
+        tenant: TenantId,
+        checks: impl Iterator<Item = &'a CheckMeta>,
+    ) -> BTreeSet<String> {
+        let kinds = &self.engine_config.reachability_kinds;
+        checks
+            .filter(|m| m.tenant == tenant && kinds.contains(&m.kind))
+            .map(|m| m.asset.clone())
+            .collect()
+    }
+
+    async fn tenant_setup(
+        &self,
+        tenant: TenantId,
+        watched: BTreeSet<String>,
+    ) -> anyhow::Result<TenantSetup> {
         let assets = self.inventory.list_assets(tenant).await?;
         let parents: BTreeMap<String, String> = assets
             .iter()
@@ -310,6 +329,7 @@ impl Noc {
             tenant,
             parents,
             tags,
+            watched,
             rules,
             windows,
         })
@@ -747,6 +767,8 @@ struct TenantSetup {
     tenant: TenantId,
     parents: BTreeMap<String, String>,
     tags: BTreeMap<String, BTreeSet<String>>,
+    /// Assets with reachability checks scheduled.
+    watched: BTreeSet<String>,
     rules: Vec<RuleSpec>,
     windows: Vec<MaintenanceWindow>,
 }
@@ -773,7 +795,9 @@ fn retune(
         }
     }
     match Topology::new(setup.parents) {
-        Ok(topology) => engine.set_topology(topology.with_tags(setup.tags)),
+        Ok(topology) => {
+            engine.set_topology(topology.with_tags(setup.tags).with_watched(setup.watched))
+        }
         Err(e) => tracing::error!(tenant = %tenant, error = %e, "asset parents refused"),
     }
     if let Err(e) = engine.set_windows(setup.windows) {
