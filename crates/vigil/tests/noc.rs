@@ -53,10 +53,9 @@ fn a_service_down_pages_once_and_resolves_by_itself() {
         .expect("a free port");
     let service = Service::start(addr);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Server::start_with_toml(
+        dir.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -75,9 +74,7 @@ interval = "1s"
 timeout = "500ms"
 "#
         ),
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
 
     let up = wait_for("the check's samples", || {
@@ -141,10 +138,9 @@ fn node_exporter_is_scraped_into_the_metric_store() {
             .expect("start node exporter"),
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Server::start_with_toml(
+        dir.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -162,9 +158,7 @@ target = "http://127.0.0.1:{port}/metrics"
 interval = "1s"
 "#
         ),
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
     let answer = wait_for("node_exporter's memory total", || {
         server.metrics(&read, "node_memory_MemTotal_bytes{asset=\"srv1\"}", None)
@@ -237,10 +231,9 @@ fn snmpd_is_polled_into_the_metric_store() {
             .expect("start snmpd"),
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Server::start_with_toml(
+        dir.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -278,9 +271,7 @@ interval = "1s"
 timeout = "900ms"
 "#
         ),
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
     let series = |expr: &str| server.metrics(&read, expr, None);
     // Over v2c and over SNMPv3 authPriv (SHA-256, AES), Vigil's sysUpTime
@@ -364,10 +355,9 @@ fn snmp_traps_become_events() {
         .expect("a free udp port")
         .port();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Server::start_with_toml(
+        dir.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -378,9 +368,7 @@ tenant = "acme"
 communities = ["public"]
 "#
         ),
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
     let status = std::process::Command::new("snmptrap")
         .args(["-v", "2c", "-c", "public"])

@@ -149,10 +149,9 @@ fn nginx_and_unbound_are_checked_and_an_expiring_certificate_alerts() {
     let _nginx = nginx(peers.path(), https);
     let _unbound = unbound(peers.path(), dns);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    let server = Server::start_with_toml(
+        dir.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -182,9 +181,7 @@ interval = "1s"
 "#,
             ca = peers.path().join("ca.pem").display()
         ),
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
     let query = |expr: &str| server.metrics(&read, expr, None);
     let days = wait_for("the certificate's days to expiry", || {

@@ -365,10 +365,9 @@ impl Drop for Lab {
 /// The server with one asset, `edge1`, polled over SNMP every second;
 /// `extra` is appended to its config.
 fn serve(lab: &Lab, data: &tempfile::TempDir, extra: &str) -> Server {
-    let config = data.path().join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    Server::start_with_toml(
+        data.path(),
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -391,8 +390,6 @@ timeout = "900ms"
             agent = lab.agent_addr
         ),
     )
-    .expect("config");
-    Server::start_with_config(&data.path().join("data"), config.to_str().expect("path"))
 }
 
 /// The newest value of `metric` for one interface of edge1.

@@ -168,9 +168,8 @@ fn a_router_down_pages_once_and_holds_back_the_host_behind_it() {
     }
     let lab = Lab::build();
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("vigil.toml");
-    std::fs::write(
-        &config,
+    let server = Server::start_with_toml(
+        dir.path(),
         r#"
 [[tenants]]
 name = "acme"
@@ -202,9 +201,7 @@ kind = "icmp"
 target = "10.77.1.2"
 interval = "1s"
 "#,
-    )
-    .expect("config");
-    let server = Server::start_with_config(&dir.path().join("data"), config.to_str().unwrap());
+    );
     let read = server.token("acme", "read");
     // Both answer first (the engine waits only for a parent whose check it
     // has seen).

@@ -22,10 +22,9 @@ fn closed_port() -> std::net::SocketAddr {
 /// A config with tenant acme, asset app01 and a failing TCP check every
 /// second, plus `extra`.
 fn start(dir: &std::path::Path, extra: &str) -> Server {
-    let config = dir.join("vigil.toml");
-    std::fs::write(
-        &config,
-        format!(
+    Server::start_with_toml(
+        dir,
+        &format!(
             r#"
 [[tenants]]
 name = "acme"
@@ -48,8 +47,6 @@ timeout = "500ms"
             closed_port()
         ),
     )
-    .expect("config");
-    Server::start_with_config(&dir.join("data"), config.to_str().unwrap())
 }
 
 fn send(server: &Server, method: &str, path: &str, token: &str, body: Option<Value>) -> Value {

@@ -39,6 +39,15 @@ impl Server {
         Self::launch(data, Some(config), &[])
     }
 
+    /// Writes `toml` to `dir/vigil.toml` and starts on it, the data in
+    /// `dir/data`.
+    pub fn start_with_toml(dir: &Path, toml: &str) -> Server {
+        let config = dir.join("vigil.toml");
+        std::fs::write(&config, toml).expect("write the config");
+        let config = config.to_str().expect("a UTF-8 path").to_string();
+        Self::start_with_config(&dir.join("data"), &config)
+    }
+
     fn launch(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
         if let Some(config) = config {
