@@ -15,6 +15,7 @@
 //! Topology (each asset's parent) comes from the inventory, so a router
 //! that goes down gives one alert, and the hosts behind it are held back.
 
+pub mod alerts;
 pub mod definitions;
 pub mod scrape;
 pub mod snmp;
@@ -34,9 +35,7 @@ use vigil_metrics::{MetricStore, Sample, SeriesKey};
 use vigil_noc::{
     AlertEvent, Engine, EngineConfig, MaintenanceWindow, Observation, RuleSpec, SeriesRef, Topology,
 };
-use vigil_store::state::{
-    DetectionStore, Entities, InventoryStore, NewAlert, ResolvedAlert, Severity, Team,
-};
+use vigil_store::state::{DetectionStore, InventoryStore};
 
 /// Checks running at once, at most.
 const MAX_RUNNING: usize = 512;
@@ -660,105 +659,9 @@ impl Noc {
         self.observe(meta.tenant, &observations).await;
     }
 
-    /// Records what the engine decided: pages as NOC alerts, held-back ones
-    /// as suppressed alerts (shown with the reason, paging nobody), clears
-    /// as resolutions.
+    /// Records what the engine decided (see [`alerts::record`]).
     async fn apply(&self, tenant: TenantId, events: Vec<AlertEvent>) {
-        let mut fired = Vec::new();
-        let mut resolved = Vec::new();
-        let mut held = Vec::new();
-        for event in events {
-            match event {
-                AlertEvent::Fired {
-                    key,
-                    rule,
-                    asset,
-                    severity,
-                    title,
-                    description,
-                    time,
-                    note,
-                    ..
-                } => fired.push(NewAlert {
-                    tenant,
-                    team: Team::Noc,
-                    rule_id: rule,
-                    rule_title: title,
-                    severity: severity_of(severity),
-                    tags: Vec::new(),
-                    entities: entities(&asset, &key),
-                    event_id: None,
-                    description: match note {
-                        Some(note) => format!("{description} ({note})"),
-                        None => description,
-                    },
-                    time: Timestamp(time.saturating_mul(1000)),
-                }),
-                AlertEvent::Resolved {
-                    key,
-                    rule,
-                    asset,
-                    time,
-                    reason,
-                }
-                | AlertEvent::Withdrawn {
-                    key,
-                    rule,
-                    asset,
-                    time,
-                    reason,
-                    ..
-                } => resolved.push(ResolvedAlert {
-                    tenant,
-                    rule_id: rule,
-                    entities: entities(&asset, &key),
-                    reason,
-                    time: Timestamp(time.saturating_mul(1000)),
-                }),
-                AlertEvent::Suppressed {
-                    key,
-                    rule,
-                    asset,
-                    severity,
-                    title,
-                    by,
-                    note,
-                    time,
-                } => {
-                    tracing::info!(tenant = %tenant, %key, ?by, %note, "NOC alert held back");
-                    held.push((
-                        NewAlert {
-                            tenant,
-                            team: Team::Noc,
-                            rule_id: rule,
-                            rule_title: title,
-                            severity: severity_of(severity),
-                            tags: Vec::new(),
-                            entities: entities(&asset, &key),
-                            event_id: None,
-                            description: String::new(),
-                            time: Timestamp(time.saturating_mul(1000)),
-                        },
-                        note,
-                    ));
-                }
-            }
-        }
-        if !fired.is_empty() {
-            if let Err(e) = self.detections.record_alerts(&fired).await {
-                tracing::error!(error = %e, "recording NOC alerts failed");
-            }
-        }
-        if !held.is_empty() {
-            if let Err(e) = self.detections.suppress_alerts(&held).await {
-                tracing::error!(error = %e, "recording held-back NOC alerts failed");
-            }
-        }
-        if !resolved.is_empty() {
-            if let Err(e) = self.detections.resolve_alerts(&resolved).await {
-                tracing::error!(error = %e, "resolving NOC alerts failed");
-            }
-        }
+        alerts::record(self.detections.as_ref(), tenant, events).await;
     }
 }
 
@@ -847,27 +750,6 @@ fn samples_of<'a>(
             value: *value,
         }
     })
-}
-
-/// A NOC alert is about its asset, and the engine's key tells its
-/// resource (the check or series) apart.
-fn entities(asset: &str, key: &str) -> Entities {
-    Entities {
-        host: Some(asset.to_string()),
-        user: None,
-        source_ip: None,
-        resource: Some(key.to_string()),
-    }
-}
-
-fn severity_of(severity: vigil_noc::Severity) -> Severity {
-    match severity {
-        vigil_noc::Severity::Info => Severity::Info,
-        vigil_noc::Severity::Low => Severity::Low,
-        vigil_noc::Severity::Medium => Severity::Medium,
-        vigil_noc::Severity::High => Severity::High,
-        vigil_noc::Severity::Critical => Severity::Critical,
-    }
 }
 
 #[cfg(test)]
