@@ -62,9 +62,7 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
     assert_eq!(asset.status(), 201);
     // The check scrapes a closed port once a day: it runs once, now, so
     // its status (down, with the reason) is there to leak, and stays put.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    let closed = format!("127.0.0.1:{}", common::peers::free_tcp_port());
     let check: Value = server
         .post("/api/v1/checks", &server.admin)
         .query(&[("tenant", "bravo")])

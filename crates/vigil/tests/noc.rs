@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::peers::{free_tcp_port, free_udp_port, missing_programs, runnable};
 use common::{wait_for, KillOnDrop, Server};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,9 +49,7 @@ impl Service {
 
 #[test]
 fn a_service_down_pages_once_and_resolves_by_itself() {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    let addr = SocketAddr::from(([127, 0, 0, 1], free_tcp_port()));
     let service = Service::start(addr);
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start_with_toml(
@@ -117,18 +116,11 @@ timeout = "500ms"
 #[test]
 fn node_exporter_is_scraped_into_the_metric_store() {
     const BINARY: &str = "/usr/bin/prometheus-node-exporter";
-    if !std::path::Path::new(BINARY).exists() {
-        assert!(
-            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-            "{BINARY} is missing and VIGIL_REQUIRE_PEERS is set"
-        );
-        eprintln!("SKIPPED: {BINARY} is missing (scripts/test installs it)");
+    let test = "node_exporter_is_scraped_into_the_metric_store";
+    if !runnable(test, missing_programs(&["prometheus-node-exporter"])) {
         return;
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
+    let port = free_tcp_port();
     let _exporter = KillOnDrop(
         std::process::Command::new(BINARY)
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
@@ -192,12 +184,8 @@ interval = "1s"
 #[test]
 fn snmpd_is_polled_into_the_metric_store() {
     const SNMPD: &str = "/usr/sbin/snmpd";
-    if !std::path::Path::new(SNMPD).exists() || !std::path::Path::new("/usr/bin/snmpget").exists() {
-        assert!(
-            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-            "snmpd or snmpget is missing and VIGIL_REQUIRE_PEERS is set"
-        );
-        eprintln!("SKIPPED: snmpd/snmpget missing (scripts/test installs snmpd and snmp)");
+    let test = "snmpd_is_polled_into_the_metric_store";
+    if !runnable(test, missing_programs(&["snmpd", "snmpget"])) {
         return;
     }
     let agent_dir = tempfile::tempdir().expect("tempdir");
@@ -208,10 +196,7 @@ fn snmpd_is_polled_into_the_metric_store() {
          rouser vigilv3 priv\n",
     )
     .expect("snmpd.conf");
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free udp port")
-        .port();
+    let port = free_udp_port();
     let persist = agent_dir.path().join("persist");
     let _agent = KillOnDrop(
         std::process::Command::new(SNMPD)
@@ -342,18 +327,10 @@ fn snmpget_uptime(agent: &str, security: &[&str]) -> f64 {
 /// searchable event of the listener's tenant, with its varbinds.
 #[test]
 fn snmp_traps_become_events() {
-    if !std::path::Path::new("/usr/bin/snmptrap").exists() {
-        assert!(
-            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-            "snmptrap is missing and VIGIL_REQUIRE_PEERS is set"
-        );
-        eprintln!("SKIPPED: snmptrap is missing (scripts/test installs snmp)");
+    if !runnable("snmp_traps_become_events", missing_programs(&["snmptrap"])) {
         return;
     }
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("a free udp port")
-        .port();
+    let port = free_udp_port();
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start_with_toml(
         dir.path(),

@@ -6,8 +6,8 @@
 
 mod common;
 
+use common::peers::{free_tcp_port, free_udp_port, missing_programs, runnable};
 use common::{wait_for, KillOnDrop, Server};
-use std::net::{TcpListener, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -57,20 +57,6 @@ fn certificates(dir: &Path, days: u32) {
         .arg(d("ext.cnf"))
         .arg("-out")
         .arg(d("server.pem")));
-}
-
-fn free_tcp() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port()
-}
-
-fn free_udp() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .expect("port")
-        .port()
 }
 
 fn nginx(dir: &Path, port: u16) -> KillOnDrop {
@@ -131,21 +117,13 @@ fn unbound(dir: &Path, port: u16) -> KillOnDrop {
 
 #[test]
 fn nginx_and_unbound_are_checked_and_an_expiring_certificate_alerts() {
-    let missing: Vec<&str> = ["/usr/sbin/nginx", "/usr/sbin/unbound", "/usr/bin/openssl"]
-        .into_iter()
-        .filter(|b| !Path::new(b).exists())
-        .collect();
-    if !missing.is_empty() {
-        assert!(
-            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-            "{missing:?} missing and VIGIL_REQUIRE_PEERS is set"
-        );
-        eprintln!("SKIPPED: {missing:?} missing (scripts/test installs nginx-light, unbound)");
+    let test = "nginx_and_unbound_are_checked_and_an_expiring_certificate_alerts";
+    if !runnable(test, missing_programs(&["nginx", "unbound", "openssl"])) {
         return;
     }
     let peers = tempfile::tempdir().expect("tempdir");
     certificates(peers.path(), 10);
-    let (https, dns) = (free_tcp(), free_udp());
+    let (https, dns) = (free_tcp_port(), free_udp_port());
     let _nginx = nginx(peers.path(), https);
     let _unbound = unbound(peers.path(), dns);
     let dir = tempfile::tempdir().expect("tempdir");

@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::peers::which;
+use common::peers::{missing_for_netns, runnable, which};
 use common::{wait_for, Server};
 use serde_json::Value;
 use std::net::UdpSocket;
@@ -45,43 +45,9 @@ const SYS_UPTIME: &str = ".1.3.6.1.2.1.1.3.0";
 /// OID, implied).
 const IF_TABLE_CACHE_TIMEOUT: &str = ".1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2";
 
-/// What the tests need, or why they cannot run here.
+/// Why the tests cannot run here, or `None`.
 fn missing() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false);
-    if !root {
-        return Some("needs root for network namespaces".into());
-    }
-    let absent: Vec<&str> = ["ip", "snmpd", "snmpget", "snmpset", "sysctl"]
-        .into_iter()
-        .filter(|bin| which(bin).is_none())
-        .collect();
-    (!absent.is_empty()).then(|| {
-        format!(
-            "missing {} (scripts/test installs iproute2, snmpd and snmp)",
-            absent.join(", ")
-        )
-    })
-}
-
-/// `true` when the test can run; otherwise says why it is skipped (or
-/// fails, when `VIGIL_REQUIRE_PEERS` is set).
-fn runnable(test: &str) -> bool {
-    let Some(why) = missing() else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-        "{test}: {why}, and VIGIL_REQUIRE_PEERS is set"
-    );
-    eprintln!("SKIPPED {test}: {why}");
-    false
+    missing_for_netns(&["snmpd", "snmpget", "snmpset", "sysctl"])
 }
 
 fn run(program: &str, args: &[&str]) -> std::process::Output {
@@ -432,7 +398,10 @@ fn wait_long<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T
 /// resolves by itself and says why.
 #[test]
 fn an_interface_down_pages_unless_it_was_shut_and_resolves_when_back() {
-    if !runnable("an_interface_down_pages_unless_it_was_shut_and_resolves_when_back") {
+    if !runnable(
+        "an_interface_down_pages_unless_it_was_shut_and_resolves_when_back",
+        missing(),
+    ) {
         return;
     }
     let mut lab = Lab::build(0);
@@ -550,7 +519,10 @@ condition = { kind = "threshold", metric = "vigil_if_utilization_percent", op = 
 /// that link (and no other); quiet again, the alert resolves.
 #[test]
 fn traffic_over_a_slow_link_reads_as_saturation_and_pages() {
-    if !runnable("traffic_over_a_slow_link_reads_as_saturation_and_pages") {
+    if !runnable(
+        "traffic_over_a_slow_link_reads_as_saturation_and_pages",
+        missing(),
+    ) {
         return;
     }
     let mut lab = Lab::build(1);

@@ -16,6 +16,7 @@
 
 mod common;
 
+use common::peers::{missing_for_netns, runnable};
 use common::{wait_for, Server};
 use serde_json::Value;
 use std::cell::RefCell;
@@ -127,23 +128,6 @@ impl Drop for Lab {
     }
 }
 
-fn runnable() -> Option<String> {
-    let root = std::fs::read_to_string("/proc/self/status")
-        .ok()?
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        .unwrap_or(false);
-    if !root {
-        return Some("needs root for network namespaces".into());
-    }
-    let ip = Command::new("ip").arg("-V").output();
-    if ip.map(|o| !o.status.success()).unwrap_or(true) {
-        return Some("needs the ip command (iproute2)".into());
-    }
-    None
-}
-
 fn alerts_of<'a>(answer: &'a Value, host: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
     answer["alerts"]
         .as_array()
@@ -158,12 +142,8 @@ fn alert_of<'a>(answer: &'a Value, host: &'a str) -> Option<&'a Value> {
 
 #[test]
 fn a_router_down_pages_once_and_holds_back_the_host_behind_it() {
-    if let Some(why) = runnable() {
-        assert!(
-            std::env::var_os("VIGIL_REQUIRE_PEERS").is_none(),
-            "{why}, and VIGIL_REQUIRE_PEERS is set"
-        );
-        eprintln!("SKIPPED a_router_down_pages_once_and_holds_back_the_host_behind_it: {why}");
+    let test = "a_router_down_pages_once_and_holds_back_the_host_behind_it";
+    if !runnable(test, missing_for_netns(&[])) {
         return;
     }
     let lab = Lab::build();

@@ -8,16 +8,9 @@
 
 mod common;
 
+use common::peers::free_tcp_port;
 use common::Server;
 use serde_json::{json, Value};
-use std::net::TcpListener;
-
-/// A loopback address with nothing listening (bound, then let go).
-fn closed_port() -> std::net::SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
 
 /// A config with tenant acme, asset app01 and a failing TCP check every
 /// second, plus `extra`.
@@ -39,12 +32,13 @@ tags = ["web"]
 tenant = "acme"
 asset = "app01"
 kind = "tcp"
-target = "{}"
+target = "127.0.0.1:{}"
 interval = "1s"
 timeout = "500ms"
 {extra}
 "#,
-            closed_port()
+            // A loopback port nobody listens on.
+            free_tcp_port()
         ),
     )
 }

@@ -76,7 +76,14 @@ pub fn missing(peers: &[Peer]) -> Option<String> {
 /// `true` when the test can go on; otherwise prints why it is skipped and
 /// returns `false` (or panics when `VIGIL_REQUIRE_PEERS` is set, as on CI).
 pub fn skip_unless(test: &str, peers: &[Peer]) -> bool {
-    match missing(peers) {
+    runnable(test, missing(peers))
+}
+
+/// `true` when nothing is `missing`; otherwise prints why `test` is
+/// skipped and returns `false` (or panics when `VIGIL_REQUIRE_PEERS` is
+/// set, as on CI).
+pub fn runnable(test: &str, missing: Option<String>) -> bool {
+    match missing {
         None => true,
         Some(why) => {
             if std::env::var_os("VIGIL_REQUIRE_PEERS").is_some() {
@@ -86,6 +93,32 @@ pub fn skip_unless(test: &str, peers: &[Peer]) -> bool {
             false
         }
     }
+}
+
+/// Why a network-namespace lab cannot run here (not root, `ip` or one of
+/// `bins` missing), or `None`.
+pub fn missing_for_netns(bins: &[&str]) -> Option<String> {
+    if !is_root() {
+        return Some("needs root for network namespaces".into());
+    }
+    let all: Vec<&str> = ["ip"].iter().chain(bins).copied().collect();
+    missing_programs(&all)
+}
+
+/// The programs of `bins` that are not installed, said as a reason, or
+/// `None` when all are.
+pub fn missing_programs(bins: &[&str]) -> Option<String> {
+    let missing: Vec<&str> = bins
+        .iter()
+        .copied()
+        .filter(|b| which(b).is_none())
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "missing {} (scripts/test installs them)",
+            missing.join(", ")
+        )
+    })
 }
 
 fn is_root() -> bool {
