@@ -441,9 +441,7 @@ impl StateStore for SqliteState {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!("token {id} not found")));
-        }
+        found(&done, || format!("token {id} not found"))?;
         Ok(())
     }
 
@@ -574,6 +572,17 @@ pub(super) fn kind(e: &sqlx::Error) -> Option<ErrorKind> {
     match e {
         sqlx::Error::Database(d) => Some(d.kind()),
         _ => None,
+    }
+}
+
+/// `NotFound` (with the message) when a statement touched no row.
+pub(super) fn found(
+    done: &sqlx::sqlite::SqliteQueryResult,
+    missing: impl FnOnce() -> String,
+) -> Result<(), StateError> {
+    match done.rows_affected() {
+        0 => Err(StateError::NotFound(missing())),
+        _ => Ok(()),
     }
 }
 

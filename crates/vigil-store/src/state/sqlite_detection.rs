@@ -4,7 +4,7 @@ use super::detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
     ResolvedAlert, StoredRule,
 };
-use super::sqlite::{db, get};
+use super::sqlite::{db, found, get};
 use super::{SqliteState, StateError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite};
@@ -286,11 +286,9 @@ impl DetectionStore for SqliteState {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!(
-                "no uploaded rule {rule_id:?} in this tenant"
-            )));
-        }
+        found(&done, || {
+            format!("no uploaded rule {rule_id:?} in this tenant")
+        })?;
         Ok(())
     }
 

@@ -3,7 +3,7 @@
 use super::inventory::{
     Asset, AssetSpec, Check, CheckRecord, Criticality, Definition, DefinitionKind, InventoryStore,
 };
-use super::sqlite::{db, get, kind};
+use super::sqlite::{db, found, get, kind};
 use super::{SqliteState, StateError};
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
@@ -164,9 +164,7 @@ impl InventoryStore for SqliteState {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!("no asset {name:?}")));
-        }
+        found(&done, || format!("no asset {name:?}"))?;
         Ok(())
     }
 
@@ -251,9 +249,7 @@ impl InventoryStore for SqliteState {
         .execute(&mut *tx)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!("no check {id}")));
-        }
+        found(&done, || format!("no check {id}"))?;
         let check = fetch_check(&mut tx, tenant, id)
             .await?
             .ok_or_else(|| StateError::NotFound(format!("no check {id}")))?;
@@ -268,9 +264,7 @@ impl InventoryStore for SqliteState {
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!("no check {id}")));
-        }
+        found(&done, || format!("no check {id}"))?;
         Ok(())
     }
 
@@ -348,12 +342,7 @@ impl InventoryStore for SqliteState {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!(
-                "no {} {name:?}",
-                kind.as_str()
-            )));
-        }
+        found(&done, || format!("no {} {name:?}", kind.as_str()))?;
         fetch_definition(&self.pool, tenant, kind, name).await
     }
 
@@ -372,12 +361,7 @@ impl InventoryStore for SqliteState {
         .execute(&self.pool)
         .await
         .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(StateError::NotFound(format!(
-                "no {} {name:?}",
-                kind.as_str()
-            )));
-        }
+        found(&done, || format!("no {} {name:?}", kind.as_str()))?;
         Ok(())
     }
 
