@@ -69,22 +69,13 @@ log="$work/server.log"
 config="$work/vigil.toml"
 mkdir -p "$data"
 server_pid=""
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 cleanup() {
     local rc=$?
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        for _ in $(seq 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    if [ "$rc" != 0 ] && [ -s "$log" ]; then
-        echo "--- last lines of the server log ($log):" >&2
-        tail -n 30 "$log" >&2
-    fi
+    stop_server "$server_pid"
+    show_log_on_error "$rc" "$log"
     if [ "$keep" = 1 ]; then
         echo "kept $work (data, server.log, vigil.toml)" >&2
     else

@@ -60,23 +60,13 @@ tool="$CARGO_TARGET_DIR/release/vigil-bench-ingest"
 data="$(mktemp -d -t vigil-bench-data.XXXXXX)"
 log="$(mktemp -t vigil-bench-server.XXXXXX.log)"
 server_pid=""
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 cleanup() {
     local rc=$?
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        kill "$server_pid" 2>/dev/null || true
-        # Give it 10 s to shut down cleanly, then force.
-        for _ in $(seq 100); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -9 "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    if [ "$rc" != 0 ] && [ -s "$log" ]; then
-        echo "--- last lines of the server log ($log):" >&2
-        tail -n 30 "$log" >&2
-    fi
+    stop_server "$server_pid"
+    show_log_on_error "$rc" "$log"
     if [ "$keep" = 1 ]; then
         echo "kept data dir $data and server log $log" >&2
     else
