@@ -148,11 +148,6 @@ impl EmbeddedEventStore {
         }
     }
 
-    /// Partitions opened by searches and stats since the store opened.
-    pub fn partitions_searched(&self) -> u64 {
-        self.partitions.searched()
-    }
-
     /// Appends waiting for the log writer, and batches waiting for the
     /// indexer.
     pub fn queue_depths(&self) -> (usize, usize) {
@@ -288,7 +283,6 @@ fn searchers(
     for (day, bounds) in partitions.overlapping(tenant, request.from, request.to)? {
         let key = PartitionKey { tenant, day };
         if let Some(partition) = partitions.get(key)? {
-            partitions.count_searched();
             out.push((key, bounds, partition.reader.searcher()));
         }
     }

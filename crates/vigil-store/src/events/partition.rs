@@ -126,8 +126,6 @@ pub struct Partitions {
     /// Each tenant's partitions (by day) and their event-time bounds, read
     /// from disk on the tenant's first use, then kept up to date here.
     catalog: RwLock<HashMap<TenantId, BTreeMap<i64, TimeBounds>>>,
-    /// Partitions opened for searches (a counter for tests and metrics).
-    searched: std::sync::atomic::AtomicU64,
 }
 
 fn index_err(context: &Path) -> impl FnOnce(tantivy::TantivyError) -> EventStoreError + '_ {
@@ -171,7 +169,6 @@ impl Partitions {
             schema,
             open: RwLock::new(HashMap::new()),
             catalog: RwLock::new(HashMap::new()),
-            searched: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -248,17 +245,6 @@ impl Partitions {
             .or_default()
             .insert(key.day, bounds);
         Ok(())
-    }
-
-    /// Counts a partition opened for a search.
-    pub fn count_searched(&self) {
-        self.searched
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Partitions opened for searches since the store opened.
-    pub fn searched(&self) -> u64 {
-        self.searched.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Reads the tenant's partitions and bounds from disk, once.
