@@ -225,7 +225,7 @@ fn search_blocking(
                 .map(|(time, address)| (time.unwrap_or(i64::MIN), i, address)),
         );
         // Stable: among equal times, earlier partitions and hits stay first.
-        hits.sort_by(|a, b| b.0.cmp(&a.0));
+        hits.sort_by_key(|hit| std::cmp::Reverse(hit.0));
         hits.truncate(limit);
     }
     for (_, i, address) in hits {
@@ -283,7 +283,11 @@ fn searchers(
     for (day, bounds) in partitions.overlapping(tenant, request.from, request.to)? {
         let key = PartitionKey { tenant, day };
         if let Some(partition) = partitions.get(key)? {
-            out.push((key, bounds, partition.reader.searcher()));
+            let searcher = partition.reader.searcher();
+            // Bounds read after the searcher hold all it sees (the indexer
+            // widens them before it commits), which the merge relies on.
+            let bounds = partitions.bounds(key)?.unwrap_or(bounds);
+            out.push((key, bounds, searcher));
         }
     }
     Ok(out)

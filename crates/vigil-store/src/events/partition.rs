@@ -219,7 +219,7 @@ impl Partitions {
             .collect();
         // Newest arrival first among equal bounds (a stable sort).
         out.reverse();
-        out.sort_by(|a, b| b.1.max.cmp(&a.1.max));
+        out.sort_by_key(|(_, bounds)| std::cmp::Reverse(bounds.max));
         Ok(out)
     }
 
