@@ -353,7 +353,12 @@ fn read_bounds(dir: &Path, day: i64) -> Result<TimeBounds, EventStoreError> {
 fn write_bounds(dir: &Path, bounds: TimeBounds) -> Result<(), EventStoreError> {
     let tmp = dir.join("bounds.json.tmp");
     let text = serde_json::to_vec(&bounds).unwrap_or_default();
-    let mut file = std::fs::File::create(&tmp).map_err(io_err(&tmp))?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    // Owner only, like everything in the data directory, whatever the umask.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(io_err(&tmp))?;
     file.write_all(&text).map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
     let path = dir.join(BOUNDS_FILE);
@@ -407,5 +412,25 @@ mod tests {
             read_bounds(dir.path(), 19_844).unwrap(),
             TimeBounds::default()
         );
+    }
+
+    proptest::proptest! {
+        /// Whatever times events claim, the bounds hold every one, and a
+        /// range that holds one of them is never pruned.
+        #[test]
+        fn bounds_never_prune_an_event_in_range(
+            times in proptest::collection::vec(proptest::num::i64::ANY, 1..20),
+            from in proptest::option::of(proptest::num::i64::ANY),
+            to in proptest::option::of(proptest::num::i64::ANY),
+        ) {
+            let bounds = times.iter().fold(TimeBounds::default(), |b, &t| b.widened(t));
+            for &t in &times {
+                proptest::prop_assert!(bounds.holds(t));
+                let in_range = from.is_none_or(|f| t >= f) && to.is_none_or(|e| t < e);
+                if in_range {
+                    proptest::prop_assert!(bounds.overlaps(from.map(Timestamp), to.map(Timestamp)));
+                }
+            }
+        }
     }
 }
