@@ -374,12 +374,13 @@ pub async fn retention_counts_from_arrival<S: EventStore>(open: impl Fn(&Path) -
     let store = open(dir.path());
     const Y2019: i64 = 1_546_300_800_000_000;
     const Y9999: i64 = 253_402_214_400_000_000; // 9999-12-31
-    let now = Timestamp::now();
     let events = vec![
         event(A, Y2019, json!({"what": "import"})),
         event(A, Y9999, json!({"what": "future"})),
     ];
     store.append(A, events).await.expect("append");
+    // After the append: the arrival is at most a day before, even at midnight.
+    let now = Timestamp::now();
     store.refresh().await.expect("refresh");
     let dropped = store.apply_retention(A, 90, now).await.expect("retention");
     assert_eq!(dropped, 0, "arrived today: kept, however old its events");
