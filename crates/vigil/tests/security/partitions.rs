@@ -77,7 +77,14 @@ fn many_days_in_one_request_make_one_partition() {
 
     let body = many_days_body();
     assert!(body.len() <= 66_000, "a ~64 KB request: {}", body.len());
+    let day_before = Timestamp::now().day();
     let r = server.ingest(&ingest, &body);
+    // A request that straddles midnight may also open the new day's.
+    let allowed = if Timestamp::now().day() == day_before {
+        1
+    } else {
+        2
+    };
     assert_eq!(r.status(), 200, "the events are fine, only their days many");
     let answer: Value = r.json().expect("answer");
     assert_eq!(answer["accepted"], DAYS);
@@ -103,7 +110,7 @@ fn many_days_in_one_request_make_one_partition() {
     assert_eq!(fresh["total"], 1, "B's event became searchable");
     assert_eq!(all["total"], DAYS, "every event of A is searchable");
     assert!(
-        created.len() <= 1,
+        created.len() <= allowed,
         "one request created {} partitions",
         created.len()
     );
