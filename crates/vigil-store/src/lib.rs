@@ -6,7 +6,7 @@
 //! - [`state`]: tenants, users, API tokens (SQLite embedded; SQL kept
 //!   portable for PostgreSQL).
 //! - [`events`]: the event store: a write-ahead log for durability and a
-//!   tantivy index per tenant and day for search.
+//!   tantivy index per tenant and day of arrival for search.
 
 pub mod events;
 pub mod state;

@@ -212,20 +212,43 @@ pub async fn hints_at_missing_fields<S: EventStore>(open: impl Fn(&Path) -> S) {
     );
 }
 
+/// A day of arrival for tests that simulate days passing: 2026-01-10 noon.
+const ARRIVAL: i64 = 1_768_046_400_000_000;
+
+fn ranged(from: i64, to: i64, limit: usize) -> SearchRequest {
+    SearchRequest {
+        from: Some(Timestamp(from)),
+        to: Some(Timestamp(to)),
+        ..search(Query::All, limit)
+    }
+}
+
+fn times(result: &super::SearchResult) -> Vec<i64> {
+    result.events.iter().map(|e| e.time.0).collect()
+}
+
 pub async fn retention_drops_old_days<S: EventStore>(open: impl Fn(&Path) -> S) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(dir.path());
-    let events = (0..10)
-        .map(|d| event(A, NOON - d * DAY, json!({"d": d})))
-        .collect();
-    store.append(A, events).await.expect("append");
+    // Ten days of arrivals of A, each of events of that day.
+    for d in 0..10 {
+        let events = vec![event(A, NOON - d * DAY, json!({"d": d}))];
+        store
+            .append_arrived(A, events, Timestamp(ARRIVAL - d * DAY))
+            .await
+            .expect("append");
+    }
     store
-        .append(B, vec![event(B, NOON - 9 * DAY, json!({"d": 9}))])
+        .append_arrived(
+            B,
+            vec![event(B, NOON - 9 * DAY, json!({"d": 9}))],
+            Timestamp(ARRIVAL - 9 * DAY),
+        )
         .await
         .expect("append");
     store.refresh().await.expect("refresh");
     let dropped = store
-        .apply_retention(A, 3, Timestamp(NOON))
+        .apply_retention(A, 3, Timestamp(ARRIVAL))
         .await
         .expect("retention");
     assert_eq!(dropped, 6);
@@ -239,6 +262,190 @@ pub async fn retention_drops_old_days<S: EventStore>(open: impl Fn(&Path) -> S) 
         .await
         .expect("search");
     assert_eq!(other.total, 1, "another tenant's retention is its own");
+}
+
+/// Events of 1,500 distinct days in one append land in one partition.
+pub async fn one_append_is_one_partition<S: EventStore>(open: impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    let events: Vec<Event> = (0..1500)
+        .map(|d| event(A, NOON - d * DAY, json!({"d": d})))
+        .collect();
+    store.append(A, events).await.expect("append");
+    store.refresh().await.expect("refresh");
+    let all = store
+        .search(A, search(Query::All, 2000))
+        .await
+        .expect("search");
+    assert_eq!(all.total, 1500);
+    assert_eq!(all.partitions_opened, 1, "one append, one partition");
+    let expected: Vec<i64> = (0..1500).map(|d| NOON - d * DAY).collect();
+    assert_eq!(times(&all), expected, "newest event time first");
+    // Each day is still found by its own time range.
+    for d in [0, 1, 700, 1499] {
+        let day = store
+            .search(A, ranged(NOON - d * DAY - HOUR, NOON - d * DAY + HOUR, 10))
+            .await
+            .expect("search");
+        assert_eq!(times(&day), vec![NOON - d * DAY], "day {d}");
+    }
+}
+
+/// Partitions of several arrival days hold overlapping event times: a time
+/// range finds exactly its events, newest first, and opens only the
+/// partitions whose event times overlap it.
+pub async fn time_ranges_prune_partitions_by_event_time<S: EventStore>(open: impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    const Y2019: i64 = 1_546_300_800_000_000; // 2019-01-01
+    let arrivals: [(i64, Vec<i64>); 3] = [
+        // An old import, then two days of live events that interleave.
+        (ARRIVAL - 2 * DAY, vec![Y2019, Y2019 + DAY, Y2019 + 2 * DAY]),
+        (ARRIVAL - DAY, vec![NOON, NOON + 2 * HOUR, NOON + 4 * HOUR]),
+        (ARRIVAL, vec![NOON + HOUR, NOON + 3 * HOUR, NOON + 5 * DAY]),
+    ];
+    for (arrival, ts) in &arrivals {
+        let events = ts.iter().map(|&t| event(A, t, json!({"t": t}))).collect();
+        store
+            .append_arrived(A, events, Timestamp(*arrival))
+            .await
+            .expect("append");
+    }
+    store.refresh().await.expect("refresh");
+    let all = store
+        .search(A, search(Query::All, 100))
+        .await
+        .expect("search");
+    let mut every: Vec<i64> = arrivals.iter().flat_map(|(_, ts)| ts.clone()).collect();
+    every.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(times(&all), every, "merged across partitions, newest first");
+    assert_eq!(all.partitions_opened, 3);
+    let page = store
+        .search(A, search(Query::All, 4))
+        .await
+        .expect("search");
+    assert_eq!(page.total, 9);
+    assert_eq!(times(&page), every[..4].to_vec());
+
+    let old = store
+        .search(A, ranged(Y2019, Y2019 + 2 * DAY, 10))
+        .await
+        .expect("search");
+    assert_eq!(times(&old), vec![Y2019 + DAY, Y2019]);
+    assert_eq!(old.total, 2);
+    assert_eq!(old.partitions_opened, 1, "only the import's partition");
+
+    let live = store
+        .search(A, ranged(NOON + HOUR, NOON + 4 * HOUR, 10))
+        .await
+        .expect("search");
+    assert_eq!(
+        times(&live),
+        vec![NOON + 3 * HOUR, NOON + 2 * HOUR, NOON + HOUR]
+    );
+    assert_eq!(
+        live.partitions_opened, 2,
+        "the two live days, not the import"
+    );
+
+    let none = store
+        .search(A, ranged(Y2019 + 10 * DAY, NOON - 10 * DAY, 10))
+        .await
+        .expect("search");
+    assert_eq!((none.total, none.partitions_opened), (0, 0));
+
+    let stats = store
+        .stats(
+            A,
+            StatsRequest {
+                search: ranged(NOON, NOON + 6 * DAY, 10),
+                field: "t".into(),
+            },
+        )
+        .await
+        .expect("stats");
+    assert_eq!(stats.total, 6);
+}
+
+/// Retention counts from arrival: old evidence imported today is kept for
+/// the retention period, and a far-future time does not outlive it.
+pub async fn retention_counts_from_arrival<S: EventStore>(open: impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(dir.path());
+    const Y2019: i64 = 1_546_300_800_000_000;
+    const Y9999: i64 = 253_402_214_400_000_000; // 9999-12-31
+    let events = vec![
+        event(A, Y2019, json!({"what": "import"})),
+        event(A, Y9999, json!({"what": "future"})),
+    ];
+    store.append(A, events).await.expect("append");
+    // After the append: the arrival is at most a day before, even at midnight.
+    let now = Timestamp::now();
+    store.refresh().await.expect("refresh");
+    let dropped = store.apply_retention(A, 90, now).await.expect("retention");
+    assert_eq!(dropped, 0, "arrived today: kept, however old its events");
+    let kept = store
+        .search(A, search(Query::All, 10))
+        .await
+        .expect("search");
+    assert_eq!(times(&kept), vec![Y9999, Y2019]);
+    let later = Timestamp(now.0 + 89 * DAY);
+    let dropped = store
+        .apply_retention(A, 90, later)
+        .await
+        .expect("retention");
+    assert_eq!(dropped, 0, "89 days after arrival: still kept");
+    let later = Timestamp(now.0 + 91 * DAY);
+    let dropped = store
+        .apply_retention(A, 90, later)
+        .await
+        .expect("retention");
+    assert_eq!(dropped, 1, "91 days after arrival: gone");
+    let left = store
+        .search(A, search(Query::All, 10))
+        .await
+        .expect("search");
+    assert_eq!(left.total, 0, "the far-future event went with its arrival");
+}
+
+/// Reopening (and so replaying what the index did not yet hold) keeps each
+/// event in the partition of its arrival.
+pub async fn reopen_keeps_arrival<S: EventStore>(open: impl Fn(&Path) -> S) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let arrival = Timestamp(ARRIVAL - 20 * DAY);
+    {
+        let store = open(dir.path());
+        let events = (0..30)
+            .map(|d| event(A, NOON - d * DAY, json!({"d": d})))
+            .collect();
+        store
+            .append_arrived(A, events, arrival)
+            .await
+            .expect("append");
+        // No refresh.
+    }
+    let store = open(dir.path());
+    store.refresh().await.expect("refresh");
+    let all = store
+        .search(A, search(Query::All, 100))
+        .await
+        .expect("search");
+    assert_eq!((all.total, all.partitions_opened), (30, 1));
+    let kept = store
+        .apply_retention(A, 20, Timestamp(ARRIVAL))
+        .await
+        .expect("retention");
+    assert_eq!(kept, 0, "20 days after arrival, with 20 days of retention");
+    let dropped = store
+        .apply_retention(A, 19, Timestamp(ARRIVAL))
+        .await
+        .expect("retention");
+    assert_eq!(dropped, 1);
+    let left = store
+        .search(A, search(Query::All, 100))
+        .await
+        .expect("search");
+    assert_eq!(left.total, 0);
 }
 
 pub async fn survives_reopen<S: EventStore>(open: impl Fn(&Path) -> S) {
@@ -283,6 +490,10 @@ macro_rules! event_store_conformance_tests {
             counts_top_values,
             hints_at_missing_fields,
             retention_drops_old_days,
+            one_append_is_one_partition,
+            time_ranges_prune_partitions_by_event_time,
+            retention_counts_from_arrival,
+            reopen_keeps_arrival,
             survives_reopen,
         );
     };

@@ -1,9 +1,10 @@
-//! The embedded event store: write-ahead log + daily tantivy partitions.
+//! The embedded event store: write-ahead log + tantivy partitions by day of
+//! arrival.
 
 use super::codec::{decode_batch, encode_batch};
 use super::compile::{has_field, top_values, try_compile};
 use super::indexer::{Batch, IndexObserver, Indexer, IndexerConfig, IndexerMsg};
-use super::partition::{PartitionKey, Partitions};
+use super::partition::{PartitionKey, Partitions, TimeBounds};
 use super::schema::EventSchema;
 use super::{
     EventStore, EventStoreError, SearchRequest, SearchResult, StatsRequest, StatsResult,
@@ -124,9 +125,13 @@ impl EmbeddedEventStore {
         }
         for record in records {
             match decode_batch(&record.payload) {
-                Ok(batch) => self.send(IndexerMsg::Batch {
+                Ok(decoded) => self.send(IndexerMsg::Batch {
                     seq: record.seq,
-                    batch,
+                    batch: Batch {
+                        tenant: decoded.tenant,
+                        arrival: decoded.arrival,
+                        events: decoded.events,
+                    },
                     replayed: true,
                 }),
                 Err(e) => {
@@ -192,26 +197,42 @@ fn search_blocking(
     let query = compile_query(schema, request)?;
     let mut result = SearchResult::default();
     let searchers = searchers(partitions, tenant, request)?;
-    for (key, searcher) in &searchers {
-        let wanted = request.limit.saturating_sub(result.events.len());
-        if wanted == 0 {
-            // The page is full: older partitions only add to the total.
+    result.partitions_opened = searchers.len();
+    // Partitions hold arrivals, so their event times overlap: take each
+    // one's newest `limit` and keep the newest `limit` of all. Partitions
+    // come latest events first; once the page is full of events at least as
+    // new as everything a partition can hold, it only adds to the total.
+    let limit = request.limit;
+    let mut hits: Vec<(i64, usize, DocAddress)> = Vec::new();
+    for (i, (key, bounds, searcher)) in searchers.iter().enumerate() {
+        let page_full = limit == 0
+            || (hits.len() >= limit && bounds.max.is_some_and(|max| hits[limit - 1].0 >= max));
+        if page_full {
             let count = searcher
                 .search(&*query, &Count)
                 .map_err(|e| search_error(*key, e))?;
             result.total += count as u64;
             continue;
         }
-        let top = TopDocs::with_limit(wanted).order_by_fast_field::<i64>("time", Order::Desc);
-        let (count, hits) = searcher
+        let top = TopDocs::with_limit(limit).order_by_fast_field::<i64>("time", Order::Desc);
+        let (count, top_hits) = searcher
             .search(&*query, &(Count, top))
             .map_err(|e| search_error(*key, e))?;
         result.total += count as u64;
-        for (_, address) in hits {
-            result
-                .events
-                .push(stored_event(schema, searcher, address, *key)?);
-        }
+        hits.extend(
+            top_hits
+                .into_iter()
+                .map(|(time, address)| (time.unwrap_or(i64::MIN), i, address)),
+        );
+        // Stable: among equal times, earlier partitions and hits stay first.
+        hits.sort_by_key(|hit| std::cmp::Reverse(hit.0));
+        hits.truncate(limit);
+    }
+    for (_, i, address) in hits {
+        let (key, _, searcher) = &searchers[i];
+        result
+            .events
+            .push(stored_event(schema, searcher, address, *key)?);
     }
     if result.total == 0 {
         result.missing_fields = missing_fields(schema, &searchers, &request.query);
@@ -229,12 +250,12 @@ fn stats_blocking(
     let limit = request.search.limit.max(1);
     let mut counts: HashMap<String, (serde_json::Value, u64)> = HashMap::new();
     let mut total = 0u64;
-    for (key, searcher) in searchers(partitions, tenant, &request.search)? {
+    for (key, _, searcher) in searchers(partitions, tenant, &request.search)? {
         total += searcher
             .search(&*query, &Count)
             .map_err(|e| search_error(key, e))? as u64;
         // Ask each partition for more than needed: per-partition top
-        // lists are merged, and a value just below one day's cut may
+        // lists are merged, and a value just below one partition's cut may
         // still make the overall list.
         let values = top_values(schema, &searcher, &*query, &request.field, limit * 4 + 10)
             .map_err(|e| search_error(key, e))?;
@@ -251,17 +272,22 @@ fn stats_blocking(
     Ok(StatsResult { total, values })
 }
 
-/// Searchers of the tenant's partitions in the time range, newest first.
+/// Searchers of the tenant's partitions whose event times overlap the
+/// range, latest events first; no other partition is opened.
 fn searchers(
     partitions: &Partitions,
     tenant: TenantId,
     request: &SearchRequest,
-) -> Result<Vec<(PartitionKey, Searcher)>, EventStoreError> {
+) -> Result<Vec<(PartitionKey, TimeBounds, Searcher)>, EventStoreError> {
     let mut out = Vec::new();
-    for day in partitions.days_between(tenant, request.from, request.to)? {
+    for (day, bounds) in partitions.overlapping(tenant, request.from, request.to)? {
         let key = PartitionKey { tenant, day };
         if let Some(partition) = partitions.get(key)? {
-            out.push((key, partition.reader.searcher()));
+            let searcher = partition.reader.searcher();
+            // Bounds read after the searcher hold all it sees (the indexer
+            // widens them before it commits), which the merge relies on.
+            let bounds = partitions.bounds(key)?.unwrap_or(bounds);
+            out.push((key, bounds, searcher));
         }
     }
     Ok(out)
@@ -275,13 +301,25 @@ impl Drop for EmbeddedEventStore {
 
 #[async_trait]
 impl EventStore for EmbeddedEventStore {
-    async fn append(&self, tenant: TenantId, events: Vec<Event>) -> Result<(), EventStoreError> {
+    async fn append_arrived(
+        &self,
+        tenant: TenantId,
+        events: Vec<Event>,
+        arrival: Timestamp,
+    ) -> Result<(), EventStoreError> {
         if events.is_empty() {
             return Ok(());
         }
         let wal = self.wal.as_ref().ok_or(EventStoreError::Closed)?;
-        let payload = encode_batch(tenant, &events);
-        wal.append(payload, (tenant, events)).await?;
+        // The arrival names the partition: one per append, whatever times
+        // the events claim. It is logged with them, for replay.
+        let payload = encode_batch(tenant, arrival, &events);
+        let batch = Batch {
+            tenant,
+            arrival: Some(arrival),
+            events,
+        };
+        wal.append(payload, batch).await?;
         Ok(())
     }
 
@@ -376,14 +414,14 @@ fn stored_event(
 
 fn missing_fields(
     schema: &EventSchema,
-    searchers: &[(PartitionKey, Searcher)],
+    searchers: &[(PartitionKey, TimeBounds, Searcher)],
     query: &Query,
 ) -> Vec<String> {
     query
         .fields()
         .into_iter()
         .filter(|f| !f.starts_with('_'))
-        .filter(|f| !searchers.iter().any(|(_, s)| has_field(schema, s, f)))
+        .filter(|f| !searchers.iter().any(|(_, _, s)| has_field(schema, s, f)))
         .map(str::to_string)
         .collect()
 }

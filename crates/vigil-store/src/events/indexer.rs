@@ -1,7 +1,8 @@
 //! The indexer thread: from durable batches to searchable documents.
 //!
 //! It receives batches in write-ahead log order, adds them to the writer of
-//! each event's partition, and commits all dirty writers together every
+//! the batch's partition (the tenant's day of arrival; see [`super::partition`]),
+//! and commits all dirty writers together every
 //! `commit_interval` (what bounds the time from acknowledgement to
 //! searchable). After a commit the readers are reloaded and the log is told
 //! that everything up to the last batch is safe in the index.
@@ -11,7 +12,7 @@
 //! the partitions that already have it (a crash between a commit and its
 //! checkpoint), so replay is idempotent without indexing event ids.
 
-use super::partition::{PartitionKey, Partitions};
+use super::partition::{PartitionKey, Partitions, TimeBounds};
 use super::EventStoreError;
 use crate::wal::Checkpointer;
 use std::collections::{BTreeMap, HashMap};
@@ -21,10 +22,24 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tantivy::{IndexWriter, TantivyDocument};
 use tokio::sync::oneshot;
-use vigil_core::{Event, TenantId};
+use vigil_core::{Event, TenantId, Timestamp};
 
 /// What the write-ahead log carries to the indexer.
-pub(crate) type Batch = (TenantId, Vec<Event>);
+pub(crate) struct Batch {
+    pub tenant: TenantId,
+    /// When the store accepted the batch: its partition's day. `None` for
+    /// records of the first log format, whose events went to the partition
+    /// of their own day (and must again on replay, for the partitions'
+    /// record of what they hold to stay true).
+    pub arrival: Option<Timestamp>,
+    pub events: Vec<Event>,
+}
+
+impl Batch {
+    fn day_of(&self, event: &Event) -> i64 {
+        self.arrival.unwrap_or(event.time).day()
+    }
+}
 
 pub(crate) enum IndexerMsg {
     Batch {
@@ -59,6 +74,8 @@ struct OpenWriter {
     dirty: bool,
     /// The last log record whose events this writer has.
     last_seq: u64,
+    /// Bounds of the partition's event times with what this writer added.
+    bounds: TimeBounds,
 }
 
 pub(crate) struct Indexer {
@@ -145,17 +162,12 @@ impl Indexer {
     /// Adds a record's events, grouped by partition so that each writer
     /// gets all of the record's events for it at once (what makes its
     /// `last_seq` exact).
-    fn add(
-        &mut self,
-        seq: u64,
-        (tenant, events): Batch,
-        replayed: bool,
-    ) -> Result<(), EventStoreError> {
+    fn add(&mut self, seq: u64, batch: Batch, replayed: bool) -> Result<(), EventStoreError> {
         let mut groups: BTreeMap<PartitionKey, Vec<&Event>> = BTreeMap::new();
-        for event in &events {
+        for event in &batch.events {
             let key = PartitionKey {
-                tenant,
-                day: event.time.day(),
+                tenant: batch.tenant,
+                day: batch.day_of(event),
             };
             groups.entry(key).or_default().push(event);
         }
@@ -170,6 +182,9 @@ impl Indexer {
                 open.writer
                     .add_document(schema.document(event))
                     .map_err(|e| index_error(key, e))?;
+                if !open.bounds.holds(event.time.0) {
+                    open.bounds = open.bounds.widened(event.time.0);
+                }
             }
             open.dirty = true;
             open.last_seq = seq;
@@ -192,6 +207,7 @@ impl Indexer {
                 self.close_least_recently_used();
             }
             let partition = self.partitions.get_or_create(key)?;
+            let bounds = self.partitions.bounds(key)?.unwrap_or_default();
             let writer = partition
                 .index
                 .writer_with_num_threads(
@@ -207,6 +223,7 @@ impl Indexer {
                     last_used: Instant::now(),
                     dirty: false,
                     last_seq: 0,
+                    bounds,
                 },
             );
         }
@@ -239,6 +256,11 @@ impl Indexer {
         key: PartitionKey,
         open: &mut OpenWriter,
     ) -> Result<(), EventStoreError> {
+        // The bounds first: a search must never skip what a commit made
+        // visible (wider bounds than the index holds only cost a look).
+        if self.partitions.bounds(key)? != Some(open.bounds) {
+            self.partitions.set_bounds(key, open.bounds)?;
+        }
         let mut commit = open
             .writer
             .prepare_commit()

@@ -2,7 +2,8 @@
 //!
 //! [`EventStore`] is what the server uses; [`EmbeddedEventStore`] is the
 //! no-setup backend: a write-ahead log ([`crate::wal`]) for durability and
-//! one tantivy index per tenant and day ([`partition`]) for search, fed by
+//! one tantivy index per tenant and day of arrival ([`partition`]) for
+//! search, fed by
 //! one indexer thread ([`indexer`]). Every backend runs the suite in
 //! [`conformance`].
 
@@ -59,6 +60,10 @@ pub struct SearchResult {
     /// Fields named by the query that no event of the searched time range
     /// has: the likely reason for an empty result.
     pub missing_fields: Vec<String>,
+    /// Partitions (or shards) the search opened: those whose event times
+    /// overlap the range. For tests and diagnostics, not part of the API.
+    #[serde(skip)]
+    pub partitions_opened: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -86,8 +91,24 @@ pub struct StatsResult {
 
 #[async_trait]
 pub trait EventStore: Send + Sync + 'static {
-    /// Stores `events` of `tenant`; returns once they are durable.
-    async fn append(&self, tenant: TenantId, events: Vec<Event>) -> Result<(), EventStoreError>;
+    /// Stores `events` of `tenant`; returns once they are durable. The
+    /// store notes the time of arrival itself ([`EventStore::append_arrived`]
+    /// at `Timestamp::now()`).
+    async fn append(&self, tenant: TenantId, events: Vec<Event>) -> Result<(), EventStoreError> {
+        self.append_arrived(tenant, events, Timestamp::now()).await
+    }
+
+    /// Stores `events` of `tenant` as received at `arrival`; returns once
+    /// they are durable. Retention counts from the arrival, and one append
+    /// never spreads over more than one partition, whatever times the events
+    /// claim. `arrival` must be the store's own clock (tests set it to
+    /// simulate days passing), never a time taken from a request.
+    async fn append_arrived(
+        &self,
+        tenant: TenantId,
+        events: Vec<Event>,
+        arrival: Timestamp,
+    ) -> Result<(), EventStoreError>;
 
     async fn search(
         &self,
@@ -104,8 +125,9 @@ pub trait EventStore: Send + Sync + 'static {
     /// Makes everything appended before the call searchable.
     async fn refresh(&self) -> Result<(), EventStoreError>;
 
-    /// Drops the tenant's events of days wholly older than `keep_days` days
-    /// before `now`; returns how many daily partitions went.
+    /// Drops the tenant's events that *arrived* on days wholly older than
+    /// `keep_days` days before `now`, whatever their own times; returns how
+    /// many daily partitions went.
     async fn apply_retention(
         &self,
         tenant: TenantId,

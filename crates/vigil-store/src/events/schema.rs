@@ -1,6 +1,6 @@
 //! How an event becomes a tantivy document.
 //!
-//! One schema for every partition (tenant × day):
+//! One schema for every partition (tenant × day of arrival):
 //!
 //! | field    | type                     | holds                                              |
 //! |----------|--------------------------|----------------------------------------------------|
