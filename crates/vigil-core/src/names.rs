@@ -85,9 +85,9 @@ fn refused(c: char) -> Option<&'static str> {
         GeneralCategory::LineSeparator
         | GeneralCategory::ParagraphSeparator
         | GeneralCategory::SpaceSeparator => Some("whitespace"),
-        GeneralCategory::Surrogate
-        | GeneralCategory::PrivateUse
-        | GeneralCategory::Unassigned => Some("an unassigned or private-use character"),
+        GeneralCategory::Surrogate | GeneralCategory::PrivateUse | GeneralCategory::Unassigned => {
+            Some("an unassigned or private-use character")
+        }
         // Default-ignorable code points that are not Cf (Hangul fillers,
         // variation selectors) render as nothing too.
         _ if is_default_ignorable(c) => Some("an invisible character"),
@@ -153,9 +153,9 @@ mod tests {
             "a b",
             "a\u{3000}b", // ideographic space
             "a\u{2028}b",
-            "a\u{E000}",  // private use
-            "a\u{FE0F}",  // variation selector
-            "a\u{3164}",  // Hangul filler
+            "a\u{E000}",   // private use
+            "a\u{FE0F}",   // variation selector
+            "a\u{3164}",   // Hangul filler
             "a\u{10FFFF}", // noncharacter, unassigned
         ] {
             let e = normalize(bad).expect_err(bad);
