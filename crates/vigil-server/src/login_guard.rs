@@ -40,10 +40,11 @@ impl Policy {
         }
     }
 
-    /// The wait after `failures` failures when `free` are allowed.
+    /// The wait after `failures` failures when `free` are allowed: the
+    /// `free`-th failure starts the first wait.
     fn delay(&self, failures: u32, free: u32) -> Option<Duration> {
         let beyond = failures.checked_sub(free)?;
-        let doublings = beyond.saturating_sub(1).min(30);
+        let doublings = beyond.min(30);
         let delay = self.first_delay.saturating_mul(1u32 << doublings);
         Some(delay.min(self.max_delay))
     }
@@ -202,7 +203,8 @@ mod tests {
         let p = policy();
         let d = |n| p.delay(n, 3).map(|d| d.as_secs());
         assert_eq!(
-            (d(0), d(3), d(4), d(5), d(6), d(7), d(8), d(u32::MAX)),
+            // The third failure (of three free ones) starts the first wait.
+            (d(0), d(2), d(3), d(4), d(5), d(6), d(7), d(u32::MAX)),
             (
                 None,
                 None,
@@ -220,7 +222,7 @@ mod tests {
     fn a_user_is_locked_after_free_failures_even_with_the_right_password() {
         let guard = LoginGuard::new(policy());
         let t0 = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..2 {
             assert_eq!(guard.check("alice", "a1", t0), Ok(()));
             assert_eq!(guard.failed("alice", "a1", t0), None);
         }
@@ -264,7 +266,7 @@ mod tests {
     fn old_failures_are_forgotten() {
         let guard = LoginGuard::new(policy());
         let t0 = Instant::now();
-        for _ in 0..3 {
+        for _ in 0..2 {
             guard.failed("alice", "a1", t0);
         }
         let much_later = t0 + Duration::from_secs(60);
