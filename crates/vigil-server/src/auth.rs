@@ -8,8 +8,9 @@
 
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
+use std::net::SocketAddr;
 use vigil_core::TenantId;
 use vigil_store::state::{Principal, Role, Tenant, TenantScope};
 
@@ -76,6 +77,33 @@ where
             Some(principal) => Ok(Caller(principal)),
             None => Err(ApiError::unauthorized("unknown or revoked token")),
         }
+    }
+}
+
+/// The peer address of the connection, when the server recorded one
+/// (`ConnectInfo<SocketAddr>` in the request's extensions); never refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0),
+        ))
+    }
+}
+
+impl ClientAddr {
+    /// The address as shown in session listings, `unknown` when absent.
+    pub fn shown(&self) -> String {
+        self.0
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into())
     }
 }
 

@@ -15,6 +15,9 @@ use vigil_core::TenantName;
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
+    /// Logins and sessions: idle timeout, login rate limits, password
+    /// hashing (`[auth]`).
+    pub auth: AuthConfig,
     pub ingest: IngestConfig,
     pub storage: StorageConfig,
     pub retention: RetentionConfig,
@@ -56,6 +59,78 @@ pub struct ServerConfig {
     pub log: String,
     /// How long a token from `POST /api/v1/login` authenticates, in minutes.
     pub session_minutes: u32,
+}
+
+/// Logins and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A login session unused this many minutes ends (0: only
+    /// `server.session_minutes` ends it).
+    pub idle_minutes: u32,
+    /// Failed logins of one user name before each further one is delayed.
+    pub free_failures_per_user: u32,
+    /// Failed logins from one address (an IPv6 /64) before each further one
+    /// is delayed; higher than per user, for offices behind one address.
+    pub free_failures_per_address: u32,
+    /// The first delay, in seconds; it doubles with every further failure
+    /// (attempts during a delay count, and are refused with 429 whatever
+    /// the password).
+    pub first_delay_secs: u64,
+    /// The longest delay, in seconds.
+    pub max_delay_secs: u64,
+    /// Password hashes computed at once (argon2: 19 MiB and tens of
+    /// milliseconds of a core each); 0: half the cores, at least one.
+    pub hash_concurrency: usize,
+    /// How long a login waits for a hashing turn before 503, in
+    /// milliseconds.
+    pub hash_wait_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            idle_minutes: 60,
+            free_failures_per_user: 5,
+            free_failures_per_address: 20,
+            first_delay_secs: 1,
+            max_delay_secs: 300,
+            hash_concurrency: 0,
+            hash_wait_ms: 2000,
+        }
+    }
+}
+
+impl AuthConfig {
+    fn validate(&self) -> Result<(), String> {
+        if self.idle_minutes > MAX_SESSION_MINUTES {
+            return Err(format!(
+                "auth.idle_minutes must be 0 to {MAX_SESSION_MINUTES}, got {}",
+                self.idle_minutes
+            ));
+        }
+        if self.free_failures_per_user == 0 || self.free_failures_per_address == 0 {
+            return Err(
+                "auth.free_failures_per_user and auth.free_failures_per_address must be above 0"
+                    .into(),
+            );
+        }
+        if !(1..=86_400).contains(&self.first_delay_secs)
+            || !(self.first_delay_secs..=86_400).contains(&self.max_delay_secs)
+        {
+            return Err(format!(
+                "auth.first_delay_secs must be 1 to 86400 and auth.max_delay_secs from it to 86400, got {} and {}",
+                self.first_delay_secs, self.max_delay_secs
+            ));
+        }
+        if self.hash_concurrency > 1024 || self.hash_wait_ms > 60_000 {
+            return Err(format!(
+                "auth.hash_concurrency must be 0 to 1024 and auth.hash_wait_ms 0 to 60000, got {} and {}",
+                self.hash_concurrency, self.hash_wait_ms
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -362,6 +437,9 @@ impl Config {
                 self.server.session_minutes
             ));
         }
+        if let Err(e) = self.auth.validate() {
+            return fail(e);
+        }
         if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
             return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
         }
@@ -566,6 +644,35 @@ mod tests {
         let err =
             Config::parse("", "t", env(&[("VIGIL_INGEST_MAX_LINE_BYTES", "many")])).unwrap_err();
         assert!(err.to_string().contains("environment"), "{err}");
+    }
+
+    #[test]
+    fn auth_keys_default_environment_and_bounds() {
+        let config = Config::parse("", "t", env(&[])).unwrap();
+        assert_eq!(config.auth, AuthConfig::default());
+        let config = Config::parse(
+            "[auth]\nmax_delay_secs = 8\n",
+            "t",
+            env(&[("VIGIL_AUTH_IDLE_MINUTES", "5")]),
+        )
+        .unwrap();
+        assert_eq!(
+            (config.auth.max_delay_secs, config.auth.idle_minutes),
+            (8, 5)
+        );
+        assert!(config.ignored_env.is_empty());
+        for bad in [
+            "[auth]\nfirst_delay_secs = 0\n",
+            "[auth]\nfirst_delay_secs = 10\nmax_delay_secs = 5\n",
+            "[auth]\nfree_failures_per_user = 0\n",
+            "[auth]\nhash_wait_ms = 600000\n",
+            "[auth]\nidle_minutes = 999999\n",
+        ] {
+            let err = Config::parse(bad, "t", env(&[]))
+                .expect_err(bad)
+                .to_string();
+            assert!(err.contains("auth."), "{bad}: {err}");
+        }
     }
 
     #[test]

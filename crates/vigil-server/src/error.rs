@@ -51,6 +51,20 @@ impl ApiError {
         self.detail = Some(detail);
         self
     }
+
+    /// The error as a response with a `Retry-After` of `secs` seconds (a
+    /// 429 or 503 the caller may try again after).
+    pub fn retry_after(self, secs: u64) -> Response {
+        let secs = secs.max(1);
+        let mut response = self
+            .with_detail(json!({ "retry_after_secs": secs }))
+            .into_response();
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(secs),
+        );
+        response
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -75,12 +89,14 @@ impl From<StateError> for ApiError {
             StateError::NotFound(_) => StatusCode::NOT_FOUND,
             StateError::Invalid(_) => StatusCode::BAD_REQUEST,
             StateError::Backend(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            StateError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let code = match e {
             StateError::Conflict(_) => "conflict",
             StateError::NotFound(_) => "not_found",
             StateError::Invalid(_) => "invalid",
             StateError::Backend(_) => "internal",
+            StateError::Busy(_) => "busy",
         };
         ApiError::new(status, code, e.to_string())
     }

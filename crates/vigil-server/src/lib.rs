@@ -12,6 +12,7 @@ pub mod detection;
 pub mod error;
 pub mod inputs;
 pub mod inventory;
+pub mod login_guard;
 pub mod metrics;
 pub mod noc;
 pub mod pipeline;
@@ -47,10 +48,18 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `(write-ahead log, indexer)` queue depths, read at scrape time.
     pub queue_depths: Arc<dyn Fn() -> (usize, usize) + Send + Sync>,
+    /// Failed logins per user name and per address.
+    pub login_guard: Arc<login_guard::LoginGuard>,
 }
 
 /// The file holding the bootstrap administrator token.
 pub const ADMIN_TOKEN_FILE: &str = "admin.token";
+
+/// The file holding the bootstrap administrator's first password.
+pub const ADMIN_PASSWORD_FILE: &str = "admin.password";
+
+/// The bootstrap administrator's name.
+pub const ADMIN_USER: &str = "admin";
 
 /// Runs the server until `shutdown` completes.
 pub async fn run(
@@ -63,6 +72,10 @@ pub async fn run(
     }
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
+    vigil_store::state::configure_hashing(
+        config.auth.hash_concurrency,
+        Duration::from_millis(config.auth.hash_wait_ms),
+    );
     let sqlite = Arc::new(
         SqliteState::open(&data.join("state.db"))
             .await
@@ -109,6 +122,9 @@ pub async fn run(
         config: Arc::new(config.clone()),
         metrics: metrics.clone(),
         queue_depths: Arc::new(move || depths.queue_depths()),
+        login_guard: Arc::new(login_guard::LoginGuard::new(
+            login_guard::Policy::from_config(&config.auth),
+        )),
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);
@@ -129,7 +145,10 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %data.display(), "vigil is listening");
     let mut http_stopping = stopping.clone();
-    let served = axum::serve(listener, api::router(app)).with_graceful_shutdown(async move {
+    // The peer address reaches handlers as ConnectInfo (login rate limits
+    // per address, session sources).
+    let service = api::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let served = axum::serve(listener, service).with_graceful_shutdown(async move {
         let _ = http_stopping.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {
@@ -208,17 +227,24 @@ async fn open_events(
 }
 
 /// On first start, creates the MSP administrator and writes a token for it
-/// to `DATA/admin.token`, readable by the owner only.
+/// to `DATA/admin.token` and its password to `DATA/admin.password`, both
+/// readable by the owner only (`vigil admin set-password admin` sets
+/// another).
 async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<()> {
     if state.count_users().await? > 0 {
         return Ok(());
     }
-    // The administrator logs in with the token; a password can be set
-    // later. The random one here is never shown, so it cannot be guessed.
-    let password = format!("{:032x}", rand::random::<u128>());
+    let password = generate_password();
     let admin = state
-        .create_user("admin", &password, Role::MspAdmin, &[])
+        .create_user(ADMIN_USER, &password, Role::MspAdmin, &[])
         .await?;
+    let password_path = data.join(ADMIN_PASSWORD_FILE);
+    write_private(&password_path, &format!("{password}\n"))?;
+    tracing::warn!(
+        path = %password_path.display(),
+        user = ADMIN_USER,
+        "first start: the MSP administrator's password is in this file (mode 0600). Log in, change it (POST /api/v1/me/password or vigil admin set-password), then delete the file"
+    );
     let (_, token) = state
         .create_token(NewToken {
             role: Role::MspAdmin,
@@ -235,6 +261,35 @@ async fn bootstrap_admin(state: &dyn StateStore, data: &Path) -> anyhow::Result<
         "first start: created the MSP administrator; its token is in this file (mode 0600). Keep it safe, then delete the file"
     );
     Ok(())
+}
+
+/// A strong random password: 128 bits as 32 hex digits, easy to paste.
+pub fn generate_password() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Sets the password of user `name` in the state database of `data`, and
+/// ends their login sessions (`vigil admin set-password`; works while the
+/// server runs, SQLite takes turns).
+pub async fn set_password(data: &Path, name: &str, password: &str) -> anyhow::Result<String> {
+    let path = data.join("state.db");
+    if !path.exists() {
+        anyhow::bail!(
+            "no state database at {}: start vigil serve with this data directory first",
+            path.display()
+        );
+    }
+    let state = SqliteState::open(&path)
+        .await
+        .with_context(|| format!("cannot open the state database in {}", data.display()))?;
+    let user = state
+        .user_by_name(name)
+        .await?
+        .with_context(|| format!("no user is named {name:?}"))?;
+    let result = state.set_password(user.id, password, None).await;
+    state.close().await;
+    result?;
+    Ok(user.name)
 }
 
 fn write_private(path: &Path, contents: &str) -> anyhow::Result<()> {

@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Administer Vigil's users from the server's machine.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Work with the configuration.
     Config {
         #[command(subcommand)]
@@ -82,6 +87,27 @@ enum RulesCommand {
 }
 
 #[derive(Subcommand)]
+enum AdminCommand {
+    /// Set a user's password (the bootstrap administrator is `admin`) and
+    /// end their login sessions. The password is read from standard input
+    /// (one line); with --generate, or when standard input is empty, a
+    /// strong one is generated and printed once.
+    SetPassword {
+        /// The user's name (any case).
+        name: String,
+        /// The TOML config file, for server.data_dir.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// The data directory (overrides server.data_dir).
+        #[arg(long)]
+        data: Option<PathBuf>,
+        /// Generate a strong password and print it.
+        #[arg(long)]
+        generate: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum ConfigCommand {
     /// Validate a config file, naming the bad key and its line.
     Check { file: PathBuf },
@@ -107,6 +133,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data,
             listen,
         } => serve(config, data, listen),
+        Command::Admin {
+            command:
+                AdminCommand::SetPassword {
+                    name,
+                    config,
+                    data,
+                    generate,
+                },
+        } => set_password(&name, config, data, generate),
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {
@@ -187,6 +222,47 @@ fn serve(
         .thread_name("vigil")
         .build()?;
     runtime.block_on(vigil_server::run(config, shutdown_signal()))
+}
+
+fn set_password(
+    name: &str,
+    file: Option<PathBuf>,
+    data: Option<PathBuf>,
+    generate: bool,
+) -> anyhow::Result<()> {
+    let config = Config::load(file.as_deref(), std::env::vars())?;
+    let data = data.unwrap_or(config.server.data_dir);
+    let typed = if generate {
+        String::new()
+    } else {
+        if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+            eprintln!("new password for {name} (shown as typed; empty to generate one):");
+        }
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    };
+    let generated = typed.is_empty();
+    let password = if generated {
+        vigil_server::generate_password()
+    } else {
+        typed
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let user = runtime.block_on(vigil_server::set_password(&data, name, &password))?;
+    if generated {
+        println!("{password}");
+        eprintln!(
+            "the password of {user} is set to the line above (shown once); their sessions ended"
+        );
+    } else {
+        eprintln!("the password of {user} is set; their sessions ended");
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -96,6 +96,8 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         assert_eq!(made.status(), 201, "{path}");
     }
     let bravo_inventory = inventory_of(&server, "bravo");
+    // And a person with a session of their own.
+    let (bravo_person, bravo_session_id) = bravo_user(&server);
     let alpha_ingest = server.token("alpha", "ingest");
     server.ingest(&alpha_ingest, "{\"note\":\"alpha event\"}\n");
     let bravo_tokens = tokens_of(&server, "bravo");
@@ -118,7 +120,9 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             .replace("{asset}", "bravo-router")
             .replace("{check}", &bravo_check_id)
             .replace("{window}", "bravo-window")
-            .replace("{noc_rule}", "bravo-latency");
+            .replace("{noc_rule}", "bravo-latency")
+            .replace("{user}", "bravo-viewer")
+            .replace("{session}", &bravo_session_id);
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
@@ -142,7 +146,7 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
                 );
                 assert!(!text.contains(SECRET), "leaked bravo's event: {what}");
                 assert!(!text.contains("bravo-user"), "leaked bravo's event: {what}");
-                for t in [&bravo_ingest, &bravo_read] {
+                for t in [&bravo_ingest, &bravo_read, &bravo_person] {
                     assert!(!text.contains(t.as_str()), "leaked a bravo token: {what}");
                 }
                 if status.is_success() {
@@ -187,6 +191,43 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         bravo_inventory,
         "bravo's assets, checks, windows and NOC rules are unchanged"
     );
+    let person: Value = server
+        .get("/api/v1/users/bravo-viewer", &server.admin)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        (&person["disabled"], &person["role"]),
+        (&json!(false), &json!("client-viewer")),
+        "bravo's user is unchanged: {person}"
+    );
+    let still = server
+        .get("/api/v1/events", &bravo_person)
+        .query(&[("q", "*")])
+        .send()
+        .unwrap();
+    assert_eq!(still.status(), 200, "bravo's session still works");
+}
+
+/// A client viewer of bravo, logged in: its session token and session id.
+fn bravo_user(server: &Server) -> (String, String) {
+    let r = server
+        .post("/api/v1/users", &server.admin)
+        .json(&json!({"name": "bravo-viewer", "password": "a long enough password", "role": "client-viewer", "tenants": ["bravo"]}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201, "create bravo's user");
+    let login: Value = server
+        .request("POST", "/api/v1/login")
+        .json(&json!({"name": "bravo-viewer", "password": "a long enough password"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let token = login["token"].as_str().expect("session token").to_string();
+    let id = login["session"].as_i64().expect("session id").to_string();
+    (token, id)
 }
 
 /// Bravo's assets, checks, maintenance windows and NOC rules.

@@ -13,6 +13,7 @@ mod json_body;
 mod metrics;
 mod noc_definitions;
 mod rules;
+mod sessions;
 mod system;
 mod tenants;
 mod tokens;
@@ -30,8 +31,9 @@ pub struct Endpoint {
     pub method: &'static str,
     /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id),
     /// `{rule}` (a rule id), `{asset}` (an asset name), `{check}` (a check
-    /// id), `{window}` (a maintenance window id) or `{noc_rule}` (a NOC rule
-    /// id) placeholders.
+    /// id), `{window}` (a maintenance window id), `{noc_rule}` (a NOC rule
+    /// id), `{user}` (a user name) or `{session}` (a session id)
+    /// placeholders.
     pub path: &'static str,
     /// Whether it answers without a token.
     pub public: bool,
@@ -93,12 +95,36 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             post(users::create),
         ),
         (endpoint("GET", "/api/v1/users"), get(users::list)),
+        (endpoint("GET", "/api/v1/users/{user}"), get(users::show)),
+        (
+            body(
+                endpoint("PATCH", "/api/v1/users/{user}"),
+                r#"{"disabled":true}"#,
+            ),
+            patch(users::update),
+        ),
+        (
+            endpoint("DELETE", "/api/v1/users/{user}"),
+            delete(users::remove),
+        ),
+        (endpoint("GET", "/api/v1/sessions"), get(sessions::list)),
+        (
+            endpoint("DELETE", "/api/v1/sessions/{session}"),
+            delete(sessions::revoke),
+        ),
         (
             public(body(
                 endpoint("POST", "/api/v1/login"),
                 r#"{"name":"probe","password":"a long enough password"}"#,
             )),
-            post(users::login),
+            post(users::login).layer(small_body()),
+        ),
+        (
+            body(
+                endpoint("POST", "/api/v1/me/password"),
+                r#"{"current_password":"not the password at all","new_password":"another fine passphrase"}"#,
+            ),
+            post(users::change_own_password).layer(small_body()),
         ),
         (
             body(endpoint("POST", "/api/v1/ingest"), "{\"probe\":1}\n"),
@@ -231,7 +257,19 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             endpoint("DELETE", "/api/v1/noc-rules/{noc_rule}"),
             delete(noc_definitions::remove_rule),
         ),
+        // Last: a caller walking the list in order keeps its session until
+        // the end.
+        (
+            endpoint("POST", "/api/v1/logout"),
+            post(users::logout).layer(small_body()),
+        ),
     ]
+}
+
+/// The body limit of endpoints that carry a name and a password at most:
+/// anyone may call login, so it must not read megabytes for nobody.
+fn small_body() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(users::SMALL_BODY_BYTES)
 }
 
 /// The endpoint list alone (for tests and docs).

@@ -6,7 +6,9 @@
 //! They are public (not `cfg(test)`) because a backend's own test crate runs
 //! them: `vigil_store::state_conformance_tests!(make_store().await);`.
 
-use super::{NewToken, Principal, Role, StateError, StateStore, Tenant, TenantScope, TokenInfo};
+use super::{
+    NewSession, NewToken, Principal, Role, StateError, StateStore, Tenant, TenantScope, TokenInfo,
+};
 use vigil_core::{TenantId, TenantName, Timestamp};
 
 /// Expands to one `#[tokio::test]` per conformance function.
@@ -49,6 +51,14 @@ macro_rules! state_conformance_tests {
             expired_tokens_do_not_authenticate,
             purge_deletes_only_expired_tokens,
             concurrent_writes_all_succeed,
+            user_names_are_one_whatever_case_width_or_invisibles,
+            weak_passwords_are_refused,
+            tenant_lookup_ignores_case,
+            password_change_ends_other_sessions,
+            disabling_ends_every_token_at_once,
+            deleting_a_user_ends_their_tokens,
+            sessions_listed_without_secret_and_revoked,
+            idle_sessions_end,
         );
     };
 }
@@ -204,7 +214,7 @@ pub async fn users_with_roles_and_tenants(store: &dyn StateStore) {
 pub async fn users_reject_bad_input(store: &dyn StateStore) {
     let a = tenant(store, "a").await.id;
     let b = tenant(store, "b").await.id;
-    let bad_passwords = ["", "short", "elevenchars"];
+    let bad_passwords = ["", "short", "elevenchars", "aaaaaaaaaaaa"];
     for pw in bad_passwords {
         let r = store.create_user("alice", pw, Role::SocAnalyst, &[a]).await;
         assert_invalid(r, &format!("password {pw:?}"));
@@ -273,7 +283,16 @@ pub async fn verify_password_right_wrong_unknown(store: &dyn StateStore) {
         let got = store.verify_password("alice", wrong).await.expect("verify");
         assert_eq!(got, None, "wrong password {wrong:?}");
     }
-    for unknown in ["bob", "Alice", ""] {
+    let any_case = store
+        .verify_password("ALICE", PASSWORD)
+        .await
+        .expect("verify");
+    assert_eq!(
+        any_case.map(|u| u.name),
+        Some("alice".into()),
+        "names ignore case"
+    );
+    for unknown in ["bob", "alice\u{200B}", ""] {
         let got = store
             .verify_password(unknown, PASSWORD)
             .await
@@ -739,4 +758,350 @@ pub async fn concurrent_writes_all_succeed(store: &dyn StateStore) {
     assert_eq!(store.list_tenants().await.expect("list").len(), 4);
     assert_eq!(store.count_users().await.expect("count"), 2);
     assert_eq!(store.list_tokens(None).await.expect("list").len(), 2);
+}
+
+pub async fn user_names_are_one_whatever_case_width_or_invisibles(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let noc = store
+        .create_user("noc_a", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create noc_a");
+    for same in ["NOC_A", "Noc_A", "\u{FF4E}\u{FF4F}\u{FF43}\u{FF3F}\u{FF41}"] {
+        let r = store
+            .create_user(same, PASSWORD, Role::NocOperator, &[a])
+            .await;
+        assert!(
+            matches!(&r, Err(StateError::Conflict(m)) if !m.contains("TenantName")),
+            "{same:?} is noc_a: expected a Conflict, got {r:?}"
+        );
+    }
+    for invisible in [
+        "noc_a\u{200B}",
+        "noc\u{200D}_a",
+        "\u{202E}noc_a",
+        "noc_a\u{0}",
+    ] {
+        let r = store
+            .create_user(invisible, PASSWORD, Role::NocOperator, &[a])
+            .await;
+        assert_invalid(r, &format!("user name {invisible:?}"));
+    }
+    assert_eq!(store.count_users().await.expect("count"), 1);
+    for spelling in ["noc_a", "NOC_A", "\u{FF4E}\u{FF4F}\u{FF43}\u{FF3F}\u{FF41}"] {
+        let found = store.user_by_name(spelling).await.expect("by name");
+        assert_eq!(found.as_ref().map(|u| u.id), Some(noc.id), "{spelling:?}");
+        let login = store
+            .verify_password(spelling, PASSWORD)
+            .await
+            .expect("verify");
+        assert_eq!(login.map(|u| u.id), Some(noc.id), "login as {spelling:?}");
+    }
+    for other in ["noc_a\u{200B}", "noc_b", ""] {
+        assert_eq!(store.user_by_name(other).await.expect("by name"), None);
+        assert_eq!(
+            store
+                .verify_password(other, PASSWORD)
+                .await
+                .expect("verify"),
+            None
+        );
+    }
+    let full_width = store
+        .create_user(
+            "\u{FF42}\u{FF4F}\u{FF42}",
+            PASSWORD,
+            Role::NocOperator,
+            &[a],
+        )
+        .await
+        .expect("create bob in full width");
+    assert_eq!(full_width.name, "bob", "stored in NFKC");
+}
+
+pub async fn weak_passwords_are_refused(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let r = store
+        .create_user("alice", "aaaaaaaaaaaa", Role::SocAnalyst, &[a])
+        .await;
+    match r {
+        Err(StateError::Invalid(m)) => {
+            assert!(m.contains("too weak") && m.contains("repeats"), "{m}");
+        }
+        other => panic!("aaaaaaaaaaaa: expected Invalid, got {other:?}"),
+    }
+    for weak in ["password1234", "alicealicealice"] {
+        let r = store
+            .create_user("alice", weak, Role::SocAnalyst, &[a])
+            .await;
+        assert_invalid(r, weak);
+    }
+    let alice = store
+        .create_user("alice", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("create");
+    assert_invalid(
+        store.set_password(alice.id, "aaaaaaaaaaaa", None).await,
+        "a weak new password",
+    );
+    assert!(store
+        .verify_password("alice", PASSWORD)
+        .await
+        .expect("verify")
+        .is_some());
+}
+
+pub async fn tenant_lookup_ignores_case(store: &dyn StateStore) {
+    let acme = tenant(store, "acme").await;
+    for spelling in ["acme", "ACME", "Acme", "\u{FF41}\u{FF43}\u{FF4D}\u{FF45}"] {
+        assert_eq!(
+            store.tenant_by_name(spelling).await.expect("by name"),
+            Some(acme.clone()),
+            "{spelling:?}"
+        );
+    }
+    assert_eq!(
+        store.tenant_by_name("acme\u{200B}").await.expect("by name"),
+        None
+    );
+}
+
+fn session_of(user_id: i64, secs: i64) -> NewSession {
+    NewSession {
+        user_id,
+        expires_at: seconds_from_now(secs),
+        idle_timeout: None,
+        source: Some("127.0.0.1".into()),
+    }
+}
+
+async fn session(store: &dyn StateStore, new: NewSession) -> (i64, String) {
+    let (info, secret) = store.create_session(new).await.expect("create session");
+    (info.id, secret)
+}
+
+async fn authenticates(store: &dyn StateStore, secret: &str) -> bool {
+    store
+        .authenticate(secret)
+        .await
+        .expect("authenticate")
+        .is_some()
+}
+
+pub async fn password_change_ends_other_sessions(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let pat = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create");
+    let (mine, my_secret) = session(store, session_of(pat.id, 3600)).await;
+    let (_, other_secret) = session(store, session_of(pat.id, 3600)).await;
+    let (_, api_secret) = token(store, new_token(Role::NocOperator, None, Some(pat.id))).await;
+    let new_password = "another fine passphrase";
+    store
+        .set_password(pat.id, new_password, Some(mine))
+        .await
+        .expect("change own password");
+    assert!(
+        authenticates(store, &my_secret).await,
+        "the caller's session stays"
+    );
+    assert!(
+        !authenticates(store, &other_secret).await,
+        "other sessions end"
+    );
+    assert!(
+        authenticates(store, &api_secret).await,
+        "an API token of the user is not a login session"
+    );
+    assert_eq!(
+        store
+            .verify_password("pat", PASSWORD)
+            .await
+            .expect("verify"),
+        None
+    );
+    assert!(store
+        .verify_password("pat", new_password)
+        .await
+        .expect("verify")
+        .is_some());
+
+    store
+        .set_password(pat.id, PASSWORD, None)
+        .await
+        .expect("admin reset");
+    assert!(
+        !authenticates(store, &my_secret).await,
+        "a reset ends every session"
+    );
+    assert_not_found(
+        store.set_password(987_654, PASSWORD, None).await,
+        "unknown user",
+    );
+}
+
+pub async fn disabling_ends_every_token_at_once(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let pat = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create");
+    let (_, s1) = session(store, session_of(pat.id, 3600)).await;
+    let (_, api) = token(store, new_token(Role::NocOperator, None, Some(pat.id))).await;
+    let (_, tenant_token) = token(store, new_token(Role::Read, Some(a), None)).await;
+    let disabled = store
+        .set_user_disabled(pat.id, true)
+        .await
+        .expect("disable");
+    assert!(disabled.disabled);
+    assert!(!authenticates(store, &s1).await, "the session ended");
+    assert!(
+        !authenticates(store, &api).await,
+        "the user's API token ended"
+    );
+    assert!(
+        authenticates(store, &tenant_token).await,
+        "others' tokens stay"
+    );
+    assert_eq!(
+        store
+            .verify_password("pat", PASSWORD)
+            .await
+            .expect("verify"),
+        None,
+        "a disabled user cannot log in"
+    );
+    assert_invalid(
+        store.create_session(session_of(pat.id, 3600)).await,
+        "a session of a disabled user",
+    );
+    assert!(store.list_sessions().await.expect("list").is_empty());
+    let listed = store.list_users().await.expect("list");
+    assert!(listed[0].disabled);
+
+    let enabled = store
+        .set_user_disabled(pat.id, false)
+        .await
+        .expect("enable");
+    assert!(!enabled.disabled);
+    assert!(
+        !authenticates(store, &s1).await,
+        "ended sessions stay ended"
+    );
+    assert!(store
+        .verify_password("pat", PASSWORD)
+        .await
+        .expect("verify")
+        .is_some());
+    assert_not_found(store.set_user_disabled(987_654, true).await, "unknown user");
+}
+
+pub async fn deleting_a_user_ends_their_tokens(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let pat = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create");
+    let sam = store
+        .create_user("sam", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("create");
+    let (_, s1) = session(store, session_of(pat.id, 3600)).await;
+    let (_, api) = token(store, new_token(Role::NocOperator, None, Some(pat.id))).await;
+    let (_, sams) = session(store, session_of(sam.id, 3600)).await;
+    store.delete_user(pat.id).await.expect("delete");
+    assert!(!authenticates(store, &s1).await);
+    assert!(!authenticates(store, &api).await);
+    assert!(
+        authenticates(store, &sams).await,
+        "another user's session stays"
+    );
+    assert_eq!(store.user(pat.id).await.expect("get"), None);
+    assert_eq!(store.user_by_name("pat").await.expect("by name"), None);
+    assert_eq!(store.list_users().await.expect("list"), vec![sam.clone()]);
+    assert_not_found(store.delete_user(pat.id).await, "deleted twice");
+    let again = store
+        .create_user("PAT", PASSWORD, Role::SocAnalyst, &[a])
+        .await
+        .expect("the name is free again");
+    assert_eq!(again.name, "PAT");
+}
+
+pub async fn sessions_listed_without_secret_and_revoked(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let b = tenant(store, "b").await.id;
+    let pat = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[b, a])
+        .await
+        .expect("create");
+    let (_, tenant_secret) = token(store, new_token(Role::Read, Some(a), None)).await;
+    let (info, secret) = store
+        .create_session(session_of(pat.id, 3600))
+        .await
+        .expect("session");
+    assert_eq!(
+        (
+            info.user.as_str(),
+            info.role,
+            info.tenants.clone(),
+            info.login
+        ),
+        ("pat", Role::NocOperator, vec![a, b], true)
+    );
+    assert_eq!(info.source.as_deref(), Some("127.0.0.1"));
+    let (api, _) = token(store, new_token(Role::NocOperator, None, Some(pat.id))).await;
+    let (_, expired) = store
+        .create_session(session_of(pat.id, -1))
+        .await
+        .expect("expired session");
+    assert!(!authenticates(store, &expired).await);
+    let listed = store.list_sessions().await.expect("list");
+    let ids: Vec<(i64, bool)> = listed.iter().map(|s| (s.id, s.login)).collect();
+    assert_eq!(
+        ids,
+        vec![(info.id, true), (api.id, false)],
+        "live user tokens, never tenant tokens or expired sessions"
+    );
+    assert_eq!(listed[0].created_at, info.created_at);
+    let shown = format!("{listed:?}");
+    assert!(!shown.contains(&secret[4..]), "a listing shows a secret");
+    let p = principal(store, &secret).await;
+    assert_eq!(p.user.as_deref(), Some("pat"));
+    assert_eq!(p.token_id, info.id);
+
+    store.revoke_session(info.id).await.expect("revoke");
+    assert!(!authenticates(store, &secret).await);
+    assert_not_found(store.revoke_session(info.id).await, "revoked twice");
+    let tenant_token = principal(store, &tenant_secret).await.token_id;
+    assert_not_found(
+        store.revoke_session(tenant_token).await,
+        "a tenant token is not a session",
+    );
+    assert!(authenticates(store, &tenant_secret).await);
+    assert_not_found(
+        store.create_session(session_of(987_654, 60)).await,
+        "unknown user",
+    );
+}
+
+pub async fn idle_sessions_end(store: &dyn StateStore) {
+    let a = tenant(store, "a").await.id;
+    let pat = store
+        .create_user("pat", PASSWORD, Role::NocOperator, &[a])
+        .await
+        .expect("create");
+    let idle = |micros| NewSession {
+        idle_timeout: Some(std::time::Duration::from_micros(micros)),
+        ..session_of(pat.id, 3600)
+    };
+    let (_, short) = session(store, idle(1)).await;
+    let (_, long) = session(store, idle(3_600_000_000)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    assert!(!authenticates(store, &short).await, "idle past its timeout");
+    assert!(authenticates(store, &long).await);
+    let purged = store
+        .purge_expired_tokens(Timestamp::now())
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1, "the idle session is purged");
 }

@@ -27,6 +27,7 @@ mod schema;
 mod sqlite;
 mod sqlite_detection;
 mod sqlite_inventory;
+mod sqlite_people;
 mod token;
 pub mod validate;
 
@@ -37,6 +38,7 @@ pub use detection::{
 pub use inventory::{
     Asset, AssetSpec, Check, CheckRecord, Criticality, Definition, DefinitionKind, InventoryStore,
 };
+pub use password::configure_hashing;
 pub use sqlite::SqliteState;
 
 use serde::{Deserialize, Serialize};
@@ -140,6 +142,41 @@ pub struct User {
     /// who sees all of them.
     pub tenants: Vec<TenantId>,
     pub created_at: Timestamp,
+    /// A disabled user cannot log in, and every token of theirs was ended
+    /// when they were disabled.
+    pub disabled: bool,
+}
+
+/// What to create a login session for ([`StateStore::create_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub user_id: i64,
+    /// When the session ends, however busy it is.
+    pub expires_at: Timestamp,
+    /// A session unused this long ends too; `None` for no idle limit.
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Where the login came from (an address), for the session listing.
+    pub source: Option<String>,
+}
+
+/// A token bound to a user, as listed: a login session, or an API token
+/// issued to the user (such as the bootstrap administrator's). Never the
+/// secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub id: i64,
+    pub user_id: i64,
+    pub user: String,
+    /// The user's current role and tenants (ascending).
+    pub role: Role,
+    pub tenants: Vec<TenantId>,
+    /// Whether it came from a login (`false`: an API token of the user).
+    pub login: bool,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    /// When it last authenticated a request, to the minute; `None` if never.
+    pub last_used_at: Option<Timestamp>,
+    pub source: Option<String>,
 }
 
 /// The tenants a caller may see.
@@ -214,6 +251,10 @@ pub enum StateError {
     /// The database failed; not the caller's fault.
     #[error("state backend: {0}")]
     Backend(String),
+    /// Too much work of this kind at once (password hashing): try again
+    /// shortly.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Tenants, users and API tokens.
@@ -264,10 +305,47 @@ pub trait StateStore: Send + Sync + 'static {
     /// All users, ordered by name.
     async fn list_users(&self) -> Result<Vec<User>, StateError>;
 
+    async fn user(&self, id: i64) -> Result<Option<User>, StateError>;
+
+    /// The user a name names: compared after normalisation and case
+    /// folding ([`vigil_core::names::key`]), so `NOC_A` finds `noc_a`.
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>, StateError>;
+
+    /// Sets a user's password (checked like [`StateStore::create_user`]'s)
+    /// and ends every login session of the user but `keep` (the caller's
+    /// own when a user changes their own password). `NotFound` for an
+    /// unknown user.
+    async fn set_password(
+        &self,
+        id: i64,
+        password: &str,
+        keep: Option<i64>,
+    ) -> Result<(), StateError>;
+
+    /// Disables (or enables again) a user. Disabling ends every token bound
+    /// to the user at once, sessions and API tokens alike.
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<User, StateError>;
+
+    /// Deletes a user and every token bound to them. `NotFound` if unknown.
+    async fn delete_user(&self, id: i64) -> Result<(), StateError>;
+
+    /// Creates a login session of an enabled user and returns its secret.
+    /// `NotFound` for an unknown user, `Invalid` for a disabled one.
+    async fn create_session(&self, new: NewSession) -> Result<(SessionInfo, String), StateError>;
+
+    /// Every token bound to a user (sessions first by id), never a secret.
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StateError>;
+
+    /// Ends a token bound to a user; `NotFound` if there is no such one
+    /// (tenant tokens are revoked through [`StateStore::revoke_token`]).
+    async fn revoke_session(&self, id: i64) -> Result<(), StateError>;
+
     async fn count_users(&self) -> Result<u64, StateError>;
 
-    /// The user if the password is right; `None` for an unknown user or a
-    /// wrong password, at the same cost for both.
+    /// The user if the password is right; `None` for an unknown or
+    /// disabled user or a wrong password, at the same cost for all. The
+    /// name is looked up as by [`StateStore::user_by_name`]. `Busy` when
+    /// too many passwords are being checked at once.
     async fn verify_password(&self, name: &str, password: &str)
         -> Result<Option<User>, StateError>;
 
@@ -290,8 +368,10 @@ pub trait StateStore: Send + Sync + 'static {
     async fn revoke_token(&self, id: i64) -> Result<(), StateError>;
 
     /// The caller behind a bearer token, or `None` for a malformed, unknown,
-    /// revoked or expired token (expired: `expires_at <= now`). Called on
-    /// every API request: one indexed query.
+    /// revoked or expired token (expired: `expires_at <= now`, or a session
+    /// unused for its idle timeout), or one of a disabled user. Called on
+    /// every API request: one indexed query (and, at most once a minute per
+    /// session, a write of when it was last used).
     async fn authenticate(&self, token: &str) -> Result<Option<Principal>, StateError>;
 
     /// Deletes every token whose `expires_at` is at or before `now` and

@@ -2,14 +2,54 @@
 //! a PHC string (algorithm, parameters and random salt travel with the hash,
 //! so parameters can be raised later without breaking old hashes).
 //!
-//! Hashing is deliberately slow (tens of milliseconds of CPU), so it runs on
-//! tokio's blocking pool instead of stalling the async workers.
+//! Hashing is deliberately slow (tens of milliseconds of CPU and 19 MiB of
+//! memory each), so it runs on tokio's blocking pool instead of stalling
+//! the async workers, and at most a few at once (see [`configure_hashing`]):
+//! 128 concurrent logins once took 1.9 GB and every core; now a caller
+//! that cannot get a turn within a short wait gets `Busy`.
 
 use super::StateError;
 use argon2::password_hash::SaltString;
 use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use rand::rngs::OsRng;
 use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// How many hashes run at once, and how long a caller waits for a turn.
+struct Pool {
+    turns: Semaphore,
+    wait: Duration,
+}
+
+static POOL: OnceLock<Pool> = OnceLock::new();
+
+/// Sets how many password hashes may run at once (0: half the cores, at
+/// least one) and how long a caller waits for a turn before `Busy`. The
+/// first call in a process wins (the server calls it before opening the
+/// store); without one the defaults apply.
+pub fn configure_hashing(concurrency: usize, wait: Duration) {
+    let _ = POOL.set(Pool {
+        turns: Semaphore::new(permits(concurrency)),
+        wait,
+    });
+}
+
+fn permits(concurrency: usize) -> usize {
+    match concurrency {
+        0 => std::thread::available_parallelism()
+            .map(|n| (n.get() / 2).max(1))
+            .unwrap_or(1),
+        n => n,
+    }
+}
+
+fn pool() -> &'static Pool {
+    POOL.get_or_init(|| Pool {
+        turns: Semaphore::new(permits(0)),
+        wait: Duration::from_secs(2),
+    })
+}
 
 /// Hashes `password` into a PHC string with a fresh random salt.
 pub(crate) async fn hash(password: &str) -> Result<String, StateError> {
@@ -71,9 +111,19 @@ fn dummy_hash() -> Result<&'static str, StateError> {
     Ok(DUMMY.get_or_init(|| h))
 }
 
+/// Runs `f` on the blocking pool once a turn of the hashing pool is free.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, StateError> {
+    let pool = pool();
+    let _turn = match tokio::time::timeout(pool.wait, pool.turns.acquire()).await {
+        Ok(Ok(turn)) => turn,
+        Ok(Err(_)) | Err(_) => {
+            return Err(StateError::Busy(
+                "too many password checks at once; try again in a moment".into(),
+            ))
+        }
+    };
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| StateError::Backend(format!("password hashing task failed: {e}")))

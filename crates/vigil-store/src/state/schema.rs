@@ -186,6 +186,24 @@ CREATE TABLE noc_definitions (
     PRIMARY KEY (tenant_id, kind, name)
 );
 "#,
+    r#"
+-- People: a user name is unique whatever its case or Unicode form.
+-- name_key is vigil_core::names::key(name), filled in by the server on
+-- open (SQL cannot compute NFKC); a legacy name that collides with
+-- another's key, or that the rules refuse, keeps NULL (both rows are
+-- kept, a warning is logged) and is found by its exact name only.
+ALTER TABLE users ADD COLUMN name_key TEXT;
+CREATE UNIQUE INDEX users_name_key ON users (name_key);
+-- A disabled user cannot log in; their tokens were deleted on disabling.
+ALTER TABLE users ADD COLUMN disabled BIGINT NOT NULL DEFAULT 0;
+-- Login sessions are tokens bound to a user with session = 1; they may
+-- end when unused for idle_micros, counted from last_used_at (written at
+-- most once a minute) or else created_at. source is the login's address.
+ALTER TABLE tokens ADD COLUMN session BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE tokens ADD COLUMN idle_micros BIGINT;
+ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
+ALTER TABLE tokens ADD COLUMN source TEXT;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -271,8 +289,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 5);
-        assert_eq!(MIGRATIONS.len(), 5);
+        assert_eq!(version(&path).await, 6);
+        assert_eq!(MIGRATIONS.len(), 6);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -337,12 +355,93 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 5);
+        assert_eq!(version(&path).await, 6);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 5);
+        assert_eq!(version(&path).await, 6);
+    }
+
+    /// Two users of a version 5 database whose names differ only in case
+    /// both survive the upgrade: the first keeps the name (and gets the
+    /// key), the other is found by its exact spelling only.
+    #[tokio::test]
+    async fn colliding_legacy_names_keep_both_users() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        let phc = crate::state::password::hash("correct horse battery staple")
+            .await
+            .expect("hash");
+        {
+            let v5 = pool(&path).await;
+            sqlx::raw_sql(
+                "CREATE TABLE schema_version (
+                     version    BIGINT PRIMARY KEY,
+                     applied_at BIGINT NOT NULL
+                 )",
+            )
+            .execute(&v5)
+            .await
+            .expect("schema_version");
+            for (i, sql) in MIGRATIONS[..5].iter().enumerate() {
+                sqlx::raw_sql(sql).execute(&v5).await.expect("old schema");
+                sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)")
+                    .bind(i as i64 + 1)
+                    .execute(&v5)
+                    .await
+                    .expect("version");
+            }
+            for name in ["noc_a", "NOC_A", "odd\u{200B}name"] {
+                sqlx::query(
+                    "INSERT INTO users (name, password_hash, role, created_at)
+                     VALUES ($1, $2, 'msp-admin', 1)",
+                )
+                .bind(name)
+                .bind(&phc)
+                .execute(&v5)
+                .await
+                .expect("old user");
+            }
+            v5.close().await;
+        }
+        let store = SqliteState::open(&path).await.expect("upgrade");
+        let names: Vec<String> = store
+            .list_users()
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|u| u.name)
+            .collect();
+        assert_eq!(
+            names,
+            vec!["NOC_A", "noc_a", "odd\u{200B}name"],
+            "no row lost"
+        );
+        let pw = "correct horse battery staple";
+        let first = store.verify_password("noc_a", pw).await.expect("verify");
+        let second = store.verify_password("NOC_A", pw).await.expect("verify");
+        let odd = store
+            .verify_password("odd\u{200B}name", pw)
+            .await
+            .expect("verify");
+        assert_eq!(first.map(|u| u.id), Some(1));
+        assert_eq!(
+            second.map(|u| u.id),
+            Some(2),
+            "exact spelling finds the other"
+        );
+        assert_eq!(odd.map(|u| u.id), Some(3));
+        assert_eq!(
+            store
+                .user_by_name("Noc_A")
+                .await
+                .expect("by name")
+                .map(|u| u.id),
+            Some(1),
+            "any other spelling finds the one with the key"
+        );
+        store.close().await;
     }
 }

@@ -5,8 +5,8 @@
 //! SQLite-only parts are marked in `schema.rs`.
 
 use super::{
-    password, schema, token, validate, NewToken, Principal, Role, StateError, StateStore, Tenant,
-    TenantScope, TokenInfo, User,
+    password, schema, token, validate, NewSession, NewToken, Principal, Role, SessionInfo,
+    StateError, StateStore, Tenant, TenantScope, TokenInfo, User,
 };
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::{
@@ -83,7 +83,9 @@ impl SqliteState {
     async fn start(pool: SqlitePool) -> Result<Self, StateError> {
         schema::migrate(&pool).await?;
         password::warm_up().await?;
-        Ok(SqliteState { pool })
+        let state = SqliteState { pool };
+        state.fill_name_keys().await?;
+        Ok(state)
     }
 
     /// A transaction that writes. SQLite: `BEGIN IMMEDIATE` takes the write
@@ -140,7 +142,7 @@ impl SqliteState {
             .transpose()
     }
 
-    async fn user_from_row(&self, row: &SqliteRow) -> Result<User, StateError> {
+    pub(super) async fn user_from_row(&self, row: &SqliteRow) -> Result<User, StateError> {
         let id: i64 = get(row, "id")?;
         Ok(User {
             id,
@@ -148,6 +150,7 @@ impl SqliteState {
             role: role_of(row, "role")?,
             tenants: self.user_tenants(id).await?,
             created_at: Timestamp(get(row, "created_at")?),
+            disabled: get::<i64>(row, "disabled")? != 0,
         })
     }
 }
@@ -171,7 +174,7 @@ impl StateStore for SqliteState {
         .await
         .map_err(|e| match kind(&e) {
             Some(ErrorKind::UniqueViolation) => {
-                StateError::Conflict(format!("tenant {name:?} already exists"))
+                StateError::Conflict(format!("tenant {:?} already exists", name.as_str()))
             }
             _ => db(e),
         })?;
@@ -196,10 +199,14 @@ impl StateStore for SqliteState {
     }
 
     async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, StateError> {
+        // Tenant names are lowercase ASCII; `ACME` and `ａｃｍｅ` name `acme`.
+        let Some(key) = vigil_core::names::key(name) else {
+            return Ok(None);
+        };
         sqlx::query(&format!(
             "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"
         ))
-        .bind(name)
+        .bind(key)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?
@@ -240,8 +247,9 @@ impl StateStore for SqliteState {
         role: Role,
         tenants: &[TenantId],
     ) -> Result<User, StateError> {
-        validate::user_name(name)?;
-        validate::password(password)?;
+        let name = validate::user_name(name)?;
+        let key = vigil_core::names::key_of_normalized(&name);
+        validate::password(password, &[&name])?;
         let tenants = validate::user_tenants(role, tenants)?;
         let phc = password::hash(password).await?;
         let created_at = Timestamp::now();
@@ -250,28 +258,30 @@ impl StateStore for SqliteState {
         // later on a read-to-write upgrade.
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO users (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO users (name, name_key, password_hash, role, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
-        .bind(name)
+        .bind(&name)
+        .bind(&key)
         .bind(&phc)
         .bind(role.as_str())
         .bind(created_at.micros())
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| match kind(&e) {
-            Some(ErrorKind::UniqueViolation) => {
-                StateError::Conflict(format!("user {name:?} already exists"))
-            }
+            Some(ErrorKind::UniqueViolation) => StateError::Conflict(format!(
+                "user {name:?} already exists (names are compared ignoring case and width)"
+            )),
             _ => db(e),
         })?;
         Self::insert_user_tenants(&mut tx, id, &tenants).await?;
         tx.commit().await.map_err(db)?;
         Ok(User {
             id,
-            name: name.to_owned(),
+            name,
             role,
             tenants,
             created_at,
+            disabled: false,
         })
     }
 
@@ -283,14 +293,15 @@ impl StateStore for SqliteState {
     ) -> Result<User, StateError> {
         let tenants = validate::user_tenants(role, tenants)?;
         let mut tx = self.begin_write().await?;
-        let row =
-            sqlx::query("UPDATE users SET role = $1 WHERE id = $2 RETURNING name, created_at")
-                .bind(role.as_str())
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?
-                .ok_or_else(|| user_not_found(id))?;
+        let row = sqlx::query(
+            "UPDATE users SET role = $1 WHERE id = $2 RETURNING name, created_at, disabled",
+        )
+        .bind(role.as_str())
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| user_not_found(id))?;
         // Keeps the stored role of the user's tokens truthful; `authenticate`
         // reads the user's role anyway.
         sqlx::query("UPDATE tokens SET role = $1 WHERE user_id = $2")
@@ -312,12 +323,13 @@ impl StateStore for SqliteState {
             role,
             tenants,
             created_at: Timestamp(get(&row, "created_at")?),
+            disabled: get::<i64>(&row, "disabled")? != 0,
         })
     }
 
     async fn list_users(&self) -> Result<Vec<User>, StateError> {
         let rows = sqlx::query(
-            "SELECT u.id, u.name, u.role, u.created_at, ut.tenant_id
+            "SELECT u.id, u.name, u.role, u.created_at, u.disabled, ut.tenant_id
              FROM users u LEFT JOIN user_tenants ut ON ut.user_id = u.id
              ORDER BY u.name, ut.tenant_id",
         )
@@ -334,6 +346,7 @@ impl StateStore for SqliteState {
                     role: role_of(row, "role")?,
                     tenants: Vec::new(),
                     created_at: Timestamp(get(row, "created_at")?),
+                    disabled: get::<i64>(row, "disabled")? != 0,
                 });
             }
             if let (Some(user), Some(tenant)) =
@@ -358,19 +371,16 @@ impl StateStore for SqliteState {
         name: &str,
         password: &str,
     ) -> Result<Option<User>, StateError> {
-        let row = sqlx::query(
-            "SELECT id, name, role, password_hash, created_at FROM users WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
+        let row = self.user_row_by_name(name).await?;
         let phc = row.as_ref().map(|r| get(r, "password_hash")).transpose()?;
         if !password::verify(password, phc).await? {
             return Ok(None);
         }
         match row {
-            Some(row) => Ok(Some(self.user_from_row(&row).await?)),
+            Some(row) => {
+                let user = self.user_from_row(&row).await?;
+                Ok((!user.disabled).then_some(user))
+            }
             None => Ok(None),
         }
     }
@@ -452,30 +462,91 @@ impl StateStore for SqliteState {
         // One query through the unique index on token_hash and the primary
         // keys of users and user_tenants: one row per tenant of a user-bound
         // token, one row otherwise, none once the token has expired.
+        // A user's token stops with the user's disabling; a session also
+        // when unused for its idle timeout.
+        let now = Timestamp::now().micros();
         let rows = sqlx::query(
             "SELECT t.id, t.role, t.tenant_id, t.user_id, u.name AS user_name,
-                    u.role AS user_role, ut.tenant_id AS user_tenant
+                    u.role AS user_role, ut.tenant_id AS user_tenant,
+                    COALESCE(t.last_used_at, t.created_at) AS used_at
              FROM tokens t
              LEFT JOIN users u ON u.id = t.user_id
              LEFT JOIN user_tenants ut ON ut.user_id = t.user_id
              WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)
+               AND (t.user_id IS NULL OR u.disabled = 0)
+               AND (t.idle_micros IS NULL
+                    OR COALESCE(t.last_used_at, t.created_at) + t.idle_micros > $2)
              ORDER BY ut.tenant_id",
         )
         .bind(token::hash(token))
-        .bind(Timestamp::now().micros())
+        .bind(now)
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
+        if let Some(first) = rows.first() {
+            if get::<Option<i64>>(first, "user_id")?.is_some() {
+                self.touch(get(first, "id")?, get(first, "used_at")?, now);
+            }
+        }
         principal_from_rows(&rows)
     }
 
     async fn purge_expired_tokens(&self, now: Timestamp) -> Result<u64, StateError> {
-        let done = sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
-            .bind(now.micros())
+        let done = sqlx::query(
+            "DELETE FROM tokens WHERE expires_at <= $1
+                OR (idle_micros IS NOT NULL
+                    AND COALESCE(last_used_at, created_at) + idle_micros <= $1)",
+        )
+        .bind(now.micros())
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>, StateError> {
+        self.user_by_id(id).await
+    }
+
+    async fn user_by_name(&self, name: &str) -> Result<Option<User>, StateError> {
+        match self.user_row_by_name(name).await? {
+            Some(row) => Ok(Some(self.user_from_row(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_password(
+        &self,
+        id: i64,
+        password: &str,
+        keep: Option<i64>,
+    ) -> Result<(), StateError> {
+        self.change_password(id, password, keep).await
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool) -> Result<User, StateError> {
+        self.change_disabled(id, disabled).await
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<(), StateError> {
+        self.remove_user(id).await
+    }
+
+    async fn create_session(&self, new: NewSession) -> Result<(SessionInfo, String), StateError> {
+        self.insert_session(new).await
+    }
+
+    async fn list_sessions(&self) -> Result<Vec<SessionInfo>, StateError> {
+        self.select_sessions().await
+    }
+
+    async fn revoke_session(&self, id: i64) -> Result<(), StateError> {
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1 AND user_id IS NOT NULL")
+            .bind(id)
             .execute(&self.pool)
             .await
             .map_err(db)?;
-        Ok(done.rows_affected())
+        found(&done, || format!("session {id} not found"))
     }
 }
 
@@ -562,7 +633,7 @@ where
         .map_err(|e| StateError::Backend(format!("reading column {column}: {e}")))
 }
 
-fn role_of(row: &SqliteRow, column: &str) -> Result<Role, StateError> {
+pub(super) fn role_of(row: &SqliteRow, column: &str) -> Result<Role, StateError> {
     let name: String = get(row, column)?;
     name.parse()
         .map_err(|_| StateError::Backend(format!("stored role {name:?} is unknown")))
@@ -594,6 +665,6 @@ fn tenant_not_found(id: TenantId) -> StateError {
     StateError::NotFound(format!("tenant {id} not found"))
 }
 
-fn user_not_found(id: i64) -> StateError {
+pub(super) fn user_not_found(id: i64) -> StateError {
     StateError::NotFound(format!("user {id} not found"))
 }

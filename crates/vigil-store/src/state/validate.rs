@@ -17,7 +17,12 @@ pub const MIN_PASSWORD_CHARS: usize = 12;
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
 /// Longest user name, in characters.
-pub const MAX_USER_NAME_CHARS: usize = 64;
+pub const MAX_USER_NAME_CHARS: usize = vigil_core::names::MAX_NAME_CHARS;
+
+/// Least zxcvbn score accepted (0 to 4): 3 is "safely unguessable" (about
+/// 10^8 guesses or more), against an attacker who has the hashes; the login
+/// rate limit guards the online side.
+pub const MIN_PASSWORD_SCORE: u8 = 3;
 
 /// Longest token label, in characters.
 pub const MAX_LABEL_CHARS: usize = 200;
@@ -37,26 +42,53 @@ pub fn retention(days: u32) -> Result<(), StateError> {
     ))
 }
 
-/// 1 to 64 characters, none of them whitespace or control characters (a
+/// The stored form of a user name ([`vigil_core::names::normalize`]): NFKC,
+/// 1 to 64 characters, none of them whitespace, control or invisible (a
 /// name shows up in logs and audit trails, where those would mislead).
-pub fn user_name(name: &str) -> Result<(), StateError> {
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_USER_NAME_CHARS {
-        return invalid(format!(
-            "user name {name:?} must be 1 to {MAX_USER_NAME_CHARS} characters long"
-        ));
-    }
-    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return invalid(format!(
-            "user name {name:?} must not contain whitespace or control characters"
-        ));
-    }
-    Ok(())
+pub fn user_name(name: &str) -> Result<String, StateError> {
+    vigil_core::names::normalize(name)
+        .map_err(|e| StateError::Invalid(format!("user name {name:?} {e}")))
 }
 
-/// Length only: long passphrases beat composition rules. The password is
-/// never echoed in the message.
-pub fn password(password: &str) -> Result<(), StateError> {
+/// At least [`MIN_PASSWORD_CHARS`] characters and hard to guess: the
+/// zxcvbn estimator (dictionaries of common passwords, names and words,
+/// keyboard patterns, repeats, sequences, dates; `user_inputs` such as the
+/// user's name count as known words) must give at least
+/// [`MIN_PASSWORD_SCORE`]. The message says why, never echoes the password.
+pub fn password(password: &str, user_inputs: &[&str]) -> Result<(), StateError> {
+    length(password)?;
+    // zxcvbn reads the first 100 characters only, so its cost is bounded.
+    let estimate = zxcvbn::zxcvbn(password, user_inputs);
+    if u8::from(estimate.score()) >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    let mut why = vec!["password is too weak".to_string()];
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            why.push(lower_first(&warning.to_string()));
+        }
+        why.extend(
+            feedback
+                .suggestions()
+                .iter()
+                .map(|s| lower_first(&s.to_string())),
+        );
+    }
+    if why.len() == 1 {
+        why.push("add another word or two; uncommon words are better.".into());
+    }
+    invalid(format!("{}: {}", why[0], why[1..].join(" ")))
+}
+
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+fn length(password: &str) -> Result<(), StateError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return invalid(format!(
             "password must be at least {MIN_PASSWORD_CHARS} characters long"
@@ -147,18 +179,55 @@ mod tests {
     #[test]
     fn user_names() {
         for ok in ["alice", "a", "bob@example.com", "é", &"x".repeat(64)] {
-            assert!(user_name(ok).is_ok(), "{ok}");
+            assert_eq!(user_name(ok).as_deref(), Ok(ok), "{ok}");
         }
-        for bad in ["", "a b", "a\tb", "a\u{7}", &"x".repeat(65), "trail\n"] {
+        assert_eq!(user_name("ｂｏｂ").as_deref(), Ok("bob"));
+        for bad in [
+            "",
+            "a b",
+            "a\tb",
+            "a\u{7}",
+            &"x".repeat(65),
+            "trail\n",
+            "noc_a\u{200B}",
+        ] {
             assert!(user_name(bad).is_err(), "{bad:?}");
         }
     }
 
     #[test]
     fn passwords_count_characters() {
-        assert!(password("ééééééééééé").is_err()); // 11 chars, 22 bytes
-        assert!(password("éééééééééééé").is_ok());
-        assert!(password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        assert!(password("ëçñüéàøåîõ5", &[]).is_err()); // 11 chars, 21 bytes
+        assert!(password("ëçñüéàøåîõ5x", &[]).is_ok());
+        assert!(password(&"x".repeat(MAX_PASSWORD_BYTES + 1), &[]).is_err());
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_the_reason() {
+        let e = password("aaaaaaaaaaaa", &[]).unwrap_err().to_string();
+        assert!(e.starts_with("password is too weak: "), "{e}");
+        assert!(e.contains("repeats"), "{e}");
+        assert!(
+            !e.contains("aaaaaaaaaaaa"),
+            "never echoes the password: {e}"
+        );
+        for weak in [
+            "password1234",
+            "abcdefghijkl",
+            "qwertyuiop12",
+            "123456789012",
+        ] {
+            assert!(password(weak, &[]).is_err(), "{weak}");
+        }
+        // The user's own name is a known word.
+        assert!(password("mallorymallory", &["mallorymallory"]).is_err());
+        for strong in [
+            "correct horse battery staple",
+            "a long enough password",
+            "twelve chars",
+        ] {
+            assert!(password(strong, &["alice"]).is_ok(), "{strong}");
+        }
     }
 
     #[test]

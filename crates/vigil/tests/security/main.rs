@@ -10,3 +10,4 @@ mod common;
 mod baseline;
 mod bystander;
 mod partitions;
+mod login;
