@@ -47,6 +47,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// `(write-ahead log, indexer)` queue depths, read at scrape time.
     pub queue_depths: Arc<dyn Fn() -> (usize, usize) + Send + Sync>,
+    /// Ingest requests in progress, capped in all and per tenant.
+    pub ingest_slots: Arc<api::IngestSlots>,
 }
 
 /// The file holding the bootstrap administrator token.
@@ -109,6 +111,10 @@ pub async fn run(
         config: Arc::new(config.clone()),
         metrics: metrics.clone(),
         queue_depths: Arc::new(move || depths.queue_depths()),
+        ingest_slots: api::IngestSlots::new(
+            config.ingest.max_concurrent_requests,
+            config.ingest.max_concurrent_per_tenant,
+        ),
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);

@@ -25,9 +25,15 @@ use std::sync::{Arc, Mutex};
 use tenants::{Route, TenantRouter, QUARANTINE};
 use tokio::sync::mpsc;
 use vigil_core::{Event, EventId, TenantId, Timestamp};
-use vigil_decode::AuditAssembler;
+use vigil_decode::{AuditAssembler, NdjsonLines};
 use vigil_sigma::logsource::EventSource;
 use vigil_store::events::EventStore;
+
+/// Events of one request parsed and in flight at once, at most, and their
+/// text: a parsed event costs several times its text, so a request is
+/// parsed and stored in slices of this size.
+const SLICE_EVENTS: usize = 2048;
+const SLICE_BYTES: usize = 1 << 20;
 
 /// Audit events waiting for the rest of their records, at most.
 const MAX_PENDING_AUDIT: usize = 4096;
@@ -103,6 +109,35 @@ impl Pipeline {
         .await
         .map_err(|e| PipelineError::Detection(e.to_string()))?;
         self.detect_and_store(tenant, sourced).await
+    }
+
+    /// The good NDJSON lines of one HTTP request, all arrived at
+    /// `received`: parsed, normalized, matched and stored a slice at a
+    /// time, so that only one slice's parsed events are in memory at once
+    /// (their text is far smaller). Returns once all are durable; a store
+    /// failure midway leaves the earlier slices stored.
+    pub async fn ingest_lines(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        lines: NdjsonLines,
+        received: Timestamp,
+    ) -> Result<(), PipelineError> {
+        let lines = Arc::new(lines);
+        for range in lines.batches(SLICE_EVENTS, SLICE_BYTES) {
+            let this = self.clone();
+            let lines = lines.clone();
+            let sourced = tokio::task::spawn_blocking(move || {
+                lines
+                    .events(range, tenant, received)
+                    .into_iter()
+                    .map(|e| this.normalizer.json_event(e))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| PipelineError::Detection(e.to_string()))?;
+            self.detect_and_store(tenant, sourced).await?;
+        }
+        Ok(())
     }
 
     async fn detect_and_store(
