@@ -211,7 +211,11 @@ async fn ingest_evtx_inner(
     let encoding = body::encoding(headers)?;
     let max_body = app.config.ingest.max_body_bytes;
     let data = body::receive(body, max_body, body_deadline(app), move |r| {
-        body::read_all(r, encoding, max_body)
+        let magic = (
+            vigil_decode::evtx::EVTX_MAGIC,
+            "cannot read the body as EVTX: not an EVTX file (no ElfFile header)",
+        );
+        body::read_all(r, encoding, max_body, magic)
     })
     .await?;
     let tenant_id = tenant.id;

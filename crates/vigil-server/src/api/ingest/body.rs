@@ -51,6 +51,8 @@ pub enum ReadError {
     Limit(StreamError),
     /// Bad gzip, or the transfer broke off.
     Io(io::Error),
+    /// Not the format expected: why.
+    Format(&'static str),
 }
 
 /// Receives `body` (at most `max_bytes` as sent, within `deadline`) while
@@ -75,6 +77,7 @@ pub async fn receive<T: Send + 'static>(
         ReadError::Limit(StreamError::TooManyLines { max }) => too_many_events(max),
         // The transfer's own faults were answered above: this is the gzip.
         ReadError::Io(e) => ApiError::bad_request(format!("invalid gzip body: {e}")),
+        ReadError::Format(why) => ApiError::bad_request(why),
     })
 }
 
@@ -177,22 +180,31 @@ pub fn read_ndjson(
 }
 
 /// Reads a whole body of at most `max` bytes (after decoding): for formats
-/// that need all of it at once (EVTX).
+/// that need all of it at once (EVTX). One that does not start with
+/// `magic` is refused (saying `not_magic`) after its first bytes.
 pub fn read_all(
     reader: ChunkReader,
     encoding: Encoding,
     max: usize,
+    (magic, not_magic): (&[u8], &'static str),
 ) -> Result<Vec<u8>, ReadError> {
+    let mut source = reader.decoded(encoding);
     let mut data = Vec::new();
-    reader
-        .decoded(encoding)
-        .take(max as u64 + 1)
-        .read_to_end(&mut data)
-        .map_err(ReadError::Io)?;
-    if data.len() > max {
-        return Err(ReadError::Limit(StreamError::BodyTooLarge { max }));
+    let mut buf = vec![0u8; READ_BYTES];
+    loop {
+        let n = source.read(&mut buf).map_err(ReadError::Io)?;
+        if n == 0 {
+            return Ok(data);
+        }
+        if n > max - data.len() {
+            return Err(ReadError::Limit(StreamError::BodyTooLarge { max }));
+        }
+        data.extend_from_slice(&buf[..n]);
+        let seen = data.len().min(magic.len());
+        if data[..seen] != magic[..seen] {
+            return Err(ReadError::Format(not_magic));
+        }
     }
-    Ok(data)
 }
 
 pub fn too_large(max: usize) -> ApiError {
@@ -211,4 +223,105 @@ pub fn too_many_events(max: usize) -> ApiError {
             "the body has over the maximum of {max} events (ingest.max_events_per_request); send them in smaller requests"
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A reader over `chunks` as they would come off the network.
+    fn reader(chunks: Vec<io::Result<Bytes>>) -> ChunkReader {
+        let (tx, rx) = mpsc::channel(chunks.len().max(1));
+        for chunk in chunks {
+            tx.try_send(chunk).expect("room");
+        }
+        ChunkReader::new(rx)
+    }
+
+    fn split(data: &[u8], size: usize) -> Vec<io::Result<Bytes>> {
+        data.chunks(size)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect()
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn limits() -> StreamLimits {
+        StreamLimits {
+            max_line_bytes: 1024,
+            max_body_bytes: 1 << 20,
+            max_lines: 1000,
+            max_listed_rejections: 10,
+        }
+    }
+
+    const BODY: &[u8] = b"{\"a\":1}\n{\"b\":2}\r\nbad\n{\"c\":3}";
+
+    #[test]
+    fn plain_and_gzip_bodies_in_any_chunks_read_the_same() {
+        for size in [1, 3, 7, 1000] {
+            let plain = read_ndjson(reader(split(BODY, size)), Encoding::Identity, limits()).unwrap();
+            assert_eq!(plain.len(), 3);
+            assert_eq!(plain.rejected()[0].line, 3);
+            let zipped = gzip(BODY);
+            let gz = read_ndjson(reader(split(&zipped, size)), Encoding::Gzip, limits()).unwrap();
+            assert_eq!((0..3).map(|i| gz.line(i)).collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
+        }
+    }
+
+    #[test]
+    fn concatenated_gzip_members_are_one_body() {
+        let mut zipped = gzip(b"{\"a\":1}\n");
+        zipped.extend(gzip(b"{\"b\":2}\n"));
+        let lines = read_ndjson(reader(split(&zipped, 5)), Encoding::Gzip, limits()).unwrap();
+        assert_eq!(lines.len(), 2);
+    }
+
+    #[test]
+    fn inflating_stops_at_the_body_limit() {
+        let zipped = gzip(&vec![b'x'; 10 << 20]);
+        let err = read_ndjson(reader(split(&zipped, 4096)), Encoding::Gzip, limits()).unwrap_err();
+        assert!(matches!(err, ReadError::Limit(StreamError::BodyTooLarge { max }) if max == 1 << 20));
+        let many = "{}\n".repeat(1001);
+        let err = read_ndjson(reader(split(&gzip(many.as_bytes()), 100)), Encoding::Gzip, limits())
+            .unwrap_err();
+        assert!(matches!(err, ReadError::Limit(StreamError::TooManyLines { max: 1000 })));
+    }
+
+    #[test]
+    fn bad_gzip_and_broken_transfers_are_errors() {
+        let err = read_ndjson(reader(split(b"not gzip at all", 4)), Encoding::Gzip, limits())
+            .unwrap_err();
+        assert!(matches!(err, ReadError::Io(_)));
+        let chunks = vec![Ok(Bytes::from_static(b"{\"a\":1}\n")), Err(io::Error::other("cut"))];
+        let err = read_ndjson(reader(chunks), Encoding::Identity, limits()).unwrap_err();
+        assert!(matches!(err, ReadError::Io(_)));
+    }
+
+    #[test]
+    fn read_all_checks_the_magic_and_the_size() {
+        let magic: (&[u8], &str) = (b"MAGIC", "not magic");
+        let ok = read_all(reader(split(b"MAGIC and more", 2)), Encoding::Identity, 100, magic);
+        assert_eq!(ok.unwrap(), b"MAGIC and more");
+        let wrong = read_all(reader(split(b"MAGXC", 2)), Encoding::Identity, 100, magic);
+        assert!(matches!(wrong, Err(ReadError::Format("not magic"))));
+        let zipped = gzip(&[b"MAGIC".as_slice(), &vec![0u8; 1 << 20]].concat());
+        let big = read_all(reader(split(&zipped, 512)), Encoding::Gzip, 4096, magic);
+        assert!(matches!(big, Err(ReadError::Limit(StreamError::BodyTooLarge { max: 4096 }))));
+    }
+
+    #[test]
+    fn content_encodings() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(encoding(&headers).unwrap(), Encoding::Identity);
+        headers.insert(header::CONTENT_ENCODING, " GZip ".parse().unwrap());
+        assert_eq!(encoding(&headers).unwrap(), Encoding::Gzip);
+        headers.insert(header::CONTENT_ENCODING, "br".parse().unwrap());
+        assert_eq!(encoding(&headers).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    }
 }
