@@ -341,7 +341,9 @@ mod tests {
         let events = lines.events(0..3, TenantId(4), NOW);
         assert_eq!(events.len(), 3);
         assert_eq!(events[2].doc["c"], 3);
-        assert!(events.iter().all(|e| e.tenant == TenantId(4) && e.time == NOW));
+        assert!(events
+            .iter()
+            .all(|e| e.tenant == TenantId(4) && e.time == NOW));
     }
 
     #[test]
@@ -354,7 +356,10 @@ mod tests {
             lines.rejected()[0].error,
             "expected a JSON object, found an array"
         );
-        assert_eq!(lines.rejected()[1].error, "expected a JSON object, found a string");
+        assert_eq!(
+            lines.rejected()[1].error,
+            "expected a JSON object, found a string"
+        );
         assert_eq!(lines.rejected()[2].error, "invalid UTF-8 at byte 0");
         assert!(lines.rejected()[3].error.starts_with("invalid JSON"));
     }
@@ -441,7 +446,11 @@ mod tests {
         let lines = stream(&[body.as_bytes()], limits()).unwrap();
         assert_eq!(lines.len(), 100_000);
         // 7 bytes of text and one 8-byte end a line, with Vec growth slack.
-        assert!(lines.heap_bytes() < 100_000 * 15 * 2, "{}", lines.heap_bytes());
+        assert!(
+            lines.heap_bytes() < 100_000 * 15 * 2,
+            "{}",
+            lines.heap_bytes()
+        );
     }
 
     #[test]

@@ -619,7 +619,10 @@ mod tests {
         assert_eq!(config.ingest.max_concurrent_per_tenant, 2);
         for (text, named) in [
             ("max_events_per_request = 0", "max_events_per_request"),
-            ("max_concurrent_per_tenant = 16", "max_concurrent_per_tenant"),
+            (
+                "max_concurrent_per_tenant = 16",
+                "max_concurrent_per_tenant",
+            ),
             ("max_concurrent_per_tenant = 0", "max_concurrent_per_tenant"),
             ("body_timeout_secs = 0", "body_timeout_secs"),
         ] {

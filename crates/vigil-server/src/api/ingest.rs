@@ -40,14 +40,14 @@ pub struct IngestAnswer {
 /// An ingest request refused: the API's error, with `Retry-After` when the
 /// server or the tenant has no request slot free.
 pub struct Refusal {
-    error: ApiError,
+    error: Box<ApiError>,
     retry_after: Option<u64>,
 }
 
 impl From<ApiError> for Refusal {
     fn from(error: ApiError) -> Self {
         Refusal {
-            error,
+            error: Box::new(error),
             retry_after: None,
         }
     }
@@ -55,7 +55,7 @@ impl From<ApiError> for Refusal {
 
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
-        let mut response = self.error.into_response();
+        let mut response = (*self.error).into_response();
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
@@ -78,7 +78,11 @@ fn take_slot(app: &AppState, tenant: &vigil_store::state::Tenant) -> Result<slot
         ),
     };
     Err(Refusal {
-        error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message),
+        error: Box::new(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            message,
+        )),
         retry_after: Some(RETRY_AFTER_SECS),
     })
 }
@@ -144,7 +148,9 @@ async fn ingest_inner(
     })
     .await?;
     if lines.is_empty() && lines.rejected_count() == 0 {
-        return Err(ApiError::bad_request("empty body: send NDJSON, one JSON object a line").into());
+        return Err(
+            ApiError::bad_request("empty body: send NDJSON, one JSON object a line").into(),
+        );
     }
     let accepted = lines.len();
     let rejected_count = lines.rejected_count();

@@ -73,7 +73,10 @@ fn gzip_bombs_are_refused_with_bounded_memory() {
     assert_eq!(r.status(), 413);
     assert_eq!(error_code(r), "too_many_events");
     let grown = peak_rss(&server).saturating_sub(before);
-    eprintln!("gzip bomb of 2 M tiny events: peak RSS grew by {} KiB", grown >> 10);
+    eprintln!(
+        "gzip bomb of 2 M tiny events: peak RSS grew by {} KiB",
+        grown >> 10
+    );
     assert!(grown < RSS_BUDGET, "peak RSS grew by {grown} bytes");
 
     // One line inflating past the body cap: refused, never buffered whole.
@@ -95,7 +98,10 @@ fn gzip_bombs_are_refused_with_bounded_memory() {
     assert_eq!(r.status(), 413);
     assert_eq!(error_code(r), "body_too_large");
     let grown = peak_rss(&server).saturating_sub(before);
-    eprintln!("80 MiB gzip bombs (one NDJSON line, one EVTX file): peak RSS grew by {} KiB", grown >> 10);
+    eprintln!(
+        "80 MiB gzip bombs (one NDJSON line, one EVTX file): peak RSS grew by {} KiB",
+        grown >> 10
+    );
     assert!(grown < RSS_BUDGET, "peak RSS grew by {grown} bytes");
 
     // Nothing of the refused bodies was stored.
@@ -117,7 +123,8 @@ fn a_large_allowed_body_is_taken_whole() {
         if i % 10_000 == 9_999 {
             body.push_str("not json\n");
         } else {
-            let event = json!({"batch": "big", "n": i, "message": format!("event {i} of a large body")});
+            let event =
+                json!({"batch": "big", "n": i, "message": format!("event {i} of a large body")});
             body.push_str(&event.to_string());
             body.push('\n');
         }
@@ -241,7 +248,13 @@ fn concurrent_ingest_is_capped_per_tenant_and_others_keep_room() {
         .map(|_| {
             let alpha = alpha.clone();
             std::thread::spawn(move || {
-                trickle(addr, "/api/v1/ingest", &alpha, 40, Duration::from_millis(100))
+                trickle(
+                    addr,
+                    "/api/v1/ingest",
+                    &alpha,
+                    40,
+                    Duration::from_millis(100),
+                )
             })
         })
         .collect();
@@ -283,7 +296,10 @@ fn concurrent_ingest_is_capped_per_tenant_and_others_keep_room() {
         }
     }
     eprintln!("64 concurrent slow requests of alpha: {ok} taken, {busy} refused with 429");
-    assert!(ok >= 1 && ok <= 8, "{ok} of alpha's requests were taken at once");
+    assert!(
+        (1..=8).contains(&ok),
+        "{ok} of alpha's requests were taken at once"
+    );
     assert!(busy >= 1, "none of alpha's 64 requests was refused");
     let seen = bravo.finish();
     eprintln!("bravo meanwhile: {seen:?}");

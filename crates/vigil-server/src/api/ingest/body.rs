@@ -265,12 +265,16 @@ mod tests {
     #[test]
     fn plain_and_gzip_bodies_in_any_chunks_read_the_same() {
         for size in [1, 3, 7, 1000] {
-            let plain = read_ndjson(reader(split(BODY, size)), Encoding::Identity, limits()).unwrap();
+            let plain =
+                read_ndjson(reader(split(BODY, size)), Encoding::Identity, limits()).unwrap();
             assert_eq!(plain.len(), 3);
             assert_eq!(plain.rejected()[0].line, 3);
             let zipped = gzip(BODY);
             let gz = read_ndjson(reader(split(&zipped, size)), Encoding::Gzip, limits()).unwrap();
-            assert_eq!((0..3).map(|i| gz.line(i)).collect::<Vec<_>>(), ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]);
+            assert_eq!(
+                (0..3).map(|i| gz.line(i)).collect::<Vec<_>>(),
+                ["{\"a\":1}", "{\"b\":2}", "{\"c\":3}"]
+            );
         }
     }
 
@@ -286,19 +290,35 @@ mod tests {
     fn inflating_stops_at_the_body_limit() {
         let zipped = gzip(&vec![b'x'; 10 << 20]);
         let err = read_ndjson(reader(split(&zipped, 4096)), Encoding::Gzip, limits()).unwrap_err();
-        assert!(matches!(err, ReadError::Limit(StreamError::BodyTooLarge { max }) if max == 1 << 20));
+        assert!(
+            matches!(err, ReadError::Limit(StreamError::BodyTooLarge { max }) if max == 1 << 20)
+        );
         let many = "{}\n".repeat(1001);
-        let err = read_ndjson(reader(split(&gzip(many.as_bytes()), 100)), Encoding::Gzip, limits())
-            .unwrap_err();
-        assert!(matches!(err, ReadError::Limit(StreamError::TooManyLines { max: 1000 })));
+        let err = read_ndjson(
+            reader(split(&gzip(many.as_bytes()), 100)),
+            Encoding::Gzip,
+            limits(),
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ReadError::Limit(StreamError::TooManyLines { max: 1000 })
+        ));
     }
 
     #[test]
     fn bad_gzip_and_broken_transfers_are_errors() {
-        let err = read_ndjson(reader(split(b"not gzip at all", 4)), Encoding::Gzip, limits())
-            .unwrap_err();
+        let err = read_ndjson(
+            reader(split(b"not gzip at all", 4)),
+            Encoding::Gzip,
+            limits(),
+        )
+        .unwrap_err();
         assert!(matches!(err, ReadError::Io(_)));
-        let chunks = vec![Ok(Bytes::from_static(b"{\"a\":1}\n")), Err(io::Error::other("cut"))];
+        let chunks = vec![
+            Ok(Bytes::from_static(b"{\"a\":1}\n")),
+            Err(io::Error::other("cut")),
+        ];
         let err = read_ndjson(reader(chunks), Encoding::Identity, limits()).unwrap_err();
         assert!(matches!(err, ReadError::Io(_)));
     }
@@ -306,13 +326,21 @@ mod tests {
     #[test]
     fn read_all_checks_the_magic_and_the_size() {
         let magic: (&[u8], &str) = (b"MAGIC", "not magic");
-        let ok = read_all(reader(split(b"MAGIC and more", 2)), Encoding::Identity, 100, magic);
+        let ok = read_all(
+            reader(split(b"MAGIC and more", 2)),
+            Encoding::Identity,
+            100,
+            magic,
+        );
         assert_eq!(ok.unwrap(), b"MAGIC and more");
         let wrong = read_all(reader(split(b"MAGXC", 2)), Encoding::Identity, 100, magic);
         assert!(matches!(wrong, Err(ReadError::Format("not magic"))));
         let zipped = gzip(&[b"MAGIC".as_slice(), &vec![0u8; 1 << 20]].concat());
         let big = read_all(reader(split(&zipped, 512)), Encoding::Gzip, 4096, magic);
-        assert!(matches!(big, Err(ReadError::Limit(StreamError::BodyTooLarge { max: 4096 }))));
+        assert!(matches!(
+            big,
+            Err(ReadError::Limit(StreamError::BodyTooLarge { max: 4096 }))
+        ));
     }
 
     #[test]
@@ -322,6 +350,9 @@ mod tests {
         headers.insert(header::CONTENT_ENCODING, " GZip ".parse().unwrap());
         assert_eq!(encoding(&headers).unwrap(), Encoding::Gzip);
         headers.insert(header::CONTENT_ENCODING, "br".parse().unwrap());
-        assert_eq!(encoding(&headers).unwrap_err().status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        assert_eq!(
+            encoding(&headers).unwrap_err().status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
     }
 }
