@@ -84,12 +84,11 @@ pub async fn run(
         .await
         .context("cannot load the detection rules")?;
     let router = pipeline::tenants::TenantRouter::new(&config, state.clone());
-    let pipeline = Arc::new(pipeline::Pipeline::new(
-        events.clone(),
-        detection.clone(),
-        router,
-        metrics.clone(),
-    ));
+    let backlog = events.clone();
+    let pipeline = Arc::new(
+        pipeline::Pipeline::new(events.clone(), detection.clone(), router, metrics.clone())
+            .with_index_backlog(move || backlog.queue_depths().1),
+    );
     let metric_store = open_metric_store(&data).await?;
     let (noc, noc_tasks) = noc::Noc::start(
         &data,

@@ -35,6 +35,13 @@ use vigil_store::events::EventStore;
 const SLICE_EVENTS: usize = 2048;
 const SLICE_BYTES: usize = 1 << 20;
 
+/// Batches the indexer may have waiting when a large request's next slice
+/// goes to the store (its queue holds 8): the rest is room for others.
+const BULK_MAX_BACKLOG: usize = 2;
+
+/// How often a large request's slice looks again for room.
+const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
+
 /// Audit events waiting for the rest of their records, at most.
 const MAX_PENDING_AUDIT: usize = 4096;
 
@@ -49,6 +56,11 @@ pub struct Pipeline {
     /// Per tenant: audit records waiting for the rest of their event.
     audit: Mutex<HashMap<TenantId, AuditAssembler>>,
     metrics: Arc<Metrics>,
+    /// Batches waiting for the event store's indexer.
+    index_backlog: Arc<dyn Fn() -> usize + Send + Sync>,
+    /// The turn of large requests' slices at the store (see
+    /// [`Pipeline::ingest_lines`]).
+    bulk_turn: tokio::sync::Mutex<()>,
 }
 
 /// Messages by tenant, each with its quarantine reason if it has one.
@@ -84,7 +96,18 @@ impl Pipeline {
             normalizer: Normalizer::new(),
             audit: Mutex::new(HashMap::new()),
             metrics,
+            index_backlog: Arc::new(|| 0),
+            bulk_turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Where to read the indexer's backlog, which large requests wait on.
+    pub fn with_index_backlog(
+        mut self,
+        backlog: impl Fn() -> usize + Send + Sync + 'static,
+    ) -> Pipeline {
+        self.index_backlog = Arc::new(backlog);
+        self
     }
 
     pub fn detection(&self) -> &Arc<Detection> {
@@ -116,6 +139,13 @@ impl Pipeline {
     /// time, so that only one slice's parsed events are in memory at once
     /// (their text is far smaller). Returns once all are durable; a store
     /// failure midway leaves the earlier slices stored.
+    ///
+    /// The store acknowledges an append once its log is written and the
+    /// batch handed to the indexer's bounded queue; a large request would
+    /// keep that queue full and every tenant's next append would wait for
+    /// the indexer behind it. So the slices of a large request take turns
+    /// and go only while the queue has room to spare: the large request
+    /// waits for the indexer, the others do not.
     pub async fn ingest_lines(
         self: &Arc<Self>,
         tenant: TenantId,
@@ -123,7 +153,9 @@ impl Pipeline {
         received: Timestamp,
     ) -> Result<(), PipelineError> {
         let lines = Arc::new(lines);
-        for range in lines.batches(SLICE_EVENTS, SLICE_BYTES) {
+        let batches = lines.batches(SLICE_EVENTS, SLICE_BYTES);
+        let large = batches.len() > 1;
+        for range in batches {
             let this = self.clone();
             let lines = lines.clone();
             let sourced = tokio::task::spawn_blocking(move || {
@@ -135,7 +167,15 @@ impl Pipeline {
             })
             .await
             .map_err(|e| PipelineError::Detection(e.to_string()))?;
-            self.detect_and_store(tenant, sourced).await?;
+            if large {
+                let _turn = self.bulk_turn.lock().await;
+                while (self.index_backlog)() > BULK_MAX_BACKLOG {
+                    tokio::time::sleep(BULK_POLL).await;
+                }
+                self.detect_and_store(tenant, sourced).await?;
+            } else {
+                self.detect_and_store(tenant, sourced).await?;
+            }
         }
         Ok(())
     }

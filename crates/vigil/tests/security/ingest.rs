@@ -114,6 +114,7 @@ fn gzip_bombs_are_refused_with_bounded_memory() {
 fn a_large_allowed_body_is_taken_whole() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
+    let bravo = Bystander::start(&server, "bravo");
     server.create_tenant("alpha");
     let alpha = server.token("alpha", "ingest");
     let read = server.token("alpha", "read");
@@ -149,6 +150,8 @@ fn a_large_allowed_body_is_taken_whole() {
     assert_eq!(r.status(), 413);
     assert_eq!(error_code(r), "too_many_events");
     assert_eq!(server.search(&read, "batch:over")["total"], 0);
+    let seen = bravo.finish();
+    eprintln!("bravo meanwhile: {seen:?}");
 }
 
 /// What a raw HTTP exchange gave: status, `Retry-After`, JSON body.
