@@ -75,6 +75,15 @@ fn decode_line(
     let text = std::str::from_utf8(line)
         .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?
         .trim();
+    event_of_line(text, tenant, received)
+}
+
+/// The event of one trimmed line holding a JSON object, else why not.
+pub(crate) fn event_of_line(
+    text: &str,
+    tenant: TenantId,
+    received: Timestamp,
+) -> Result<Event, String> {
     let doc = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(doc)) => doc,
         Ok(other) => return Err(format!("expected a JSON object, found {}", kind(&other))),

@@ -140,6 +140,19 @@ pub struct IngestConfig {
     pub max_body_bytes: usize,
     /// Longest accepted NDJSON line.
     pub max_line_bytes: usize,
+    /// Most events (non-blank NDJSON lines, or EVTX records) in one
+    /// request (413 beyond): bounds a request's memory and time however
+    /// small its events.
+    pub max_events_per_request: usize,
+    /// Ingest requests (both endpoints) in progress at once, all tenants
+    /// together; beyond, 429 with `Retry-After`.
+    pub max_concurrent_requests: usize,
+    /// Ingest requests in progress at once for one tenant; below
+    /// `max_concurrent_requests`, so that other tenants always have room.
+    pub max_concurrent_per_tenant: usize,
+    /// Longest time to receive one ingest body, in seconds (408 beyond):
+    /// a slow sender cannot hold a request slot for ever.
+    pub body_timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -319,11 +332,43 @@ impl Default for ServerConfig {
     }
 }
 
+impl IngestConfig {
+    /// The request limits hold together: some work is allowed, and one
+    /// tenant's share leaves room for the others.
+    fn validate_limits(&self) -> Result<(), String> {
+        if self.max_events_per_request == 0 {
+            return Err("ingest.max_events_per_request must be above 0".into());
+        }
+        if self.max_concurrent_per_tenant == 0
+            || self.max_concurrent_per_tenant >= self.max_concurrent_requests
+        {
+            return Err(format!(
+                "ingest.max_concurrent_per_tenant must be 1 or more and below ingest.max_concurrent_requests ({}), got {}",
+                self.max_concurrent_requests, self.max_concurrent_per_tenant
+            ));
+        }
+        if !(1..=3600).contains(&self.body_timeout_secs) {
+            return Err(format!(
+                "ingest.body_timeout_secs must be 1 to 3600, got {}",
+                self.body_timeout_secs
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for IngestConfig {
     fn default() -> Self {
         IngestConfig {
             max_body_bytes: 64 << 20,
             max_line_bytes: 1 << 20,
+            max_events_per_request: 100_000,
+            // Sized for two cores: decoding is CPU work, and more requests
+            // at once than this only wait for the CPU while holding memory.
+            // One tenant gets half, so that the others always have room.
+            max_concurrent_requests: 16,
+            max_concurrent_per_tenant: 8,
+            body_timeout_secs: 120,
         }
     }
 }
@@ -442,6 +487,9 @@ impl Config {
         }
         if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
             return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
+        }
+        if let Err(message) = self.ingest.validate_limits() {
+            return fail(message);
         }
         if self.storage.index_threads == 0 || self.storage.max_open_writers == 0 {
             return fail(
@@ -635,6 +683,30 @@ mod tests {
         assert_eq!(config.server.listen.port(), 9999);
         assert_eq!(config.ingest.max_line_bytes, 2048);
         assert_eq!(config.server.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn ingest_request_limits_are_read_and_checked() {
+        let vars = env(&[
+            ("VIGIL_INGEST_MAX_EVENTS_PER_REQUEST", "500"),
+            ("VIGIL_INGEST_MAX_CONCURRENT_PER_TENANT", "2"),
+        ]);
+        let config = Config::parse("[ingest]\nmax_concurrent_requests = 3\n", "t", vars).unwrap();
+        assert_eq!(config.ingest.max_events_per_request, 500);
+        assert_eq!(config.ingest.max_concurrent_requests, 3);
+        assert_eq!(config.ingest.max_concurrent_per_tenant, 2);
+        for (text, named) in [
+            ("max_events_per_request = 0", "max_events_per_request"),
+            (
+                "max_concurrent_per_tenant = 16",
+                "max_concurrent_per_tenant",
+            ),
+            ("max_concurrent_per_tenant = 0", "max_concurrent_per_tenant"),
+            ("body_timeout_secs = 0", "body_timeout_secs"),
+        ] {
+            let err = Config::parse(&format!("[ingest]\n{text}\n"), "t", env(&[])).unwrap_err();
+            assert!(err.to_string().contains(named), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct AppState {
     pub queue_depths: Arc<dyn Fn() -> (usize, usize) + Send + Sync>,
     /// Failed logins per user name and per address.
     pub login_guard: Arc<login_guard::LoginGuard>,
+    /// Ingest requests in progress, capped in all and per tenant.
+    pub ingest_slots: Arc<api::IngestSlots>,
 }
 
 /// The file holding the bootstrap administrator token.
@@ -95,12 +97,11 @@ pub async fn run(
         .await
         .context("cannot load the detection rules")?;
     let router = pipeline::tenants::TenantRouter::new(&config, state.clone());
-    let pipeline = Arc::new(pipeline::Pipeline::new(
-        events.clone(),
-        detection.clone(),
-        router,
-        metrics.clone(),
-    ));
+    let backlog = events.clone();
+    let pipeline = Arc::new(
+        pipeline::Pipeline::new(events.clone(), detection.clone(), router, metrics.clone())
+            .with_index_backlog(move || backlog.queue_depths().1),
+    );
     let metric_store = open_metric_store(&data).await?;
     let (noc, noc_tasks) = noc::Noc::start(
         &data,
@@ -125,6 +126,10 @@ pub async fn run(
         login_guard: Arc::new(login_guard::LoginGuard::new(
             login_guard::Policy::from_config(&config.auth),
         )),
+        ingest_slots: api::IngestSlots::new(
+            config.ingest.max_concurrent_requests,
+            config.ingest.max_concurrent_per_tenant,
+        ),
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);

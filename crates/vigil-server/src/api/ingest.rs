@@ -1,21 +1,29 @@
 //! `POST /api/v1/ingest`: NDJSON events, acknowledged once durable.
 
+mod body;
+mod slots;
+
+pub use slots::IngestSlots;
+
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use vigil_core::{Event, EventId, TenantId, Timestamp};
-use vigil_decode::{decode_ndjson, LineError, NdjsonOptions};
+use vigil_decode::{LineError, StreamLimits};
 
 /// Rejected lines listed in an answer at most; the count is always whole.
 const MAX_LISTED_REJECTIONS: usize = 100;
+
+/// What a client waits before trying again when no slot is free.
+const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Deserialize)]
 pub struct IngestParams {
@@ -29,18 +37,66 @@ pub struct IngestAnswer {
     rejected: Vec<LineError>,
 }
 
-pub async fn ingest(
-    State(app): State<AppState>,
-    caller: Caller,
-    Query(params): Query<IngestParams>,
-    headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<IngestAnswer>), ApiError> {
-    let started = Instant::now();
-    let result = ingest_inner(&app, &caller, params, &headers, body).await;
-    let outcome = match &result {
+/// An ingest request refused: the API's error, with `Retry-After` when the
+/// server or the tenant has no request slot free.
+pub struct Refusal {
+    error: Box<ApiError>,
+    retry_after: Option<u64>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Refusal {
+            error: Box::new(error),
+            retry_after: None,
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let mut response = (*self.error).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// A request slot for `tenant`, or a 429 saying whose cap is reached.
+fn take_slot(app: &AppState, tenant: &vigil_store::state::Tenant) -> Result<slots::Slot, Refusal> {
+    let message = match app.ingest_slots.try_take(tenant.id) {
+        Ok(slot) => return Ok(slot),
+        Err(slots::Busy::Tenant(max)) => format!(
+            "tenant {} has {max} ingest requests in progress, its most (ingest.max_concurrent_per_tenant); retry after {RETRY_AFTER_SECS} s",
+            tenant.name.as_str()
+        ),
+        Err(slots::Busy::Server(max)) => format!(
+            "the server has {max} ingest requests in progress, its most (ingest.max_concurrent_requests); retry after {RETRY_AFTER_SECS} s"
+        ),
+    };
+    Err(Refusal {
+        error: Box::new(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            message,
+        )),
+        retry_after: Some(RETRY_AFTER_SECS),
+    })
+}
+
+/// When the body must have arrived.
+fn body_deadline(app: &AppState) -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(app.config.ingest.body_timeout_secs)
+}
+
+fn count_outcome<T>(app: &AppState, result: &Result<T, Refusal>, started: Instant) {
+    let outcome = match result {
         Ok(_) => "ok",
-        Err(e) if e.status.is_client_error() => "rejected",
+        Err(r) if r.error.status == StatusCode::TOO_MANY_REQUESTS => "busy",
+        Err(r) if r.error.status.is_client_error() => "rejected",
         Err(_) => "failed",
     };
     app.metrics
@@ -50,6 +106,21 @@ pub async fn ingest(
     app.metrics
         .ingest_seconds
         .observe(started.elapsed().as_secs_f64());
+}
+
+/// `POST /api/v1/ingest`: NDJSON events, acknowledged once durable. The
+/// body is decoded as it arrives and refused whole (nothing stored) when
+/// it breaks a limit.
+pub async fn ingest(
+    State(app): State<AppState>,
+    caller: Caller,
+    Query(params): Query<IngestParams>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<IngestAnswer>), Refusal> {
+    let started = Instant::now();
+    let result = ingest_inner(&app, &caller, params, &headers, body).await;
+    count_outcome(&app, &result, started);
     result
 }
 
@@ -58,34 +129,37 @@ async fn ingest_inner(
     caller: &Caller,
     params: IngestParams,
     headers: &HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<(StatusCode, Json<IngestAnswer>), ApiError> {
+    body: Body,
+) -> Result<(StatusCode, Json<IngestAnswer>), Refusal> {
     let tenant = caller
         .tenant(app, params.tenant.as_deref(), Action::Ingest)
         .await?;
-    let max_body = app.config.ingest.max_body_bytes;
-    let body = body.map_err(|e| too_large_or_bad(e.status(), max_body, e.body_text()))?;
-    let body = decompress(headers, body, max_body)?;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "empty body: send NDJSON, one JSON object a line",
-        ));
-    }
-    let options = NdjsonOptions {
-        max_line_bytes: app.config.ingest.max_line_bytes,
+    let _slot = take_slot(app, &tenant)?;
+    let encoding = body::encoding(headers)?;
+    let config = &app.config.ingest;
+    let limits = StreamLimits {
+        max_line_bytes: config.max_line_bytes,
+        max_body_bytes: config.max_body_bytes,
+        max_lines: config.max_events_per_request,
+        max_listed_rejections: MAX_LISTED_REJECTIONS,
     };
-    let tenant_id = tenant.id;
-    let batch = tokio::task::spawn_blocking(move || {
-        decode_ndjson(&body, tenant_id, Timestamp::now(), options)
+    let lines = body::receive(body, config.max_body_bytes, body_deadline(app), move |r| {
+        body::read_ndjson(r, encoding, limits)
     })
-    .await
-    .map_err(|e| ApiError::internal(format!("decoding failed: {e}")))?;
-    let accepted = batch.events.len();
-    let rejected_count = batch.rejected.len();
+    .await?;
+    if lines.is_empty() && lines.rejected_count() == 0 {
+        return Err(
+            ApiError::bad_request("empty body: send NDJSON, one JSON object a line").into(),
+        );
+    }
+    let accepted = lines.len();
+    let rejected_count = lines.rejected_count();
+    let rejected = lines.rejected().to_vec();
     app.metrics.rejected_lines.inc_by(rejected_count as u64);
-    app.pipeline.ingest(tenant.id, batch.events).await?;
-    let mut rejected = batch.rejected;
-    rejected.truncate(MAX_LISTED_REJECTIONS);
+    app.pipeline
+        .ingest_lines(tenant.id, lines, Timestamp::now())
+        .await
+        .map_err(ApiError::from)?;
     // A body of only bad lines is the client's error; a mixed one is a
     // success that lists what it refused.
     let status = if accepted == 0 {
@@ -114,45 +188,88 @@ pub struct EvtxAnswer {
 
 /// `POST /api/v1/ingest/evtx`: a Windows event log file (EVTX) as the body.
 /// Its records go through the pipeline like any event, mapped to Sigma's
-/// view of Windows events as in `vigil hunt`.
+/// view of Windows events as in `vigil hunt`. The format needs the whole
+/// file at once: it is held, up to `ingest.max_body_bytes`.
 pub async fn ingest_evtx(
     State(app): State<AppState>,
     caller: Caller,
     Query(params): Query<IngestParams>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<EvtxAnswer>, ApiError> {
+    body: Body,
+) -> Result<Json<EvtxAnswer>, Refusal> {
+    let started = Instant::now();
+    let result = ingest_evtx_inner(&app, &caller, params, &headers, body).await;
+    count_outcome(&app, &result, started);
+    result
+}
+
+async fn ingest_evtx_inner(
+    app: &AppState,
+    caller: &Caller,
+    params: IngestParams,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Json<EvtxAnswer>, Refusal> {
     let tenant = caller
-        .tenant(&app, params.tenant.as_deref(), Action::Ingest)
+        .tenant(app, params.tenant.as_deref(), Action::Ingest)
         .await?;
+    let _slot = take_slot(app, &tenant)?;
+    let encoding = body::encoding(headers)?;
     let max_body = app.config.ingest.max_body_bytes;
-    let body = body.map_err(|e| too_large_or_bad(e.status(), max_body, e.body_text()))?;
-    let body = decompress(&headers, body, max_body)?;
+    let data = body::receive(body, max_body, body_deadline(app), move |r| {
+        let magic = (
+            vigil_decode::evtx::EVTX_MAGIC,
+            "cannot read the body as EVTX: not an EVTX file (no ElfFile header)",
+        );
+        body::read_all(r, encoding, max_body, magic)
+    })
+    .await?;
     let tenant_id = tenant.id;
-    let (events, warnings) =
-        tokio::task::spawn_blocking(move || evtx_events(body.to_vec(), tenant_id))
-            .await
-            .map_err(|e| ApiError::internal(format!("reading the EVTX file failed: {e}")))?
-            .map_err(|e| ApiError::bad_request(format!("cannot read the body as EVTX: {e}")))?;
-    let accepted = events.len();
-    app.pipeline.ingest(tenant.id, events).await?;
-    let warning_count = warnings.len();
+    let max_events = app.config.ingest.max_events_per_request;
+    let read = tokio::task::spawn_blocking(move || evtx_events(data, tenant_id, max_events))
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the EVTX file failed: {e}")))?
+        .map_err(|e| ApiError::bad_request(format!("cannot read the body as EVTX: {e}")))?;
+    if read.over_limit {
+        return Err(body::too_many_events(max_events).into());
+    }
+    let accepted = read.events.len();
+    app.pipeline
+        .ingest(tenant.id, read.events)
+        .await
+        .map_err(ApiError::from)?;
     Ok(Json(EvtxAnswer {
         accepted,
-        warnings: warnings.into_iter().take(MAX_LISTED_REJECTIONS).collect(),
-        warning_count,
+        warnings: read.warnings,
+        warning_count: read.warning_count,
     }))
 }
 
+/// The records of an EVTX file, as far as the limits allow.
+struct EvtxRead {
+    events: Vec<Event>,
+    /// More records than `max_events`: the file is refused.
+    over_limit: bool,
+    /// The first warnings, and how many there were.
+    warnings: Vec<String>,
+    warning_count: usize,
+}
+
 /// The records of an EVTX file as events of `tenant`, timed by their
-/// `TimeCreated` (else now).
-fn evtx_events(data: Vec<u8>, tenant: TenantId) -> Result<(Vec<Event>, Vec<String>), String> {
+/// `TimeCreated` (else now); at most `max_events` of them kept.
+fn evtx_events(data: Vec<u8>, tenant: TenantId, max_events: usize) -> Result<EvtxRead, String> {
     let now = Timestamp::now();
     let mut events = Vec::new();
+    let mut over_limit = false;
     let mut warnings = Vec::new();
+    let mut warning_count = 0;
     vigil_decode::evtx::decode_evtx(
         data,
         &mut |record| {
+            if events.len() >= max_events {
+                over_limit = true;
+                return;
+            }
             let Value::Object(doc) = record else { return };
             let time = doc
                 .get("Event")
@@ -168,50 +285,17 @@ fn evtx_events(data: Vec<u8>, tenant: TenantId) -> Result<(Vec<Event>, Vec<Strin
                 doc,
             });
         },
-        &mut |warning| warnings.push(warning),
-    )?;
-    Ok((events, warnings))
-}
-
-fn too_large_or_bad(status: StatusCode, max: usize, text: String) -> ApiError {
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large(max)
-    } else {
-        ApiError::bad_request(format!("cannot read the body: {text}"))
-    }
-}
-
-fn too_large(max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        format!("the body is over the maximum of {max} bytes (ingest.max_body_bytes)"),
-    )
-}
-
-/// Undoes `Content-Encoding: gzip`, refusing to inflate past `max` bytes.
-fn decompress(headers: &HeaderMap, body: Bytes, max: usize) -> Result<Bytes, ApiError> {
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_ascii_lowercase());
-    match encoding.as_deref() {
-        None | Some("identity") => Ok(body),
-        Some("gzip") | Some("x-gzip") => {
-            let mut out = Vec::with_capacity(body.len() * 4);
-            let mut decoder = flate2::read::MultiGzDecoder::new(&body[..]).take(max as u64 + 1);
-            decoder
-                .read_to_end(&mut out)
-                .map_err(|e| ApiError::bad_request(format!("invalid gzip body: {e}")))?;
-            if out.len() > max {
-                return Err(too_large(max));
+        &mut |warning| {
+            warning_count += 1;
+            if warnings.len() < MAX_LISTED_REJECTIONS {
+                warnings.push(warning);
             }
-            Ok(Bytes::from(out))
-        }
-        Some(other) => Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_encoding",
-            format!("Content-Encoding {other:?} is not supported; use gzip or none"),
-        )),
-    }
+        },
+    )?;
+    Ok(EvtxRead {
+        events,
+        over_limit,
+        warnings,
+        warning_count,
+    })
 }

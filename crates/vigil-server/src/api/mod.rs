@@ -23,6 +23,7 @@ use crate::AppState;
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 pub use events::parse_time;
+pub use ingest::IngestSlots;
 pub use json_body::JsonBody;
 
 /// One endpoint: how to call it, and an example body for tests and docs.

@@ -25,9 +25,22 @@ use std::sync::{Arc, Mutex};
 use tenants::{Route, TenantRouter, QUARANTINE};
 use tokio::sync::mpsc;
 use vigil_core::{Event, EventId, TenantId, Timestamp};
-use vigil_decode::AuditAssembler;
+use vigil_decode::{AuditAssembler, NdjsonLines};
 use vigil_sigma::logsource::EventSource;
 use vigil_store::events::EventStore;
+
+/// Events of one request parsed and in flight at once, at most, and their
+/// text: a parsed event costs several times its text, so a request is
+/// parsed and stored in slices of this size.
+const SLICE_EVENTS: usize = 2048;
+const SLICE_BYTES: usize = 1 << 20;
+
+/// Batches the indexer may have waiting when a large request's next slice
+/// goes to the store (its queue holds 8): the rest is room for others.
+const BULK_MAX_BACKLOG: usize = 2;
+
+/// How often a large request's slice looks again for room.
+const BULK_POLL: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Audit events waiting for the rest of their records, at most.
 const MAX_PENDING_AUDIT: usize = 4096;
@@ -43,6 +56,11 @@ pub struct Pipeline {
     /// Per tenant: audit records waiting for the rest of their event.
     audit: Mutex<HashMap<TenantId, AuditAssembler>>,
     metrics: Arc<Metrics>,
+    /// Batches waiting for the event store's indexer.
+    index_backlog: Arc<dyn Fn() -> usize + Send + Sync>,
+    /// The turn of large requests' slices at the store (see
+    /// [`Pipeline::ingest_lines`]).
+    bulk_turn: tokio::sync::Mutex<()>,
 }
 
 /// Messages by tenant, each with its quarantine reason if it has one.
@@ -78,7 +96,18 @@ impl Pipeline {
             normalizer: Normalizer::new(),
             audit: Mutex::new(HashMap::new()),
             metrics,
+            index_backlog: Arc::new(|| 0),
+            bulk_turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Where to read the indexer's backlog, which large requests wait on.
+    pub fn with_index_backlog(
+        mut self,
+        backlog: impl Fn() -> usize + Send + Sync + 'static,
+    ) -> Pipeline {
+        self.index_backlog = Arc::new(backlog);
+        self
     }
 
     pub fn detection(&self) -> &Arc<Detection> {
@@ -103,6 +132,52 @@ impl Pipeline {
         .await
         .map_err(|e| PipelineError::Detection(e.to_string()))?;
         self.detect_and_store(tenant, sourced).await
+    }
+
+    /// The good NDJSON lines of one HTTP request, all arrived at
+    /// `received`: parsed, normalized, matched and stored a slice at a
+    /// time, so that only one slice's parsed events are in memory at once
+    /// (their text is far smaller). Returns once all are durable; a store
+    /// failure midway leaves the earlier slices stored.
+    ///
+    /// The store acknowledges an append once its log is written and the
+    /// batch handed to the indexer's bounded queue; a large request would
+    /// keep that queue full and every tenant's next append would wait for
+    /// the indexer behind it. So the slices of a large request take turns
+    /// and go only while the queue has room to spare: the large request
+    /// waits for the indexer, the others do not.
+    pub async fn ingest_lines(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        lines: NdjsonLines,
+        received: Timestamp,
+    ) -> Result<(), PipelineError> {
+        let lines = Arc::new(lines);
+        let batches = lines.batches(SLICE_EVENTS, SLICE_BYTES);
+        let large = batches.len() > 1;
+        for range in batches {
+            let this = self.clone();
+            let lines = lines.clone();
+            let sourced = tokio::task::spawn_blocking(move || {
+                lines
+                    .events(range, tenant, received)
+                    .into_iter()
+                    .map(|e| this.normalizer.json_event(e))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| PipelineError::Detection(e.to_string()))?;
+            if large {
+                let _turn = self.bulk_turn.lock().await;
+                while (self.index_backlog)() > BULK_MAX_BACKLOG {
+                    tokio::time::sleep(BULK_POLL).await;
+                }
+                self.detect_and_store(tenant, sourced).await?;
+            } else {
+                self.detect_and_store(tenant, sourced).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn detect_and_store(

@@ -49,7 +49,11 @@ impl Server {
     }
 
     fn launch(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        // VIGIL_TEST_BIN: a copy of the binary, when builds of other
+        // worktrees share the target directory and may replace it.
+        let bin = std::env::var_os("VIGIL_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_vigil").into());
+        let mut command = Command::new(bin);
         if let Some(config) = config {
             command.args(["serve", "--config", config]);
         } else {

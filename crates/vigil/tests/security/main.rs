@@ -11,3 +11,4 @@ mod baseline;
 mod bystander;
 mod partitions;
 mod login;
+mod ingest;
