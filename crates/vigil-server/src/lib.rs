@@ -10,6 +10,7 @@ pub mod auth;
 pub mod config;
 pub mod detection;
 pub mod error;
+pub mod http_server;
 pub mod inputs;
 pub mod inventory;
 pub mod metrics;
@@ -129,7 +130,9 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %data.display(), "vigil is listening");
     let mut http_stopping = stopping.clone();
-    let served = axum::serve(listener, api::router(app)).with_graceful_shutdown(async move {
+    let serve_options = http_server::ServeOptions::from_config(&config.server)
+        .context("cannot set up the API listener")?;
+    let served = http_server::serve(listener, api::router(app), serve_options, async move {
         let _ = http_stopping.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {

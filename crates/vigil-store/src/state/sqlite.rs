@@ -171,7 +171,7 @@ impl StateStore for SqliteState {
         .await
         .map_err(|e| match kind(&e) {
             Some(ErrorKind::UniqueViolation) => {
-                StateError::Conflict(format!("tenant {name:?} already exists"))
+                StateError::Conflict(format!("tenant {:?} already exists", name.as_str()))
             }
             _ => db(e),
         })?;
