@@ -9,3 +9,5 @@ mod common;
 
 mod bystander;
 mod baseline;
+mod http;
+mod audit;
