@@ -306,7 +306,9 @@ impl ServerConfig {
             ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
-            return Err("server.tls_cert and server.tls_key go together: set both or neither".into());
+            return Err(
+                "server.tls_cert and server.tls_key go together: set both or neither".into(),
+            );
         }
         Ok(())
     }

@@ -87,6 +87,10 @@ mod tests {
             let mode = std::fs::metadata(&path).expect("stat").permissions().mode() & 0o777;
             assert_eq!(mode, want, "{}", path.display());
         }
-        assert_eq!(restrict_tree(&root).expect("again"), 0, "nothing left to fix");
+        assert_eq!(
+            restrict_tree(&root).expect("again"),
+            0,
+            "nothing left to fix"
+        );
     }
 }

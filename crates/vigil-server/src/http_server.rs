@@ -194,9 +194,7 @@ impl Connection {
             .timer(TokioTimer::new())
             .header_read_timeout(self.options.header_read_timeout)
             .keep_alive(true);
-        let connection = self
-            .watcher
-            .watch(builder.serve_connection(io, service));
+        let connection = self.watcher.watch(builder.serve_connection(io, service));
         tokio::select! {
             served = connection => {
                 if let Err(e) = served {
@@ -353,7 +351,10 @@ impl Slots {
     /// A slot for a connection from `ip`, or `None` when a cap is reached.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Slot> {
         let permit = self.total.clone().try_acquire_owned().ok()?;
-        let mut counts = self.per_address.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut counts = self
+            .per_address
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let count = counts.entry(ip).or_insert(0);
         if *count >= self.max_per_address {
             return None;

@@ -29,7 +29,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::Timestamp;
 use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore};
-use vigil_store::state::{AuditStore, DetectionStore, InventoryStore, NewToken, Role, SqliteState, StateStore};
+use vigil_store::state::{
+    AuditStore, DetectionStore, InventoryStore, NewToken, Role, SqliteState, StateStore,
+};
 use vigil_store::wal::WalOptions;
 
 /// What every handler shares.
@@ -72,7 +74,9 @@ pub async fn run(
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     match file_modes::restrict_tree(&data) {
         Ok(0) => {}
-        Ok(n) => tracing::warn!(entries = n, data = %data.display(), "the data directory was readable by others: made it private (0700 directories, 0600 files)"),
+        Ok(n) => {
+            tracing::warn!(entries = n, data = %data.display(), "the data directory was readable by others: made it private (0700 directories, 0600 files)")
+        }
         Err(e) => {
             return Err(e).with_context(|| {
                 format!("cannot make the data directory {} private", data.display())

@@ -58,7 +58,14 @@ pub async fn record(State(app): State<AppState>, request: Request, next: Next) -
         Ok(captured) => captured,
         Err(refused) => return refused,
     };
-    let tenant = acted_on(&app, principal.as_ref(), request.uri().query(), &body, &path).await;
+    let tenant = acted_on(
+        &app,
+        principal.as_ref(),
+        request.uri().query(),
+        &body,
+        &path,
+    )
+    .await;
     let response = next.run(request).await;
     let (actor, token_id, role) = match &principal {
         Some(p) => (
@@ -223,9 +230,7 @@ pub async fn list(
     let scope = match (msp, params.tenant.as_deref()) {
         (true, None) => AuditScope::All,
         (_, named) => {
-            let tenant = caller
-                .tenant(&app, named, Action::AdministerTenant)
-                .await?;
+            let tenant = caller.tenant(&app, named, Action::AdministerTenant).await?;
             AuditScope::Tenants(vec![tenant.id])
         }
     };

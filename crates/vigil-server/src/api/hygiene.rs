@@ -87,9 +87,10 @@ pub fn error_for(status: StatusCode, text: &str) -> ApiError {
             "method_not_allowed",
             "this endpoint does not take this method".to_string(),
         ),
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            ("body_too_large", "the request body is too large".to_string())
-        }
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "body_too_large",
+            "the request body is too large".to_string(),
+        ),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
             "unsupported_media_type",
             "the request's Content-Type is not accepted here".to_string(),

@@ -94,13 +94,20 @@ pub async fn tenants_see_only_their_entries(store: &dyn AuditStore) {
         .await
         .expect("list");
     assert_eq!(paths(&one), ["/api/v1/assets/web01", "/api/v1/assets"]);
-    assert!(one.entries.iter().all(|e| e.entry.tenant == Some(TenantId(1))));
+    assert!(one
+        .entries
+        .iter()
+        .all(|e| e.entry.tenant == Some(TenantId(1))));
     assert_eq!(one.total, 2);
     let none = store
         .list(&AuditFilter::new(AuditScope::Tenants(vec![])))
         .await
         .expect("list");
-    assert_eq!((none.entries.len(), none.total), (0, 0), "no tenant, no entry");
+    assert_eq!(
+        (none.entries.len(), none.total),
+        (0, 0),
+        "no tenant, no entry"
+    );
     let unknown = store
         .list(&AuditFilter::new(AuditScope::Tenants(vec![TenantId(99)])))
         .await
@@ -154,7 +161,10 @@ pub async fn filters_narrow_the_listing(store: &dyn AuditStore) {
         ..base
     })
     .await;
-    assert_eq!(paths(&combined), ["/api/v1/assets/web01", "/api/v1/checks/3"]);
+    assert_eq!(
+        paths(&combined),
+        ["/api/v1/assets/web01", "/api/v1/checks/3"]
+    );
 }
 
 pub async fn pages_follow_the_cursor_with_a_real_total(store: &dyn AuditStore) {

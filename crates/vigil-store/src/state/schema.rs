@@ -391,10 +391,7 @@ mod tests {
             "DELETE FROM audit_log",
             "DELETE FROM audit_log WHERE id = 1",
         ] {
-            let err = sqlx::query(sql)
-                .execute(&store.pool)
-                .await
-                .expect_err(sql);
+            let err = sqlx::query(sql).execute(&store.pool).await.expect_err(sql);
             assert!(err.to_string().contains("append-only"), "{sql}: {err}");
         }
         let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE actor = 'cli'")

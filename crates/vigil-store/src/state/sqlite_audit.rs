@@ -51,9 +51,8 @@ impl AuditStore for SqliteState {
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
-        let mut select = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"
-        ));
+        let mut select =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {COLUMNS} FROM audit_log WHERE 1 = 1"));
         push_filter(&mut select, filter, true);
         select
             .push(" ORDER BY id DESC LIMIT ")

@@ -53,7 +53,10 @@ fn changes_are_recorded_with_who_what_tenant_and_source() {
     assert_eq!(asset["tenant"], "alpha");
     assert_eq!(asset["role"], "admin");
     assert_eq!(asset["source"], "127.0.0.1");
-    assert!(asset["actor"].as_str().unwrap_or("").starts_with("token "), "{asset}");
+    assert!(
+        asset["actor"].as_str().unwrap_or("").starts_with("token "),
+        "{asset}"
+    );
     assert!(asset["token_id"].is_i64(), "{asset}");
     assert_eq!(asset["detail"]["name"], "web01");
     let sneaky = entries(&page)
@@ -121,8 +124,14 @@ fn a_tenant_admin_sees_only_its_tenants_entries() {
         assert_eq!(entry["tenant"], "alpha", "alpha sees only its own: {entry}");
     }
     let text = page.to_string();
-    assert!(!text.contains("bravo-host"), "bravo's change leaked: {text}");
-    assert!(!text.contains("/api/v1/tenants\""), "MSP entries leaked: {text}");
+    assert!(
+        !text.contains("bravo-host"),
+        "bravo's change leaked: {text}"
+    );
+    assert!(
+        !text.contains("/api/v1/tenants\""),
+        "MSP entries leaked: {text}"
+    );
     let (status, denied) = audit(&server, &alpha, &[("tenant", "bravo")]);
     assert_eq!(status, 403, "{denied}");
     for role in ["read", "ingest"] {
@@ -158,7 +167,10 @@ fn no_endpoint_alters_the_log() {
     assert!(!before.is_empty());
     let first = before.last().expect("first")["id"].to_string();
     for method in ["POST", "PUT", "PATCH", "DELETE"] {
-        for path in ["/api/v1/audit".to_string(), format!("/api/v1/audit/{first}")] {
+        for path in [
+            "/api/v1/audit".to_string(),
+            format!("/api/v1/audit/{first}"),
+        ] {
             let r = server
                 .request(method, &path)
                 .bearer_auth(&server.admin)
@@ -166,10 +178,7 @@ fn no_endpoint_alters_the_log() {
                 .send()
                 .unwrap();
             let status = r.status().as_u16();
-            assert!(
-                status == 404 || status == 405,
-                "{method} {path}: {status}"
-            );
+            assert!(status == 404 || status == 405, "{method} {path}: {status}");
         }
     }
     let (_, after) = audit(&server, &server.admin, &[("limit", "1000")]);
@@ -230,10 +239,16 @@ fn secrets_are_redacted_in_entries() {
     let (_, page) = audit(&server, &server.admin, &[("limit", "1000")]);
     let text = page.to_string();
     for secret in [user_password, session.as_str(), token.as_str(), community] {
-        assert!(!text.contains(secret), "a secret in the audit log: {secret}");
+        assert!(
+            !text.contains(secret),
+            "a secret in the audit log: {secret}"
+        );
     }
     assert!(text.contains("redacted"), "{text}");
     let log = std::fs::read(dir.path().join("state.db")).unwrap_or_default();
     let raw = String::from_utf8_lossy(&log);
-    assert!(!raw.contains(user_password), "the password reached state.db");
+    assert!(
+        !raw.contains(user_password),
+        "the password reached state.db"
+    );
 }

@@ -114,7 +114,10 @@ fn assert_json_error(response: Response, status: u16, what: &str) -> Value {
         "Some(",
         "target type",
     ] {
-        assert!(!message.contains(internal), "{what}: {internal} in {message}");
+        assert!(
+            !message.contains(internal),
+            "{what}: {internal} in {message}"
+        );
     }
     body
 }
@@ -131,7 +134,10 @@ fn every_error_is_json_without_internals_and_headers_are_set() {
     assert_json_error(not_found, 404, "unknown path");
     let wrong_method = server.request("DELETE", "/healthz").send().unwrap();
     assert_eq!(
-        wrong_method.headers().get("allow").map(|v| v.to_str().unwrap_or("")),
+        wrong_method
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap_or("")),
         Some("GET,HEAD"),
         "a 405 keeps its Allow header"
     );
@@ -148,7 +154,10 @@ fn every_error_is_json_without_internals_and_headers_are_set() {
         .send()
         .unwrap();
     assert_json_error(bad_query, 400, "bad query string");
-    let bad_path = server.get("/api/v1/alerts/not-a-number", &admin).send().unwrap();
+    let bad_path = server
+        .get("/api/v1/alerts/not-a-number", &admin)
+        .send()
+        .unwrap();
     assert_json_error(bad_path, 400, "bad path");
     let big_login = server
         .request("POST", "/api/v1/login")
@@ -187,16 +196,28 @@ fn every_error_is_json_without_internals_and_headers_are_set() {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_string)
         };
-        assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"), "{path}");
+        assert_eq!(
+            header("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{path}"
+        );
         assert_eq!(header("x-frame-options").as_deref(), Some("DENY"), "{path}");
-        assert_eq!(header("referrer-policy").as_deref(), Some("no-referrer"), "{path}");
+        assert_eq!(
+            header("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{path}"
+        );
         let csp = header("content-security-policy").unwrap_or_default();
         assert!(
             csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'none'"),
             "{path}: {csp}"
         );
         if path.starts_with("/api/") {
-            assert_eq!(header("cache-control").as_deref(), Some("no-store"), "{path}");
+            assert_eq!(
+                header("cache-control").as_deref(),
+                Some("no-store"),
+                "{path}"
+            );
         }
     }
     bravo.finish();
@@ -222,7 +243,10 @@ fn chunked_login(addr: SocketAddr, bytes: usize) -> String {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
     assert!(
         out.status.success(),
         "openssl {args:?}: {}",
@@ -293,12 +317,18 @@ fn https_serves_the_api_and_plain_http_fails_on_it() {
         .get(format!("http://{}/healthz", server.addr))
         .send();
     assert!(
-        plain.as_ref().map(|r| !r.status().is_success()).unwrap_or(true),
+        plain
+            .as_ref()
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true),
         "plain HTTP must not be served on the HTTPS listener: {plain:?}"
     );
     // An untrusted certificate is refused by a client that checks.
     let (ok, _) = curl(&["-sS", &format!("{base}/healthz")]);
-    assert!(!ok, "curl without the CA should refuse the self-signed cert");
+    assert!(
+        !ok,
+        "curl without the CA should refuse the self-signed cert"
+    );
 }
 
 /// Every entry under `root`, with its mode, that group or others may use.
@@ -345,7 +375,10 @@ fn the_data_directory_is_private_after_start() {
     server.search_until(&read, "message:probe", 1);
     bravo.finish();
     let loose = loose_entries(&data);
-    assert!(loose.is_empty(), "group/other bits under the data dir: {loose:#?}");
+    assert!(
+        loose.is_empty(),
+        "group/other bits under the data dir: {loose:#?}"
+    );
     let mut files = 0;
     let mut pending = vec![data.clone()];
     while let Some(path) = pending.pop() {

@@ -7,7 +7,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod bystander;
-mod baseline;
-mod http;
 mod audit;
+mod baseline;
+mod bystander;
+mod http;
