@@ -77,6 +77,12 @@ fn slow_header_senders_are_closed_and_capped_while_bravo_works() {
         closed_after_first_second.get_or_insert(count);
     }
     let open = slow.iter().filter(|s| s.is_some()).count();
+    eprintln!(
+        "slow header senders: {} closed after 1 s, {} of 200 closed after {:?}",
+        closed_after_first_second.unwrap_or(0),
+        200 - open,
+        started.elapsed()
+    );
     assert_eq!(open, 0, "slow header senders still open after 20 s");
     let early = closed_after_first_second.unwrap_or(0);
     assert!(
@@ -390,4 +396,44 @@ fn the_data_directory_is_private_after_start() {
         }
     }
     assert!(files >= 5, "the walk saw the store's files ({files})");
+}
+
+#[test]
+fn a_trickled_body_gets_a_json_408() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(
+        dir.path(),
+        &[("VIGIL_SERVER_REQUEST_BODY_TIMEOUT_SECS", "2")],
+    );
+    let bravo = Bystander::start(&server, "bravo");
+    let mut stream = TcpStream::connect(server.addr).expect("connect");
+    let head = format!(
+        "POST /api/v1/tenants HTTP/1.1\r\nHost: vigil\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"name\":",
+        server.admin
+    );
+    stream.write_all(head.as_bytes()).expect("head");
+    stream.set_nonblocking(true).expect("nonblocking");
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    // A byte every half second: 200 bytes would take 100 s.
+    while started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(500));
+        let mut buf = [0u8; 4096];
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+        if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}}") {
+            break;
+        }
+        if stream.write_all(b" ").is_err() {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
+    bravo.finish();
 }
