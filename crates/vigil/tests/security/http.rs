@@ -93,7 +93,8 @@ fn slow_header_senders_are_closed_and_capped_while_bravo_works() {
     // The server still answers, and B never waited.
     let health = server.request("GET", "/healthz").send().expect("healthz");
     assert_eq!(health.status(), 200);
-    bravo.finish();
+    let seen = bravo.finish();
+    eprintln!("bravo during the slow clients: {seen:?}");
 }
 
 /// The documented error shape, with no Rust internals in the message.
