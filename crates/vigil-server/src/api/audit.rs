@@ -54,19 +54,15 @@ pub async fn record(State(app): State<AppState>, request: Request, next: Next) -
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string());
     let method = request.method().to_string();
-    let (request, body) = match capture(request).await {
-        Ok(captured) => captured,
-        Err(refused) => return refused,
+    let (response, tenant, body) = match capture(request).await {
+        Ok((request, body)) => {
+            let query = request.uri().query().map(str::to_string);
+            let tenant = acted_on(&app, principal.as_ref(), query.as_deref(), &body, &path).await;
+            (next.run(request).await, tenant, body)
+        }
+        // A body that never arrived (too slow, cut off) is recorded too.
+        Err(refused) => (refused, None, None),
     };
-    let tenant = acted_on(
-        &app,
-        principal.as_ref(),
-        request.uri().query(),
-        &body,
-        &path,
-    )
-    .await;
-    let response = next.run(request).await;
     let (actor, token_id, role) = match &principal {
         Some(p) => (
             p.user

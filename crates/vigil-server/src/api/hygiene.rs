@@ -102,13 +102,18 @@ pub fn error_for(status: StatusCode, text: &str) -> ApiError {
         StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY => {
             ("bad_request", bad_request_message(text))
         }
-        other => (
-            "error",
-            other
-                .canonical_reason()
-                .unwrap_or("request failed")
-                .to_lowercase(),
-        ),
+        // A handler's own plain answer (a 503 while loading...): its text,
+        // which is ours, not a rejection's.
+        other => match text.trim() {
+            "" => (
+                "error",
+                other
+                    .canonical_reason()
+                    .unwrap_or("request failed")
+                    .to_lowercase(),
+            ),
+            own => ("error", clip(own)),
+        },
     };
     ApiError::new(status, code, message)
 }
@@ -251,6 +256,10 @@ mod tests {
                 "invalid JSON body",
             ),
         ];
+        let loading = error_for(StatusCode::SERVICE_UNAVAILABLE, "loading rules\n");
+        assert_eq!(loading.message, "loading rules");
+        let empty = error_for(StatusCode::SERVICE_UNAVAILABLE, "");
+        assert_eq!(empty.message, "service unavailable");
         for (status, text, want) in cases {
             let e = error_for(status, text);
             assert_eq!((e.status, e.message.as_str()), (status, want), "{text}");
