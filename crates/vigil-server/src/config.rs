@@ -59,6 +59,29 @@ pub struct ServerConfig {
     pub log: String,
     /// How long a token from `POST /api/v1/login` authenticates, in minutes.
     pub session_minutes: u32,
+    /// Time a client has to send a request's header, from the moment the
+    /// server waits for it (connect, or the previous answer on a kept-alive
+    /// connection), in seconds. Slow senders are closed, not held.
+    pub header_read_timeout_secs: u64,
+    /// A connection on which nothing moves while no request is being
+    /// answered is closed after this many seconds.
+    pub idle_timeout_secs: u64,
+    /// Time a request's body has to arrive in full, in seconds (408 beyond).
+    pub request_body_timeout_secs: u64,
+    /// Connections open at once at most; more are closed on accept.
+    pub max_connections: usize,
+    /// Connections open at once from one client address at most.
+    pub max_connections_per_address: usize,
+    /// Largest body of a request without an `Authorization` header (the
+    /// login), in bytes (413 beyond).
+    pub unauthenticated_body_bytes: usize,
+    /// PEM certificate chain of the API listener: with `tls_key`, the API
+    /// speaks HTTPS only. Without both, plain HTTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Logins and sessions.
@@ -328,6 +351,14 @@ impl Default for ServerConfig {
             data_dir: PathBuf::from("vigil-data"),
             log: "info".into(),
             session_minutes: DEFAULT_SESSION_MINUTES,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            request_body_timeout_secs: 60,
+            max_connections: 1024,
+            max_connections_per_address: 256,
+            unauthenticated_body_bytes: 8 << 10,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -352,6 +383,45 @@ impl IngestConfig {
                 "ingest.body_timeout_secs must be 1 to 3600, got {}",
                 self.body_timeout_secs
             ));
+        }
+        Ok(())
+    }
+}
+
+/// Longest of the HTTP timeouts accepted: an hour.
+pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3600;
+
+impl ServerConfig {
+    /// The HTTP limits: timeouts 1 s to an hour, caps above 0, TLS files
+    /// both or neither.
+    fn validate_http(&self) -> Result<(), String> {
+        for (key, secs) in [
+            ("header_read_timeout_secs", self.header_read_timeout_secs),
+            ("idle_timeout_secs", self.idle_timeout_secs),
+            ("request_body_timeout_secs", self.request_body_timeout_secs),
+        ] {
+            if !(1..=MAX_HTTP_TIMEOUT_SECS).contains(&secs) {
+                return Err(format!(
+                    "server.{key} must be 1 to {MAX_HTTP_TIMEOUT_SECS}, got {secs}"
+                ));
+            }
+        }
+        if self.max_connections == 0 || self.max_connections_per_address == 0 {
+            return Err(
+                "server.max_connections and server.max_connections_per_address must be above 0"
+                    .into(),
+            );
+        }
+        if !(256..=1 << 20).contains(&self.unauthenticated_body_bytes) {
+            return Err(format!(
+                "server.unauthenticated_body_bytes must be 256 to 1048576, got {}",
+                self.unauthenticated_body_bytes
+            ));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(
+                "server.tls_cert and server.tls_key go together: set both or neither".into(),
+            );
         }
         Ok(())
     }
@@ -485,6 +555,9 @@ impl Config {
         if let Err(e) = self.auth.validate() {
             return fail(e);
         }
+        if let Err(message) = self.server.validate_http() {
+            return fail(message);
+        }
         if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
             return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
         }
@@ -585,6 +658,10 @@ fn invalid(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     }
 }
 
+/// Keys without a default, absent from the table until set, that a
+/// `VIGIL_*` variable may still set.
+const OPTIONAL_KEYS: &[(&str, &str)] = &[("server", "tls_cert"), ("server", "tls_key")];
+
 /// Sets the key that `VIGIL_A_B_C` names; false if it names none. Key
 /// names contain `_` too, so the path is found by matching against the
 /// keys the table has.
@@ -595,7 +672,7 @@ fn apply_env(table: &mut toml::Table, name: &str, value: &str) -> bool {
         .filter_map(|(section, v)| Some((section, v.as_table()?)))
         .find_map(|(section, keys)| {
             let rest = wanted.strip_prefix(section.as_str())?.strip_prefix('_')?;
-            keys.contains_key(rest)
+            (keys.contains_key(rest) || OPTIONAL_KEYS.contains(&(section.as_str(), rest)))
                 .then(|| (section.clone(), rest.to_string()))
         });
     let Some((section, key)) = found else {
@@ -744,6 +821,39 @@ mod tests {
                 .expect_err(bad)
                 .to_string();
             assert!(err.contains("auth."), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn http_limits_defaults_environment_and_bounds() {
+        let config = Config::parse("", "t", env(&[])).unwrap();
+        assert_eq!(config.server.header_read_timeout_secs, 10);
+        assert_eq!(config.server.tls_cert, None);
+        let config = Config::parse(
+            "",
+            "t",
+            env(&[
+                ("VIGIL_SERVER_HEADER_READ_TIMEOUT_SECS", "2"),
+                ("VIGIL_SERVER_TLS_CERT", "/etc/vigil/cert.pem"),
+                ("VIGIL_SERVER_TLS_KEY", "/etc/vigil/key.pem"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.header_read_timeout_secs, 2);
+        assert_eq!(
+            config.server.tls_key,
+            Some(PathBuf::from("/etc/vigil/key.pem"))
+        );
+        assert!(config.ignored_env.is_empty());
+        for bad in [
+            "[server]\nheader_read_timeout_secs = 0\n",
+            "[server]\nidle_timeout_secs = 99999\n",
+            "[server]\nmax_connections = 0\n",
+            "[server]\nunauthenticated_body_bytes = 1\n",
+            "[server]\ntls_cert = \"/c.pem\"\n",
+        ] {
+            let err = Config::parse(bad, "t", env(&[])).unwrap_err().to_string();
+            assert!(err.contains("server."), "{bad}: {err}");
         }
     }
 

@@ -10,6 +10,8 @@ pub mod auth;
 pub mod config;
 pub mod detection;
 pub mod error;
+pub mod file_modes;
+pub mod http_server;
 pub mod inputs;
 pub mod inventory;
 pub mod login_guard;
@@ -28,7 +30,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use vigil_core::Timestamp;
 use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore};
-use vigil_store::state::{DetectionStore, InventoryStore, NewToken, Role, SqliteState, StateStore};
+use vigil_store::state::{
+    AuditStore, DetectionStore, InventoryStore, NewToken, Role, SqliteState, StateStore,
+};
 use vigil_store::wal::WalOptions;
 
 /// What every handler shares.
@@ -39,6 +43,8 @@ pub struct AppState {
     pub detections: Arc<dyn DetectionStore>,
     /// The NOC inventory: assets and checks (the same database).
     pub inventory: Arc<dyn InventoryStore>,
+    /// The audit log of changes (the same database).
+    pub audit: Arc<dyn AuditStore>,
     pub events: Arc<dyn EventStore>,
     pub pipeline: Arc<pipeline::Pipeline>,
     /// NOC metrics: check results, SNMP, scrapes.
@@ -72,12 +78,26 @@ pub async fn run(
     for name in &config.ignored_env {
         tracing::warn!(variable = %name, "this VIGIL_ variable names no config key; ignored");
     }
+    // Before the first file is made: everything in the data directory is
+    // the owner's alone (0700 directories, 0600 files), whatever the umask.
+    file_modes::restrict_umask();
     std::fs::create_dir_all(&data)
         .with_context(|| format!("cannot create the data directory {}", data.display()))?;
     vigil_store::state::configure_hashing(
         config.auth.hash_concurrency,
         Duration::from_millis(config.auth.hash_wait_ms),
     );
+    match file_modes::restrict_tree(&data) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!(entries = n, data = %data.display(), "the data directory was readable by others: made it private (0700 directories, 0600 files)")
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!("cannot make the data directory {} private", data.display())
+            })
+        }
+    }
     let sqlite = Arc::new(
         SqliteState::open(&data.join("state.db"))
             .await
@@ -85,6 +105,7 @@ pub async fn run(
     );
     let state: Arc<dyn StateStore> = sqlite.clone();
     let detections: Arc<dyn DetectionStore> = sqlite.clone();
+    let audit: Arc<dyn AuditStore> = sqlite.clone();
     let inventory: Arc<dyn InventoryStore> = sqlite;
     bootstrap_admin(state.as_ref(), &data).await?;
     ensure_config_tenants(state.as_ref(), &config).await?;
@@ -116,6 +137,7 @@ pub async fn run(
         state: state.clone(),
         detections,
         inventory,
+        audit,
         events: events.clone(),
         pipeline: pipeline.clone(),
         metric_store: metric_store.clone(),
@@ -150,10 +172,9 @@ pub async fn run(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data = %data.display(), "vigil is listening");
     let mut http_stopping = stopping.clone();
-    // The peer address reaches handlers as ConnectInfo (login rate limits
-    // per address, session sources).
-    let service = api::router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, service).with_graceful_shutdown(async move {
+    let serve_options = http_server::ServeOptions::from_config(&config.server)
+        .context("cannot set up the API listener")?;
+    let served = http_server::serve(listener, api::router(app), serve_options, async move {
         let _ = http_stopping.wait_for(|stop| *stop).await;
     });
     tokio::spawn(async move {

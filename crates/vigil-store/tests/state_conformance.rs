@@ -52,6 +52,20 @@ mod inventory {
     vigil_store::inventory_conformance_tests!(TempState::new().await);
 }
 
+mod audit {
+    use super::{SqliteState, TempState};
+
+    vigil_store::audit_conformance_tests!(TempState::new().await);
+
+    mod in_memory {
+        use super::SqliteState;
+
+        vigil_store::audit_conformance_tests!(Box::new(
+            SqliteState::in_memory().await.expect("in-memory state")
+        ));
+    }
+}
+
 mod in_memory {
     use super::SqliteState;
 

@@ -17,10 +17,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            // axum's texts name its internals ("Failed to buffer..."): our own.
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(e.status(), "body_too_large", e.body_text())
+                ApiError::new(
+                    e.status(),
+                    "body_too_large",
+                    "the request body is too large",
+                )
             } else {
-                ApiError::bad_request(format!("cannot read the body: {}", e.body_text()))
+                ApiError::bad_request("cannot read the request body")
             }
         })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {

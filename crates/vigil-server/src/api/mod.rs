@@ -6,8 +6,10 @@
 
 mod alerts;
 mod assets;
+mod audit;
 mod checks;
 mod events;
+pub mod hygiene;
 mod ingest;
 mod json_body;
 mod metrics;
@@ -20,6 +22,7 @@ mod tokens;
 mod users;
 
 use crate::AppState;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::routing::{delete, get, patch, post, put, MethodRouter};
 use axum::Router;
 pub use events::parse_time;
@@ -258,6 +261,7 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
             endpoint("DELETE", "/api/v1/noc-rules/{noc_rule}"),
             delete(noc_definitions::remove_rule),
         ),
+        (endpoint("GET", "/api/v1/audit"), get(audit::list)),
         // Last: a caller walking the list in order keeps its session until
         // the end.
         (
@@ -285,7 +289,19 @@ pub fn router(state: AppState) -> Router {
     }
     // Ingest checks the size again after decompression.
     let max_body = state.config.ingest.max_body_bytes;
+    // Layers run outside in from the last added: headers and the JSON
+    // error shape on every answer, then the body's deadline and the small
+    // limit without credentials, so that the audit log reads only bodies
+    // that passed them.
     router
         .layer(axum::extract::DefaultBodyLimit::max(max_body))
+        .layer(from_fn_with_state(state.clone(), audit::record))
+        .layer(from_fn_with_state(
+            state.clone(),
+            hygiene::unauthenticated_body_limit,
+        ))
+        .layer(from_fn_with_state(state.clone(), hygiene::body_deadline))
+        .layer(from_fn(hygiene::json_errors))
+        .layer(from_fn(hygiene::security_headers))
         .with_state(state)
 }

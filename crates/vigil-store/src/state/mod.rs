@@ -17,6 +17,8 @@
 //! - Passwords are hashed with argon2id; API tokens are 256 random bits and
 //!   only their SHA-256 is stored.
 
+pub mod audit;
+pub mod audit_conformance;
 pub mod conformance;
 pub mod detection;
 pub mod detection_conformance;
@@ -25,12 +27,16 @@ pub mod inventory_conformance;
 mod password;
 mod schema;
 mod sqlite;
+mod sqlite_audit;
 mod sqlite_detection;
 mod sqlite_inventory;
 mod sqlite_people;
 mod token;
 pub mod validate;
 
+pub use audit::{
+    AuditEntry, AuditFilter, AuditPage, AuditScope, AuditStore, NewAuditEntry, MAX_AUDIT_PAGE,
+};
 pub use detection::{
     Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
     ResolvedAlert, Severity, StoredRule, Team,

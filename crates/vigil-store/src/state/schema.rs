@@ -204,6 +204,36 @@ ALTER TABLE tokens ADD COLUMN idle_micros BIGINT;
 ALTER TABLE tokens ADD COLUMN last_used_at BIGINT;
 ALTER TABLE tokens ADD COLUMN source TEXT;
 "#,
+    r#"
+-- The audit log: every change made through the API or the CLI. No
+-- foreign key on tenant_id: an entry outlives its tenant. Append-only: the
+-- triggers refuse to change or remove an entry (PostgreSQL: the same with
+-- a trigger function, and no UPDATE/DELETE grant to the server's role).
+CREATE TABLE audit_log (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at        BIGINT NOT NULL,
+    actor     TEXT NOT NULL,
+    token_id  BIGINT,
+    role      TEXT,
+    tenant_id BIGINT,
+    source    TEXT,
+    method    TEXT NOT NULL,
+    path      TEXT NOT NULL,
+    status    BIGINT,
+    detail    TEXT
+);
+CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
+CREATE INDEX audit_log_at ON audit_log (at);
+-- SQLite: RAISE in a BEFORE trigger.
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only');
+END;
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -289,8 +319,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 6);
-        assert_eq!(MIGRATIONS.len(), 6);
+        assert_eq!(version(&path).await, 7);
+        assert_eq!(MIGRATIONS.len(), 7);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -355,13 +385,13 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 6);
+        assert_eq!(version(&path).await, 7);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 6);
+        assert_eq!(version(&path).await, 7);
     }
 
     /// Two users of a version 5 database whose names differ only in case
@@ -443,5 +473,30 @@ mod tests {
             "any other spelling finds the one with the key"
         );
         store.close().await;
+    }
+
+    /// No statement can change or remove an audit entry, whatever a
+    /// backend's code does.
+    #[tokio::test]
+    async fn the_audit_log_refuses_update_and_delete() {
+        use crate::state::{AuditStore, NewAuditEntry};
+        let store = SqliteState::in_memory().await.expect("memory");
+        let entry = store
+            .append(NewAuditEntry::cli("admin set-password admin", None))
+            .await
+            .expect("append");
+        for sql in [
+            "UPDATE audit_log SET actor = 'someone else'",
+            "DELETE FROM audit_log",
+            "DELETE FROM audit_log WHERE id = 1",
+        ] {
+            let err = sqlx::query(sql).execute(&store.pool).await.expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        let kept: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE actor = 'cli'")
+            .fetch_one(&store.pool)
+            .await
+            .expect("count");
+        assert_eq!((kept, entry.id), (1, 1));
     }
 }

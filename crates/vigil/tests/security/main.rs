@@ -7,8 +7,10 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod audit;
 mod baseline;
 mod bystander;
-mod partitions;
-mod login;
+mod http;
 mod ingest;
+mod login;
+mod partitions;
