@@ -40,7 +40,7 @@ impl Default for Limits {
             max_bytes: 512 * 1024,
             max_depth: 64,
             max_list_values: 1_000,
-            max_rule_values: 10_000,
+            max_rule_values: 5_000,
             max_rules: 100,
             max_regexes: 64,
             max_regex_bytes: 256 * 1024,
@@ -89,6 +89,12 @@ impl Limits {
                 return Err(LimitError::TooDeep {
                     line: index + 1,
                     limit: self.max_depth,
+                });
+            }
+            if scan.longest_list >= self.max_list_values {
+                return Err(LimitError::TooManyListValues {
+                    count: scan.longest_list + 1,
+                    limit: self.max_list_values,
                 });
             }
         }
@@ -173,15 +179,19 @@ fn is_regex_spec(spec: &str) -> bool {
 struct DepthScan {
     /// Columns of the open block levels.
     indents: Vec<usize>,
-    /// Open flow collections (`[`, `{`), which may span lines.
-    flow: usize,
+    /// Open flow collections (`[`, `{`), which may span lines; for a
+    /// `[`, the commas seen in it so far (a long flow list is refused
+    /// before the parser builds it).
+    flow: Vec<Option<usize>>,
+    /// The most commas seen in one flow list.
+    longest_list: usize,
 }
 
 impl DepthScan {
     /// Reads one line; returns the deepest nesting seen on it.
     fn line(&mut self, line: &str) -> usize {
         let trimmed = line.trim_start_matches([' ', '\t']);
-        if self.flow == 0 {
+        if self.flow.is_empty() {
             if trimmed.is_empty() || trimmed.starts_with('#') {
                 return self.indents.len();
             }
@@ -194,7 +204,7 @@ impl DepthScan {
             }
         }
         let block = self.indents.len();
-        let mut deepest = block + self.flow;
+        let mut deepest = block + self.flow.len();
         // Whether a `[`/`{` here opens a collection: in block context only
         // where a value starts (a plain scalar may hold brackets there).
         let mut at_value_start = true;
@@ -202,22 +212,28 @@ impl DepthScan {
         let mut compact = 0usize;
         while let Some(c) = chars.next() {
             match c {
-                '\'' | '"' if at_value_start || self.flow > 0 => {
+                '\'' | '"' if at_value_start || !self.flow.is_empty() => {
                     skip_quoted(c, &mut chars);
                     at_value_start = false;
                 }
                 '#' => break,
-                '[' | '{' if at_value_start || self.flow > 0 => {
-                    self.flow += 1;
+                '[' | '{' if at_value_start || !self.flow.is_empty() => {
+                    self.flow.push((c == '[').then_some(0));
                     at_value_start = true;
                 }
-                ']' | '}' if self.flow > 0 => {
-                    self.flow -= 1;
+                ']' | '}' if !self.flow.is_empty() => {
+                    self.flow.pop();
                     at_value_start = false;
                 }
-                ',' if self.flow > 0 => at_value_start = true,
+                ',' if !self.flow.is_empty() => {
+                    if let Some(Some(commas)) = self.flow.last_mut() {
+                        *commas += 1;
+                        self.longest_list = self.longest_list.max(*commas);
+                    }
+                    at_value_start = true;
+                }
                 '-' | '?' | ':' if chars.peek().is_none_or(|n| *n == ' ' || *n == '\t') => {
-                    if self.flow == 0 {
+                    if self.flow.is_empty() {
                         // `- - x` and `- key: x` nest on one line.
                         compact += 1;
                     }
@@ -230,7 +246,7 @@ impl DepthScan {
                 }
                 _ => at_value_start = false,
             }
-            deepest = deepest.max(block + compact + self.flow);
+            deepest = deepest.max(block + compact + self.flow.len());
         }
         deepest
     }
@@ -346,14 +362,25 @@ mod tests {
     }
 
     #[test]
+    fn a_long_flow_list_is_refused_before_parsing() {
+        let list = format!("a: [{}]", vec!["x"; 200_000].join(","));
+        let start = Instant::now();
+        let err = Limits::default().check_text(&list).unwrap_err();
+        assert!(matches!(err, LimitError::TooManyListValues { limit: 1_000, .. }), "{err}");
+        assert!(start.elapsed().as_secs() < 1);
+        let fine = format!("a: [{}]\nb: {{{}}}", vec!["x"; 1_000].join(","), vec!["k: v"; 2].join(","));
+        Limits::default().check_text(&fine).unwrap();
+    }
+
+    #[test]
     fn values_per_rule_are_bounded() {
-        let lists: Vec<String> = (0..11)
+        let lists: Vec<String> = (0..6)
             .map(|i| format!("f{i}: [{}]", vec!["x"; 1_000].join(",")))
             .collect();
         let text = format!("{{{}}}", lists.join(", "));
         assert_eq!(
             Limits::default().check_document(&doc(&text)),
-            Err(LimitError::TooManyRuleValues { limit: 10_000 })
+            Err(LimitError::TooManyRuleValues { limit: 5_000 })
         );
     }
 
