@@ -238,11 +238,26 @@ impl DetectionConfig {
         let bounds = [
             ("upload_max_bytes", self.upload_max_bytes, 1024, 64 << 20),
             ("upload_max_depth", self.upload_max_depth, 8, 1_000),
-            ("upload_max_list_values", self.upload_max_list_values, 1, 1_000_000),
-            ("upload_max_rule_values", self.upload_max_rule_values, 1, 10_000_000),
+            (
+                "upload_max_list_values",
+                self.upload_max_list_values,
+                1,
+                1_000_000,
+            ),
+            (
+                "upload_max_rule_values",
+                self.upload_max_rule_values,
+                1,
+                10_000_000,
+            ),
             ("upload_max_rules", self.upload_max_rules, 1, 100_000),
             ("upload_max_regexes", self.upload_max_regexes, 0, 100_000),
-            ("upload_max_regex_bytes", self.upload_max_regex_bytes, 1024, 1 << 30),
+            (
+                "upload_max_regex_bytes",
+                self.upload_max_regex_bytes,
+                1024,
+                1 << 30,
+            ),
             ("tenant_max_rules", self.tenant_max_rules, 1, 1_000_000),
             ("compile_workers", self.compile_workers, 1, 256),
         ];

@@ -333,7 +333,9 @@ async fn load_detection(detection: Arc<Detection>) {
             seconds = started.elapsed().as_secs_f64(),
             "detection rules ready"
         ),
-        Err(e) => tracing::error!(error = %e, "loading the detection rules failed; detection runs with what loaded"),
+        Err(e) => {
+            tracing::error!(error = %e, "loading the detection rules failed; detection runs with what loaded")
+        }
     }
     detection_upkeep(detection).await
 }

@@ -366,9 +366,16 @@ mod tests {
         let list = format!("a: [{}]", vec!["x"; 200_000].join(","));
         let start = Instant::now();
         let err = Limits::default().check_text(&list).unwrap_err();
-        assert!(matches!(err, LimitError::TooManyListValues { limit: 1_000, .. }), "{err}");
+        assert!(
+            matches!(err, LimitError::TooManyListValues { limit: 1_000, .. }),
+            "{err}"
+        );
         assert!(start.elapsed().as_secs() < 1);
-        let fine = format!("a: [{}]\nb: {{{}}}", vec!["x"; 1_000].join(","), vec!["k: v"; 2].join(","));
+        let fine = format!(
+            "a: [{}]\nb: {{{}}}",
+            vec!["x"; 1_000].join(","),
+            ["k: v"; 2].join(",")
+        );
         Limits::default().check_text(&fine).unwrap();
     }
 
@@ -412,7 +419,7 @@ mod tests {
     #[test]
     fn rules_per_upload_are_bounded() {
         let one = "title: t\nlogsource: {product: x}\ndetection: {s: {a: b}, condition: s}\n";
-        let text = vec![one; 3].join("---\n");
+        let text = [one; 3].join("---\n");
         let limits = Limits {
             max_rules: 2,
             ..Limits::default()
@@ -428,7 +435,9 @@ mod tests {
         use crate::value::CompileContext;
         let text = "title: t\nlogsource: {product: x}\ndetection:\n  s:\n    a|re: '\\w{300}'\n  condition: s\n";
         let limits = Limits::default();
-        let rule = parse_file_with(text, "upload", Some(&limits)).rules.remove(0);
+        let rule = parse_file_with(text, "upload", Some(&limits))
+            .rules
+            .remove(0);
         let bounded = CompileContext {
             placeholders: None,
             limits: Some(&limits),
@@ -447,7 +456,9 @@ mod tests {
             "?".repeat(20_000)
         );
         let limits = Limits::default();
-        let rule = parse_file_with(&text, "upload", Some(&limits)).rules.remove(0);
+        let rule = parse_file_with(&text, "upload", Some(&limits))
+            .rules
+            .remove(0);
         let bounded = CompileContext {
             placeholders: None,
             limits: Some(&limits),

@@ -166,9 +166,7 @@ pub async fn upload(
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "rule_too_large",
-            format!(
-                "the rule text is over the limit of {max} bytes (detection.upload_max_bytes)"
-            ),
+            format!("the rule text is over the limit of {max} bytes (detection.upload_max_bytes)"),
         )
     })?;
     let text = String::from_utf8(body.to_vec())
@@ -197,11 +195,15 @@ fn upload_error(e: UploadError) -> ApiError {
         UploadError::Limit(LimitError::TooLarge { limit, .. }) => ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "rule_too_large",
-            format!("the rule text is over the limit of {limit} bytes (detection.upload_max_bytes)"),
+            format!(
+                "the rule text is over the limit of {limit} bytes (detection.upload_max_bytes)"
+            ),
         ),
-        UploadError::Limit(limit) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "rule_over_limit", limit.to_string())
-        }
+        UploadError::Limit(limit) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "rule_over_limit",
+            limit.to_string(),
+        ),
         UploadError::TenantFull { .. } => {
             ApiError::new(StatusCode::BAD_REQUEST, "rule_over_limit", e.to_string())
         }

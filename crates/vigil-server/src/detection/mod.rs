@@ -23,10 +23,10 @@ pub mod novelty;
 pub mod rulebook;
 
 use crate::config::DetectionConfig;
-use metrics::DetectionMetrics;
 use anyhow::Context;
 use correlate::Correlations;
 use load::Loaded;
+use metrics::DetectionMetrics;
 use rulebook::{correlation_key, RuleBook, Scope};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -34,8 +34,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use vigil_core::{Event, TenantId, Timestamp};
 use vigil_sigma::correlation::{BaseHit, CorrelationHit};
-use vigil_sigma::logsource::EventSource;
 use vigil_sigma::limits::{LimitError, Limits};
+use vigil_sigma::logsource::EventSource;
 use vigil_sigma::value::CompileContext;
 use vigil_store::state::{DetectionStore, LoginSeen, NewAlert, Severity, StoredRule, Team};
 
@@ -221,8 +221,11 @@ impl Detection {
             .await
             .context("rule compilation stopped")??;
         self.metrics.compiled(&metrics::SHARED, scope.set.len());
-        let (rules, correlations, errors) =
-            (scope.set.len(), scope.correlations.len(), scope.errors.len());
+        let (rules, correlations, errors) = (
+            scope.set.len(),
+            scope.correlations.len(),
+            scope.errors.len(),
+        );
         for error in scope.errors.iter().take(20) {
             tracing::warn!(%error, "rule left out");
         }
@@ -378,9 +381,11 @@ impl Detection {
         };
         let rules = checked.map_err(|reasons| refused(UploadError::Invalid(reasons)))?;
         let (id, title) = rules[0].clone();
-        let kept = self.book().tenants.get(&tenant).map_or(0, |scope| {
-            scope.len() - scope.len_of_upload(&id)
-        });
+        let kept = self
+            .book()
+            .tenants
+            .get(&tenant)
+            .map_or(0, |scope| scope.len() - scope.len_of_upload(&id));
         let count = kept + rules.len();
         if count > self.config.tenant_max_rules {
             return Err(refused(UploadError::TenantFull {

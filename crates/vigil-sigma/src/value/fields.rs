@@ -495,13 +495,11 @@ pub fn compile_field(
             if let Some(bytes) = ctx.regex_bytes() {
                 builder.size_limit(bytes).dfa_size_limit(bytes);
             }
-            let re = builder
-                .build()
-                .map_err(|e| ValueError::Regex {
-                    spec: spec.to_string(),
-                    pattern: text.clone(),
-                    reason: e.to_string(),
-                })?;
+            let re = builder.build().map_err(|e| ValueError::Regex {
+                spec: spec.to_string(),
+                pattern: text.clone(),
+                reason: e.to_string(),
+            })?;
             Matcher::Regex(re)
         } else if m.cidr {
             let text = v_text(&v).ok_or_else(|| bad(shown.clone(), "`cidr` needs a network"))?;
@@ -533,7 +531,9 @@ pub fn compile_field(
                     num,
                     text: compile_str(vec![Token::Lit(text)], kind, &fold, spec, ctx)?,
                 },
-                V::Sigma(s) => Matcher::Str(compile_str(pattern::parse(&s), kind, &fold, spec, ctx)?),
+                V::Sigma(s) => {
+                    Matcher::Str(compile_str(pattern::parse(&s), kind, &fold, spec, ctx)?)
+                }
                 V::Plain(s) | V::Num(_, s) => {
                     Matcher::Str(compile_str(vec![Token::Lit(s)], kind, &fold, spec, ctx)?)
                 }
@@ -578,8 +578,12 @@ fn compile_str(
     if matches!(kind, Kind::Contains | Kind::StartsWith) {
         tokens.push(Token::Any);
     }
-    StrMatch::compile(&tokens, fold, ctx.regex_bytes().unwrap_or(TRUSTED_REGEX_BYTES))
-        .map_err(|e| ValueError::Regex {
+    StrMatch::compile(
+        &tokens,
+        fold,
+        ctx.regex_bytes().unwrap_or(TRUSTED_REGEX_BYTES),
+    )
+    .map_err(|e| ValueError::Regex {
         spec: spec.to_string(),
         pattern: "(wildcard pattern)".into(),
         reason: e.to_string(),

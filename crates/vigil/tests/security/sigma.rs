@@ -30,7 +30,9 @@ fn upload(server: &Server, token: &str, body: String) -> (Response, Duration) {
 /// Asserts a 4xx whose JSON message contains every one of `words`.
 fn refused(what: &str, answer: Response, status: u16, words: &[&str]) -> Value {
     assert_eq!(answer.status().as_u16(), status, "{what}");
-    let body: Value = answer.json().unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
+    let body: Value = answer
+        .json()
+        .unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
     let message = body["error"]["message"]
         .as_str()
         .or_else(|| body["message"].as_str())
@@ -81,16 +83,24 @@ fn hostile_sigma_uploads_are_refused_at_once_and_store_nothing() {
     let (answer, depth_took) = upload(&server, &alpha, "[".repeat(50_000));
     refused("depth bomb", answer, 400, &["nests deeper", "64"]);
 
-    let huge = rule("huge", &format!("  sel:\n    a: '{}'\n", "x".repeat(2 << 20)));
+    let huge = rule(
+        "huge",
+        &format!("  sel:\n    a: '{}'\n", "x".repeat(2 << 20)),
+    );
     let (answer, _) = upload(&server, &alpha, huge);
     refused("oversize body", answer, 413, &["524288 bytes"]);
 
     let values = vec!["a"; 200_000].join(",");
-    let many = rule("many", &format!("  sel:\n    CommandLine|contains: [{values}]\n"));
+    let many = rule(
+        "many",
+        &format!("  sel:\n    CommandLine|contains: [{values}]\n"),
+    );
     let (answer, values_took) = upload(&server, &alpha, many);
     refused("200,000 values", answer, 400, &["200000 values", "1000"]);
 
-    let regexes: String = (0..20).map(|i| format!("      - '\\w{{300}}{i}'\n")).collect();
+    let regexes: String = (0..20)
+        .map(|i| format!("      - '\\w{{300}}{i}'\n"))
+        .collect();
     let wide = rule("wide", &format!("  sel:\n    CommandLine|re:\n{regexes}"));
     let (answer, _) = upload(&server, &alpha, wide);
     refused("huge regexes", answer, 400, &["size limit"]);
@@ -127,7 +137,12 @@ fn a_tenants_upload_compiles_that_tenants_rules_only() {
         })
         .collect();
     let (answer, took) = upload(&server, &alpha, rules.join("---\n"));
-    assert_eq!(answer.status(), 201, "{}", answer.text().unwrap_or_default());
+    assert_eq!(
+        answer.status(),
+        201,
+        "{}",
+        answer.text().unwrap_or_default()
+    );
     eprintln!("alpha's 80 rules of 400 values: {took:?}");
     assert_eq!(uploaded_rules(&server, &alpha), 80);
 
@@ -135,7 +150,12 @@ fn a_tenants_upload_compiles_that_tenants_rules_only() {
     let tenant_rules = counter(&server, "vigil_rules_compiled_total{scope=\"tenant\"}");
     let trivial = rule("bravo-own", "  sel:\n    user.name: mallory\n");
     let (answer, took) = upload(&server, &bravo_admin, trivial);
-    assert_eq!(answer.status(), 201, "{}", answer.text().unwrap_or_default());
+    assert_eq!(
+        answer.status(),
+        201,
+        "{}",
+        answer.text().unwrap_or_default()
+    );
     eprintln!("bravo's trivial upload after alpha's: {took:?}");
     assert_eq!(
         counter(&server, "vigil_rule_compilations_total{scope=\"shared\"}"),
@@ -217,7 +237,10 @@ fn a_restart_answers_http_while_the_rules_load_and_loses_no_event() {
     );
     if status != 200 {
         assert_eq!(status, 503);
-        assert_eq!(health.json::<Value>().expect("JSON"), json!({"status": "loading"}));
+        assert_eq!(
+            health.json::<Value>().expect("JSON"),
+            json!({"status": "loading"})
+        );
     }
     assert!(
         loaded_before || status == 503,
