@@ -465,4 +465,39 @@ mod tests {
         };
         assert!(CompiledRule::compile(rule, &bounded).is_err());
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Any text: the check ends, and text it lets through parses
+            /// into documents within the depth limit (or fails to parse).
+            #[test]
+            fn the_scan_never_lets_a_deep_document_through(text in "[\\[\\]{}\\-:,'\" a#\n]{0,200}") {
+                let limits = Limits { max_depth: 6, ..Limits::default() };
+                if limits.check_text(&text).is_ok() {
+                    for document in yaml_serde::Deserializer::from_str(&text) {
+                        let Ok(value) = <Value as serde::Deserialize>::deserialize(document) else {
+                            break;
+                        };
+                        let deep = Limits { max_depth: 6 + 2, ..Limits::default() };
+                        prop_assert!(
+                            !matches!(deep.check_document(&value), Err(LimitError::DocumentTooDeep { .. })),
+                            "{text:?}"
+                        );
+                    }
+                }
+            }
+
+            /// Flow nesting is refused past the limit (the line itself
+            /// counts as a level: the estimate errs one level high).
+            #[test]
+            fn flow_nesting_is_refused_past_the_limit(depth in 1usize..150) {
+                let text = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+                let refused = Limits::default().check_text(&text).is_err();
+                prop_assert_eq!(refused, depth >= 64);
+            }
+        }
+    }
 }
