@@ -310,6 +310,77 @@ pub struct DetectionConfig {
     pub new_source_learning_hours: u64,
     /// How often correlation state is written to disk, in seconds.
     pub state_interval_secs: u64,
+    /// Bytes of YAML in one rule upload (larger: 413).
+    pub upload_max_bytes: usize,
+    /// Nesting of YAML collections in an uploaded rule.
+    pub upload_max_depth: usize,
+    /// Values in one list of an uploaded rule (a `contains` list).
+    pub upload_max_list_values: usize,
+    /// Values in one uploaded rule, all lists together.
+    pub upload_max_rule_values: usize,
+    /// Rules (YAML documents) in one upload.
+    pub upload_max_rules: usize,
+    /// Regular expressions (`|re` values) in one uploaded rule.
+    pub upload_max_regexes: usize,
+    /// Compiled size of one regular expression of an upload, in bytes.
+    pub upload_max_regex_bytes: usize,
+    /// Uploaded rules one tenant may have, all uploads together.
+    pub tenant_max_rules: usize,
+    /// Blocking threads that parse and compile tenants' uploads at once
+    /// (each tenant uses one at a time).
+    pub compile_workers: usize,
+}
+
+impl DetectionConfig {
+    /// The bounds of an uploaded rule.
+    pub fn upload_limits(&self) -> vigil_sigma::limits::Limits {
+        vigil_sigma::limits::Limits {
+            max_bytes: self.upload_max_bytes,
+            max_depth: self.upload_max_depth,
+            max_list_values: self.upload_max_list_values,
+            max_rule_values: self.upload_max_rule_values,
+            max_rules: self.upload_max_rules,
+            max_regexes: self.upload_max_regexes,
+            max_regex_bytes: self.upload_max_regex_bytes,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let bounds = [
+            ("upload_max_bytes", self.upload_max_bytes, 1024, 64 << 20),
+            ("upload_max_depth", self.upload_max_depth, 8, 1_000),
+            (
+                "upload_max_list_values",
+                self.upload_max_list_values,
+                1,
+                1_000_000,
+            ),
+            (
+                "upload_max_rule_values",
+                self.upload_max_rule_values,
+                1,
+                10_000_000,
+            ),
+            ("upload_max_rules", self.upload_max_rules, 1, 100_000),
+            ("upload_max_regexes", self.upload_max_regexes, 0, 100_000),
+            (
+                "upload_max_regex_bytes",
+                self.upload_max_regex_bytes,
+                1024,
+                1 << 30,
+            ),
+            ("tenant_max_rules", self.tenant_max_rules, 1, 1_000_000),
+            ("compile_workers", self.compile_workers, 1, 256),
+        ];
+        for (key, value, low, high) in bounds {
+            if !(low..=high).contains(&value) {
+                return Err(format!(
+                    "detection.{key} must be {low} to {high}, got {value}"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for InputsConfig {
@@ -325,6 +396,7 @@ impl Default for InputsConfig {
 
 impl Default for DetectionConfig {
     fn default() -> Self {
+        let limits = vigil_sigma::limits::Limits::default();
         DetectionConfig {
             rule_paths: Vec::new(),
             placeholders: None,
@@ -333,6 +405,15 @@ impl Default for DetectionConfig {
             reload_interval_secs: 5,
             new_source_learning_hours: 24,
             state_interval_secs: 30,
+            upload_max_bytes: limits.max_bytes,
+            upload_max_depth: limits.max_depth,
+            upload_max_list_values: limits.max_list_values,
+            upload_max_rule_values: limits.max_rule_values,
+            upload_max_rules: limits.max_rules,
+            upload_max_regexes: limits.max_regexes,
+            upload_max_regex_bytes: limits.max_regex_bytes,
+            tenant_max_rules: 1_000,
+            compile_workers: 2,
         }
     }
 }
@@ -582,6 +663,9 @@ impl Config {
                 "detection.min_level must be informational, low, medium, high or critical, got {:?}",
                 self.detection.min_level
             ));
+        }
+        if let Err(e) = self.detection.validate() {
+            return fail(e);
         }
         if self.inputs.queue_batches == 0 || self.inputs.pipeline_workers == 0 {
             return fail("inputs.queue_batches and inputs.pipeline_workers must be above 0".into());
@@ -905,6 +989,27 @@ mod tests {
         let config = Config::parse(ok, "f", env(&[])).expect("valid");
         assert_eq!(config.inputs.syslog.len(), 1);
         assert_eq!(config.detection.rule_paths.len(), 1);
+    }
+
+    #[test]
+    fn upload_limits_have_defaults_env_overrides_and_bounds() {
+        let config = Config::parse("", "t", env(&[])).unwrap();
+        assert_eq!(
+            config.detection.upload_limits(),
+            vigil_sigma::limits::Limits::default()
+        );
+        let config = Config::parse(
+            "",
+            "t",
+            env(&[("VIGIL_DETECTION_UPLOAD_MAX_BYTES", "65536")]),
+        )
+        .unwrap();
+        assert_eq!(config.detection.upload_limits().max_bytes, 65536);
+        let err = Config::parse("[detection]\nupload_max_depth = 2\n", "t", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("detection.upload_max_depth"), "{err}");
+        assert!(Config::parse("[detection]\ncompile_workers = 0\n", "t", env(&[])).is_err());
     }
 
     #[test]

@@ -114,9 +114,16 @@ pub async fn run(
         .context("cannot create the assets and checks of the config")?;
     let metrics = Metrics::new();
     let events = open_events(&config, &data, metrics.clone()).await?;
-    let detection = Detection::open(&config.detection, &data, detections.clone())
-        .await
-        .context("cannot load the detection rules")?;
+    // The rules compile in the background (see `load_detection` below):
+    // HTTP answers at once, `/healthz` says "loading" meanwhile, and
+    // events wait for the rules.
+    let detection = Detection::new(
+        &config.detection,
+        &data,
+        detections.clone(),
+        metrics.detection.clone(),
+    )
+    .context("cannot load the detection rules")?;
     let router = pipeline::tenants::TenantRouter::new(&config, state.clone());
     let backlog = events.clone();
     let pipeline = Arc::new(
@@ -165,7 +172,7 @@ pub async fn run(
         .await
         .context("cannot start the snmp trap inputs")?;
     let retention = tokio::spawn(retention_loop(app.clone()));
-    let upkeep = tokio::spawn(detection_upkeep(detection.clone()));
+    let upkeep = tokio::spawn(load_detection(detection.clone()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -399,6 +406,21 @@ async fn retention_loop(app: AppState) {
     }
 }
 
+/// Loads the detection rules, then keeps them (see [`detection_upkeep`]).
+async fn load_detection(detection: Arc<Detection>) {
+    let started = std::time::Instant::now();
+    match detection.load().await {
+        Ok(()) => tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "detection rules ready"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "loading the detection rules failed; detection runs with what loaded")
+        }
+    }
+    detection_upkeep(detection).await
+}
+
 /// Re-reads the rule folders when a file in them changed, and writes the
 /// correlation state now and then, until aborted.
 async fn detection_upkeep(detection: Arc<Detection>) {
@@ -420,7 +442,7 @@ async fn detection_upkeep(detection: Arc<Detection>) {
                 .unwrap_or(false);
             if changed {
                 tracing::info!("a rule file changed: reloading the rules");
-                if let Err(e) = detection.rebuild().await {
+                if let Err(e) = detection.rebuild_shared().await {
                     tracing::error!(error = %e, "reloading the rules failed; the previous rules stay in use");
                 }
             }

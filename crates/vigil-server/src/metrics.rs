@@ -133,6 +133,7 @@ pub struct Metrics {
     registry: Registry,
     pub syslog: SyslogMetrics,
     pub pipeline: crate::pipeline::metrics::PipelineMetrics,
+    pub detection: crate::detection::metrics::DetectionMetrics,
     pub ingested_events: Counter,
     pub rejected_lines: Counter,
     pub ingest_requests: Family<OutcomeLabel, Counter>,
@@ -165,10 +166,12 @@ impl Metrics {
             queue_depth: Family::default(),
             syslog: SyslogMetrics::default(),
             pipeline: Default::default(),
+            detection: Default::default(),
             registry: Registry::default(),
         };
         m.syslog.register(&mut registry);
         m.pipeline.register(&mut registry);
+        m.detection.register(&mut registry);
         registry.register(
             "ingested_events",
             "Events accepted and made durable",

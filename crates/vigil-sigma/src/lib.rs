@@ -8,6 +8,8 @@
 //!   (`CommandLine|contains|all`) compiled into value matchers.
 //! - [`rule`]: the rule format (YAML, multi-document) into [`rule::Rule`],
 //!   compiled into a matcher.
+//! - [`limits`]: bounds on rule text from outside (size, depth, values,
+//!   regexes).
 //! - [`logsource`]: which rules apply to an event ([`logsource::EventSource`]).
 //! - [`windows`]: Windows events (EVTX or flat JSON) into the Sigma view,
 //!   through a mapping file users can read and extend.
@@ -16,6 +18,7 @@ pub mod condition;
 pub mod correlation;
 pub mod event;
 pub mod filter;
+pub mod limits;
 pub mod logsource;
 pub mod rule;
 pub mod ruleset;

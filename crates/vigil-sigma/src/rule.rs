@@ -8,6 +8,7 @@
 //! starts on, and the reason; the other rules of the file still load.
 
 use crate::condition::{parse_condition, parse_conditions, Condition};
+use crate::limits::{LimitError, Limits};
 use crate::value::{compile_field, CompileContext, FieldMatcher};
 use crate::EventFields;
 use std::fmt;
@@ -128,6 +129,27 @@ pub fn parse_rules(text: &str, file: &str) -> (Vec<Rule>, Vec<RuleError>) {
 
 /// Reads every document of one YAML file: rules and filters.
 pub fn parse_file(text: &str, file: &str) -> RuleFile {
+    parse_file_with(text, file, None)
+}
+
+/// [`parse_file`] of text from outside: with `limits`, text over a bound
+/// is refused before the YAML parser sees it, and every document is
+/// checked against them once parsed.
+pub fn parse_file_with(text: &str, file: &str, limits: Option<&Limits>) -> RuleFile {
+    if let Some(Err(e)) = limits.map(|l| l.check_text(text)) {
+        let line = match e {
+            LimitError::TooDeep { line, .. } => line,
+            _ => 1,
+        };
+        let origin = RuleOrigin {
+            file: file.to_string(),
+            line,
+        };
+        return RuleFile {
+            errors: vec![error(origin, "?", e.to_string())],
+            ..RuleFile::default()
+        };
+    }
     let starts = document_starts(text);
     let mut rules = Vec::new();
     let mut filters = Vec::new();
@@ -139,6 +161,13 @@ pub fn parse_file(text: &str, file: &str) -> RuleFile {
             file: file.to_string(),
             line: starts.get(index).copied().unwrap_or(1),
         };
+        if let Some(limits) = limits.filter(|l| index >= l.max_rules) {
+            let e = LimitError::TooManyRules {
+                limit: limits.max_rules,
+            };
+            errors.push(error(origin, "?", e.to_string()));
+            break;
+        }
         let value: Value = match serde::Deserialize::deserialize(document) {
             Ok(v) => v,
             Err(e) => {
@@ -152,6 +181,10 @@ pub fn parse_file(text: &str, file: &str) -> RuleFile {
                 break;
             }
         };
+        if let Some(Err(e)) = limits.map(|l| l.check_document(&value)) {
+            errors.push(error(origin, "?", e.to_string()));
+            continue;
+        }
         let Value::Mapping(mut map) = value else {
             if !value.is_null() {
                 errors.push(error(origin, "?", "a rule must be a YAML mapping"));

@@ -30,7 +30,10 @@ fn at_least_99_percent_of_sigmahq_rules_compile() {
     let mut files = Vec::new();
     rule_files(&dir, &mut files);
     files.sort();
-    let ctx = CompileContext { placeholders: None };
+    let ctx = CompileContext {
+        placeholders: None,
+        limits: None,
+    };
     let (mut compiled, mut failed) = (0usize, Vec::new());
     for file in &files {
         let text = std::fs::read_to_string(file).expect("read rule");

@@ -17,6 +17,7 @@ pub fn check(paths: &[PathBuf], placeholder_file: Option<&Path>) -> anyhow::Resu
     let placeholders = placeholders(placeholder_file)?;
     let ctx = CompileContext {
         placeholders: placeholders.as_ref(),
+        limits: None,
     };
     let loaded = load(&files, &ctx, all_cores())?;
     for error in &loaded.errors {
@@ -130,6 +131,7 @@ pub fn test(
     let placeholders = placeholders(placeholder_file)?;
     let ctx = CompileContext {
         placeholders: placeholders.as_ref(),
+        limits: None,
     };
     let loaded = load(&rule_files(rules)?, &ctx, all_cores())?;
     let by_id: HashMap<&str, &CompiledRule> = loaded

@@ -347,7 +347,15 @@ fn a_rule_dropped_into_a_rule_folder_applies_without_a_restart() {
     )
     .expect("write rule");
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !server.log().contains("generation=2") && std::time::Instant::now() < deadline {
+    // The shared rules load at start, then again once the folder changed.
+    let reloaded = || {
+        server
+            .log()
+            .matches("shared detection rules loaded")
+            .count()
+            >= 2
+    };
+    while !reloaded() && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     send_tcp(

@@ -8,20 +8,24 @@
 //! - `PATCH /api/v1/rules/{rule}` with `{"enabled": false}` switches a rule
 //!   off for the tenant; `DELETE` removes an upload.
 //!
-//! Every change rebuilds the rules at once: no restart.
+//! Every change takes effect at once, no restart: an upload or removal
+//! compiles that tenant's uploads only, a switch compiles nothing. An
+//! upload is bounded (`[detection] upload_max_*`, `tenant_max_rules`):
+//! 413 over the size, 400 naming the limit otherwise.
 
 use crate::auth::{Action, Caller};
 use crate::detection::novelty;
 use crate::detection::rulebook::{correlation_key, rule_key, RuleBook};
+use crate::detection::UploadError;
 use crate::error::ApiError;
 use crate::AppState;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use vigil_core::{TenantId, Timestamp};
-use vigil_store::state::StoredRule;
+use vigil_core::TenantId;
+use vigil_sigma::limits::LimitError;
 
 use super::JsonBody;
 
@@ -150,36 +154,28 @@ pub async fn upload(
     State(app): State<AppState>,
     caller: Caller,
     Query(params): Query<TenantParam>,
-    body: Bytes,
+    body: Body,
 ) -> Result<(StatusCode, Json<UploadAnswer>), ApiError> {
     let tenant = caller
         .tenant(&app, params.tenant.as_deref(), Action::Tune)
         .await?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::bad_request("the rule must be UTF-8 YAML text"))?;
     let detection = app.pipeline.detection().clone();
-    let rules = detection.check_upload(text).map_err(|reasons| {
+    let max = detection.limits().max_bytes;
+    // Read no more than the limit: a larger body is refused as it comes.
+    let body = axum::body::to_bytes(body, max).await.map_err(|_| {
         ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "rule_invalid",
-            format!("the rule cannot run: {}", reasons.join("; ")),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "rule_too_large",
+            format!("the rule text is over the limit of {max} bytes (detection.upload_max_bytes)"),
         )
-        .with_detail(serde_json::json!({ "reasons": reasons }))
     })?;
-    let (id, title) = rules[0].clone();
-    app.detections
-        .put_rule(&StoredRule {
-            tenant: tenant.id,
-            rule_id: id.clone(),
-            title,
-            yaml: text.to_string(),
-            created_at: Timestamp::now(),
-        })
-        .await?;
-    detection
-        .rebuild()
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad_request("the rule must be UTF-8 YAML text"))?;
+    let rules = detection
+        .upload(tenant.id, text)
         .await
-        .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
+        .map_err(upload_error)?;
+    let id = rules[0].0.clone();
     let views = rules
         .into_iter()
         .map(|(id, title)| RuleView {
@@ -192,6 +188,33 @@ pub async fn upload(
         })
         .collect();
     Ok((StatusCode::CREATED, Json(UploadAnswer { id, rules: views })))
+}
+
+fn upload_error(e: UploadError) -> ApiError {
+    match e {
+        UploadError::Limit(LimitError::TooLarge { limit, .. }) => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "rule_too_large",
+            format!(
+                "the rule text is over the limit of {limit} bytes (detection.upload_max_bytes)"
+            ),
+        ),
+        UploadError::Limit(limit) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "rule_over_limit",
+            limit.to_string(),
+        ),
+        UploadError::TenantFull { .. } => {
+            ApiError::new(StatusCode::BAD_REQUEST, "rule_over_limit", e.to_string())
+        }
+        UploadError::Invalid(reasons) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "rule_invalid",
+            format!("the rule cannot run: {}", reasons.join("; ")),
+        )
+        .with_detail(serde_json::json!({ "reasons": reasons })),
+        UploadError::Internal(e) => ApiError::internal(format!("storing the rule failed: {e}")),
+    }
 }
 
 pub async fn switch(
@@ -212,10 +235,11 @@ pub async fn switch(
     app.detections
         .set_rule_enabled(tenant.id, &rule, body.enabled)
         .await?;
+    // A switch is a filter over the compiled rules: nothing recompiles.
     detection
-        .rebuild()
+        .refresh_switches()
         .await
-        .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
+        .map_err(|e| ApiError::internal(format!("reloading the switches failed: {e}")))?;
     Ok(Json(RuleView {
         enabled: body.enabled,
         ..known
@@ -234,7 +258,7 @@ pub async fn remove(
     app.detections.delete_rule(tenant.id, &rule).await?;
     app.pipeline
         .detection()
-        .rebuild()
+        .rebuild_tenant(tenant.id)
         .await
         .map_err(|e| ApiError::internal(format!("reloading the rules failed: {e}")))?;
     Ok(StatusCode::NO_CONTENT)

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use vigil_sigma::correlation::CorrelationRule;
 use vigil_sigma::filter::CompiledFilter;
-use vigil_sigma::rule::{parse_file, CompiledRule, RuleError};
+use vigil_sigma::rule::{parse_file_with, CompiledRule, RuleError};
 use vigil_sigma::value::CompileContext;
 
 /// What loading a set of rule files gave.
@@ -104,9 +104,9 @@ fn load_serial(files: &[PathBuf], ctx: &CompileContext) -> anyhow::Result<Loaded
 
 impl Loaded {
     /// Parses and compiles the rules of one file's text (`origin` names it
-    /// in errors).
+    /// in errors), within `ctx.limits` if any (text from outside).
     pub fn add_text(&mut self, text: &str, origin: &str, ctx: &CompileContext) {
-        let parsed = parse_file(text, origin);
+        let parsed = parse_file_with(text, origin, ctx.limits);
         self.errors.extend(parsed.errors);
         self.correlations.extend(parsed.correlations);
         for rule in parsed.rules {

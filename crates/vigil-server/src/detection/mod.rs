@@ -10,12 +10,15 @@
 //!
 //! Rules come from the config's folders (re-read when a file changes),
 //! Vigil's own rules (embedded), and the API (per tenant, in the detection
-//! store). Any change rebuilds the whole book on a blocking thread and
-//! swaps it in; events in flight finish on the book they started with.
+//! store). A change compiles its own scope only (the shared rules, or one
+//! tenant's uploads) on a blocking thread and swaps a new book in; events
+//! in flight finish on the book they started with. Uploads are bounded by
+//! [`Limits`] and compiled on a few compile workers.
 
 pub mod correlate;
 pub mod entities;
 pub mod load;
+pub mod metrics;
 pub mod novelty;
 pub mod rulebook;
 
@@ -23,6 +26,7 @@ use crate::config::DetectionConfig;
 use anyhow::Context;
 use correlate::Correlations;
 use load::Loaded;
+use metrics::DetectionMetrics;
 use rulebook::{correlation_key, RuleBook, Scope};
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -30,6 +34,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 use vigil_core::{Event, TenantId, Timestamp};
 use vigil_sigma::correlation::{BaseHit, CorrelationHit};
+use vigil_sigma::limits::{LimitError, Limits};
 use vigil_sigma::logsource::EventSource;
 use vigil_sigma::value::CompileContext;
 use vigil_store::state::{DetectionStore, LoginSeen, NewAlert, Severity, StoredRule, Team};
@@ -62,45 +67,128 @@ pub struct Verdicts {
 
 pub struct Detection {
     book: RwLock<Arc<RuleBook>>,
+    /// True once the first load of every scope is done; events wait for it.
+    ready: tokio::sync::watch::Sender<bool>,
     correlations: Mutex<Correlations>,
     config: DetectionConfig,
     placeholders: Option<HashMap<String, Vec<String>>>,
+    limits: Limits,
     data: PathBuf,
     store: Arc<dyn DetectionStore>,
     min_severity: Severity,
+    metrics: DetectionMetrics,
     /// The rule folders' files and modification times at the last load.
     folders_seen: Mutex<Vec<(PathBuf, Option<SystemTime>)>>,
-    /// One rebuild at a time.
-    rebuilding: tokio::sync::Mutex<()>,
+    /// One shared rebuild at a time.
+    rebuilding_shared: tokio::sync::Mutex<()>,
+    /// One change at a time per tenant (upload, removal, rebuild), so a
+    /// tenant's uploads take one compile worker at a time.
+    tenant_locks: Mutex<HashMap<TenantId, Arc<tokio::sync::Mutex<()>>>>,
+    /// The blocking threads tenants' parse and compile may take at once.
+    compile_workers: Arc<tokio::sync::Semaphore>,
     /// One alert writer at a time: SQLite has one writer anyway, and
     /// queueing here never runs into its busy timeout.
     recording: tokio::sync::Mutex<()>,
 }
 
+/// Why an upload was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// Over a bound of [`Limits`] before parsing: size or depth.
+    #[error("{0}")]
+    Limit(LimitError),
+    /// The tenant has too many uploaded rules.
+    #[error("the tenant would have {count} uploaded rules, more than the limit of {limit}")]
+    TenantFull { count: usize, limit: usize },
+    /// A rule cannot run (a limit met while parsing included).
+    #[error("the rule cannot run: {}", .0.join("; "))]
+    Invalid(Vec<String>),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
 impl Detection {
-    /// Loads every rule and the correlation state. A rule folder that
-    /// cannot be read is an error; a rule in it that does not compile is
-    /// logged and left out.
+    /// Detection with no rules yet: [`Detection::load`] compiles them
+    /// (in the background at start, so that HTTP answers at once). A rule
+    /// folder that cannot be read is an error now; a rule in it that does
+    /// not compile is logged and left out later.
+    pub fn new(
+        config: &DetectionConfig,
+        data: &Path,
+        store: Arc<dyn DetectionStore>,
+        metrics: DetectionMetrics,
+    ) -> anyhow::Result<Arc<Detection>> {
+        let placeholders = load::placeholders(config.placeholders.as_deref())?;
+        load::rule_files(&config.rule_paths)?;
+        Ok(Arc::new(Detection {
+            book: RwLock::new(Arc::new(RuleBook::empty())),
+            ready: tokio::sync::watch::channel(false).0,
+            correlations: Mutex::new(Correlations::load(data)),
+            config: config.clone(),
+            placeholders,
+            limits: config.upload_limits(),
+            data: data.to_path_buf(),
+            store,
+            min_severity: Severity::from_sigma_level(Some(&config.min_level)),
+            metrics,
+            folders_seen: Mutex::new(Vec::new()),
+            rebuilding_shared: tokio::sync::Mutex::new(()),
+            tenant_locks: Mutex::new(HashMap::new()),
+            compile_workers: Arc::new(tokio::sync::Semaphore::new(config.compile_workers.max(1))),
+            recording: tokio::sync::Mutex::new(()),
+        }))
+    }
+
+    /// [`Detection::new`], then [`Detection::load`]: every rule loaded.
     pub async fn open(
         config: &DetectionConfig,
         data: &Path,
         store: Arc<dyn DetectionStore>,
+        metrics: DetectionMetrics,
     ) -> anyhow::Result<Arc<Detection>> {
-        let placeholders = load::placeholders(config.placeholders.as_deref())?;
-        let detection = Arc::new(Detection {
-            book: RwLock::new(Arc::new(RuleBook::empty())),
-            correlations: Mutex::new(Correlations::load(data)),
-            config: config.clone(),
-            placeholders,
-            data: data.to_path_buf(),
-            store,
-            min_severity: Severity::from_sigma_level(Some(&config.min_level)),
-            folders_seen: Mutex::new(Vec::new()),
-            rebuilding: tokio::sync::Mutex::new(()),
-            recording: tokio::sync::Mutex::new(()),
-        });
-        detection.rebuild().await?;
+        let detection = Detection::new(config, data, store, metrics)?;
+        detection.load().await?;
         Ok(detection)
+    }
+
+    /// Compiles every scope (shared, then each tenant's uploads) and the
+    /// switches, then marks detection ready. Marked ready even when a
+    /// scope fails (logged): events must not wait forever, and the
+    /// previous rules of that scope (none) stay in use until a change.
+    pub async fn load(self: &Arc<Self>) -> anyhow::Result<()> {
+        let result = self.load_all().await;
+        self.ready.send_replace(true);
+        result
+    }
+
+    async fn load_all(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.refresh_switches().await?;
+        self.rebuild_shared().await?;
+        let mut tenants: Vec<TenantId> = self
+            .store
+            .all_rules()
+            .await?
+            .into_iter()
+            .map(|r| r.tenant)
+            .collect();
+        tenants.sort();
+        tenants.dedup();
+        for tenant in tenants {
+            self.rebuild_tenant(tenant).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the rules are loaded (`/healthz`).
+    pub fn is_ready(&self) -> bool {
+        *self.ready.borrow()
+    }
+
+    /// Waits until the rules are loaded: events that arrive while they
+    /// load wait here rather than being stored unmatched.
+    pub async fn wait_ready(&self) {
+        let mut ready = self.ready.subscribe();
+        let _ = ready.wait_for(|r| *r).await;
     }
 
     /// The rules in use now.
@@ -111,52 +199,52 @@ impl Detection {
             .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
-    /// Recompiles everything (folders, own rules, uploads, switches) and
-    /// swaps the result in.
-    pub async fn rebuild(self: &Arc<Self>) -> anyhow::Result<()> {
-        let _one = self.rebuilding.lock().await;
-        let uploaded = self.store.all_rules().await?;
-        let disabled: HashSet<(TenantId, String)> =
-            self.store.disabled_rules().await?.into_iter().collect();
+    /// Swaps in a book changed by `change` (applied to the book in use
+    /// now, under the lock, so concurrent changes of other scopes are
+    /// kept).
+    fn swap(&self, change: impl FnOnce(&mut RuleBook)) -> u64 {
+        let mut slot = self.book.write().unwrap_or_else(|p| p.into_inner());
+        let mut book = RuleBook::clone(&slot);
+        change(&mut book);
+        book.generation += 1;
+        let generation = book.generation;
+        *slot = Arc::new(book);
+        generation
+    }
+
+    /// Recompiles the shared scope (rule folders and Vigil's own rules)
+    /// and swaps it in; the tenants' scopes are not touched.
+    pub async fn rebuild_shared(self: &Arc<Self>) -> anyhow::Result<()> {
+        let _one = self.rebuilding_shared.lock().await;
         let this = self.clone();
-        let generation = self.book().generation + 1;
-        let book =
-            tokio::task::spawn_blocking(move || this.compile(uploaded, disabled, generation))
-                .await
-                .context("rule compilation stopped")??;
-        let errors =
-            book.shared.errors.len() + book.tenants.values().map(|s| s.errors.len()).sum::<usize>();
-        tracing::info!(
-            rules = book.shared.set.len(),
-            correlations = book.shared.correlations.len(),
-            tenants_with_uploads = book.tenants.len(),
-            errors,
-            generation,
-            "detection rules loaded"
+        let scope = tokio::task::spawn_blocking(move || this.compile_shared())
+            .await
+            .context("rule compilation stopped")??;
+        self.metrics.compiled(&metrics::SHARED, scope.set.len());
+        let (rules, correlations, errors) = (
+            scope.set.len(),
+            scope.correlations.len(),
+            scope.errors.len(),
         );
-        for error in book.shared.errors.iter().take(20) {
+        for error in scope.errors.iter().take(20) {
             tracing::warn!(%error, "rule left out");
         }
-        match self.book.write() {
-            Ok(mut slot) => *slot = Arc::new(book),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(book),
-        }
+        let generation = self.swap(|book| book.shared = Arc::new(scope));
+        tracing::info!(
+            rules,
+            correlations,
+            errors,
+            generation,
+            "shared detection rules loaded"
+        );
         Ok(())
     }
 
-    fn compile_context(&self) -> CompileContext<'_> {
-        CompileContext {
+    fn compile_shared(&self) -> anyhow::Result<Scope> {
+        let ctx = CompileContext {
             placeholders: self.placeholders.as_ref(),
-        }
-    }
-
-    fn compile(
-        &self,
-        uploaded: Vec<StoredRule>,
-        disabled: HashSet<(TenantId, String)>,
-        generation: u64,
-    ) -> anyhow::Result<RuleBook> {
-        let ctx = self.compile_context();
+            limits: None,
+        };
         let files = load::rule_files(&self.config.rule_paths)?;
         *self.folders_seen.lock().unwrap_or_else(|p| p.into_inner()) = stat(&files);
         let mut shared = load::load(&files, &ctx, load::all_cores())?;
@@ -165,23 +253,92 @@ impl Detection {
                 shared.add_text(text, origin, &ctx);
             }
         }
-        let mut per_tenant: HashMap<TenantId, Loaded> = HashMap::new();
-        for rule in uploaded {
-            let origin = format!("uploaded:{}", rule.rule_id);
-            per_tenant
-                .entry(rule.tenant)
-                .or_default()
-                .add_text(&rule.yaml, &origin, &ctx);
+        Ok(Scope::new(shared))
+    }
+
+    fn tenant_lock(&self, tenant: TenantId) -> Arc<tokio::sync::Mutex<()>> {
+        self.tenant_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(tenant)
+            .or_default()
+            .clone()
+    }
+
+    /// Recompiles `tenant`'s uploads and swaps them in; no other scope is
+    /// compiled.
+    pub async fn rebuild_tenant(self: &Arc<Self>, tenant: TenantId) -> anyhow::Result<()> {
+        let lock = self.tenant_lock(tenant);
+        let _one = lock.lock().await;
+        self.rebuild_tenant_locked(tenant).await
+    }
+
+    async fn rebuild_tenant_locked(self: &Arc<Self>, tenant: TenantId) -> anyhow::Result<()> {
+        let uploads: Vec<StoredRule> = self
+            .store
+            .all_rules()
+            .await?
+            .into_iter()
+            .filter(|r| r.tenant == tenant)
+            .collect();
+        let this = self.clone();
+        let scope = self
+            .on_compile_worker(move || this.compile_tenant(&uploads))
+            .await?;
+        self.metrics.compiled(&metrics::TENANT, scope.set.len());
+        for error in scope.errors.iter().take(5) {
+            tracing::warn!(%tenant, %error, "uploaded rule left out");
         }
-        Ok(RuleBook {
-            shared: Scope::new(shared),
-            tenants: per_tenant
-                .into_iter()
-                .map(|(t, loaded)| (t, Scope::new(loaded)))
-                .collect(),
-            disabled,
-            generation,
-        })
+        self.swap(|book| {
+            if scope.is_empty() && scope.errors.is_empty() {
+                book.tenants.remove(&tenant);
+            } else {
+                book.tenants.insert(tenant, Arc::new(scope));
+            }
+        });
+        Ok(())
+    }
+
+    /// Runs `work` on a blocking thread once a compile worker is free.
+    async fn on_compile_worker<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let _worker = self
+            .compile_workers
+            .clone()
+            .acquire_owned()
+            .await
+            .context("the compile workers are closed")?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .context("rule compilation stopped")
+    }
+
+    fn upload_context(&self) -> CompileContext<'_> {
+        CompileContext {
+            placeholders: self.placeholders.as_ref(),
+            limits: Some(&self.limits),
+        }
+    }
+
+    fn compile_tenant(&self, uploads: &[StoredRule]) -> Scope {
+        let ctx = self.upload_context();
+        let mut loaded = Loaded::default();
+        for rule in uploads {
+            // Stored before the limits existed or under looser ones: a
+            // rule over today's limits is left out and reported.
+            loaded.add_text(&rule.yaml, &rulebook::upload_origin(&rule.rule_id), &ctx);
+        }
+        Scope::new(loaded)
+    }
+
+    /// Reads the switched-off rules again; compiles nothing.
+    pub async fn refresh_switches(&self) -> anyhow::Result<()> {
+        let disabled: HashSet<(TenantId, String)> =
+            self.store.disabled_rules().await?.into_iter().collect();
+        self.swap(|book| book.disabled = Arc::new(disabled));
+        Ok(())
     }
 
     /// Whether a rule folder's files changed since the last load.
@@ -193,11 +350,69 @@ impl Detection {
         *self.folders_seen.lock().unwrap_or_else(|p| p.into_inner()) != now
     }
 
-    /// Checks uploaded rule text: every document must compile. Returns the
-    /// rules' `(key, title)`, or every reason it cannot run.
+    /// The bounds of an upload.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Checks, stores and compiles an upload of `tenant`: the text must
+    /// be within the limits and every document must compile. Returns the
+    /// rules' `(key, title)`. Parse and compile run on a compile worker,
+    /// one at a time per tenant.
+    pub async fn upload(
+        self: &Arc<Self>,
+        tenant: TenantId,
+        text: String,
+    ) -> Result<Vec<(String, String)>, UploadError> {
+        let refused = |e: UploadError| {
+            self.metrics.uploads_refused.inc();
+            e
+        };
+        self.limits
+            .check_text(&text)
+            .map_err(|e| refused(UploadError::Limit(e)))?;
+        let lock = self.tenant_lock(tenant);
+        let _one = lock.lock().await;
+        let this = self.clone();
+        let checked = {
+            let text = text.clone();
+            self.on_compile_worker(move || this.check_upload(&text))
+                .await?
+        };
+        let rules = checked.map_err(|reasons| refused(UploadError::Invalid(reasons)))?;
+        let (id, title) = rules[0].clone();
+        let kept = self
+            .book()
+            .tenants
+            .get(&tenant)
+            .map_or(0, |scope| scope.len() - scope.len_of_upload(&id));
+        let count = kept + rules.len();
+        if count > self.config.tenant_max_rules {
+            return Err(refused(UploadError::TenantFull {
+                count,
+                limit: self.config.tenant_max_rules,
+            }));
+        }
+        self.store
+            .put_rule(&StoredRule {
+                tenant,
+                rule_id: id,
+                title,
+                yaml: text,
+                created_at: Timestamp::now(),
+            })
+            .await
+            .map_err(anyhow::Error::from)?;
+        self.rebuild_tenant_locked(tenant).await?;
+        Ok(rules)
+    }
+
+    /// Checks uploaded rule text: within the limits, and every document
+    /// compiles. Returns the rules' `(key, title)`, or every reason it
+    /// cannot run. CPU only: call it on a blocking thread.
     pub fn check_upload(&self, text: &str) -> Result<Vec<(String, String)>, Vec<String>> {
         let mut loaded = Loaded::default();
-        loaded.add_text(text, "upload", &self.compile_context());
+        loaded.add_text(text, "upload", &self.upload_context());
         if !loaded.errors.is_empty() {
             return Err(loaded.errors.iter().map(|e| e.to_string()).collect());
         }

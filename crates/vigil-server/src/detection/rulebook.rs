@@ -1,10 +1,14 @@
-//! One compiled generation of the rules: what every tenant runs (the
-//! config's folders and Vigil's own rules), what each tenant uploaded, and
-//! what each tenant switched off. Built whole and swapped whole, so that a
-//! change never leaves a half-loaded set in use.
+//! The compiled rules in use: what every tenant runs (the config's folders
+//! and Vigil's own rules: the shared scope), what each tenant uploaded (a
+//! scope per tenant), and what each tenant switched off (a filter, applied
+//! when matching). Each scope is compiled on its own and shared by `Arc`:
+//! a tenant's change compiles that tenant's scope and swaps a new book
+//! holding it, the other scopes carried over as they are; a switch
+//! compiles nothing.
 
 use super::load::Loaded;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use vigil_core::TenantId;
 use vigil_sigma::correlation::CorrelationRule;
 use vigil_sigma::logsource::EventSource;
@@ -62,9 +66,33 @@ impl Scope {
         }
     }
 
-    fn empty() -> Scope {
+    pub fn empty() -> Scope {
         Scope::new(Loaded::default())
     }
+
+    /// Rules, filters and correlations in the scope.
+    pub fn len(&self) -> usize {
+        self.set.len() + self.correlations.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Rules of the scope that came from the upload `id`.
+    pub fn len_of_upload(&self, id: &str) -> usize {
+        let origin = upload_origin(id);
+        self.set
+            .rules()
+            .iter()
+            .filter(|r| r.rule.origin.file == origin)
+            .count()
+    }
+}
+
+/// How an uploaded rule's origin is written.
+pub fn upload_origin(id: &str) -> String {
+    format!("uploaded:{id}")
 }
 
 /// Whether a correlation's `rules` entry names `rule` (by id or name).
@@ -85,20 +113,21 @@ pub struct Fired<'a> {
     pub referenced: bool,
 }
 
+#[derive(Clone)]
 pub struct RuleBook {
-    pub shared: Scope,
-    pub tenants: HashMap<TenantId, Scope>,
-    pub disabled: HashSet<(TenantId, String)>,
-    /// Counts up with every rebuild; correlation state follows it.
+    pub shared: Arc<Scope>,
+    pub tenants: HashMap<TenantId, Arc<Scope>>,
+    pub disabled: Arc<HashSet<(TenantId, String)>>,
+    /// Counts up with every change; correlation state follows it.
     pub generation: u64,
 }
 
 impl RuleBook {
     pub fn empty() -> RuleBook {
         RuleBook {
-            shared: Scope::empty(),
+            shared: Arc::new(Scope::empty()),
             tenants: HashMap::new(),
-            disabled: HashSet::new(),
+            disabled: Arc::new(HashSet::new()),
             generation: 0,
         }
     }

@@ -188,6 +188,9 @@ impl Pipeline {
         if sourced.is_empty() {
             return Ok(());
         }
+        // At start the rules load in the background: wait, never store
+        // an event unmatched.
+        self.detection.wait_ready().await;
         let this = self.clone();
         let prepared = tokio::task::spawn_blocking(move || this.evaluate(tenant, sourced))
             .await
@@ -254,6 +257,7 @@ impl Pipeline {
         tenant: TenantId,
         messages: Vec<(InboundMessage, Option<String>)>,
     ) -> Option<Prepared> {
+        self.detection.wait_ready().await;
         let this = self.clone();
         let prepared = tokio::task::spawn_blocking(move || {
             let sourced = this.decode(tenant, messages);

@@ -13,6 +13,19 @@ use crate::event::{EventFields, FieldValue};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CompileContext<'a> {
     pub placeholders: Option<&'a HashMap<String, Vec<String>>>,
+    /// Bounds for rules from outside (a tenant's upload); None for the
+    /// MSP's own rule folders.
+    pub limits: Option<&'a crate::limits::Limits>,
+}
+
+/// The compiled size of a regex from a trusted rule folder.
+const TRUSTED_REGEX_BYTES: usize = 1 << 24;
+
+impl CompileContext<'_> {
+    /// The compiled size (and lazy DFA cache) one regex may take.
+    fn regex_bytes(&self) -> Option<usize> {
+        self.limits.map(|l| l.max_regex_bytes)
+    }
 }
 
 /// Why a field specification or one of its values cannot be compiled.
@@ -473,17 +486,20 @@ pub fn compile_field(
         let shown = v.show();
         let matcher = if m.re {
             let text = v_text(&v).ok_or_else(|| bad(shown.clone(), "`re` needs a string"))?;
-            let re = regex::RegexBuilder::new(&text)
+            let mut builder = regex::RegexBuilder::new(&text);
+            builder
                 .case_insensitive(m.re_flags.0)
                 .multi_line(m.re_flags.1)
                 .dot_matches_new_line(m.re_flags.2)
-                .size_limit(1 << 24)
-                .build()
-                .map_err(|e| ValueError::Regex {
-                    spec: spec.to_string(),
-                    pattern: text.clone(),
-                    reason: e.to_string(),
-                })?;
+                .size_limit(TRUSTED_REGEX_BYTES);
+            if let Some(bytes) = ctx.regex_bytes() {
+                builder.size_limit(bytes).dfa_size_limit(bytes);
+            }
+            let re = builder.build().map_err(|e| ValueError::Regex {
+                spec: spec.to_string(),
+                pattern: text.clone(),
+                reason: e.to_string(),
+            })?;
             Matcher::Regex(re)
         } else if m.cidr {
             let text = v_text(&v).ok_or_else(|| bad(shown.clone(), "`cidr` needs a network"))?;
@@ -513,23 +529,26 @@ pub fn compile_field(
                 V::Null => Matcher::Null,
                 V::Num(num, text) if kind == Kind::Exact && !fold_dash => Matcher::Num {
                     num,
-                    text: compile_str(vec![Token::Lit(text)], kind, &fold, spec)?,
+                    text: compile_str(vec![Token::Lit(text)], kind, &fold, spec, ctx)?,
                 },
-                V::Sigma(s) => Matcher::Str(compile_str(pattern::parse(&s), kind, &fold, spec)?),
+                V::Sigma(s) => {
+                    Matcher::Str(compile_str(pattern::parse(&s), kind, &fold, spec, ctx)?)
+                }
                 V::Plain(s) | V::Num(_, s) => {
-                    Matcher::Str(compile_str(vec![Token::Lit(s)], kind, &fold, spec)?)
+                    Matcher::Str(compile_str(vec![Token::Lit(s)], kind, &fold, spec, ctx)?)
                 }
                 V::Bool(b) => Matcher::Str(compile_str(
                     vec![Token::Lit(b.to_string())],
                     kind,
                     &fold,
                     spec,
+                    ctx,
                 )?),
                 V::Bytes(b) => {
                     let s = String::from_utf8(b).map_err(|_| {
                         bad(shown.clone(), "the UTF-16 encoding is not text; add `base64` or `base64offset` after it")
                     })?;
-                    Matcher::Str(compile_str(vec![Token::Lit(s)], kind, &fold, spec)?)
+                    Matcher::Str(compile_str(vec![Token::Lit(s)], kind, &fold, spec, ctx)?)
                 }
             }
         };
@@ -551,6 +570,7 @@ fn compile_str(
     kind: Kind,
     fold: &dyn Fn(&str) -> String,
     spec: &str,
+    ctx: &CompileContext,
 ) -> Result<StrMatch, ValueError> {
     if matches!(kind, Kind::Contains | Kind::EndsWith) {
         tokens.insert(0, Token::Any);
@@ -558,7 +578,12 @@ fn compile_str(
     if matches!(kind, Kind::Contains | Kind::StartsWith) {
         tokens.push(Token::Any);
     }
-    StrMatch::compile(&tokens, fold).map_err(|e| ValueError::Regex {
+    StrMatch::compile(
+        &tokens,
+        fold,
+        ctx.regex_bytes().unwrap_or(TRUSTED_REGEX_BYTES),
+    )
+    .map_err(|e| ValueError::Regex {
         spec: spec.to_string(),
         pattern: "(wildcard pattern)".into(),
         reason: e.to_string(),

@@ -103,10 +103,12 @@ pub(crate) enum StrMatch {
 
 impl StrMatch {
     /// Compiles tokens (with the `contains`/`startswith`/`endswith` wrapping
-    /// already applied). `fold` is applied to every literal.
+    /// already applied). `fold` is applied to every literal; a wildcard
+    /// pattern's regex may compile to `regex_bytes` at most.
     pub(crate) fn compile(
         tokens: &[Token],
         fold: &dyn Fn(&str) -> String,
+        regex_bytes: usize,
     ) -> Result<StrMatch, regex::Error> {
         let mut toks: Vec<Token> = Vec::with_capacity(tokens.len());
         for t in tokens {
@@ -148,7 +150,10 @@ impl StrMatch {
                     })
                     .collect();
                 StrMatch::Regex(
-                    regex::RegexBuilder::new(&re).size_limit(1 << 24).build()?,
+                    regex::RegexBuilder::new(&re)
+                        .size_limit(regex_bytes)
+                        .dfa_size_limit(regex_bytes.min(1 << 21))
+                        .build()?,
                     lits,
                 )
             }

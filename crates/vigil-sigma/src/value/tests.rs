@@ -323,6 +323,7 @@ fn expand_placeholders() {
     );
     let ctx = CompileContext {
         placeholders: Some(&map),
+        limits: None,
     };
     let f = compile_field("User|expand", &y("'%Admins%'"), &ctx).unwrap();
     assert!(f.matches(&ev(json!({"User": "ROOT"}))));
@@ -472,7 +473,7 @@ mod prop {
         fn compile_never_panics(spec in spec(), raw_spec in any::<String>(), v in value(), text in any::<String>()) {
             let mut map = HashMap::new();
             map.insert("a".to_string(), vec!["x*".to_string(), "%a%".to_string()]);
-            for ctx in [CompileContext::default(), CompileContext { placeholders: Some(&map) }] {
+            for ctx in [CompileContext::default(), CompileContext { placeholders: Some(&map), limits: None }] {
                 for s in [&spec, &raw_spec] {
                     if let Ok(f) = compile_field(s, &v, &ctx) {
                         let event = ev(json!({"A": text.clone(), "B": [1, text.clone(), null], "": "x"}));

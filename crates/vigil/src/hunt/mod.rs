@@ -92,6 +92,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     let placeholders = rules::placeholders(args.placeholders.as_deref())?;
     let ctx = CompileContext {
         placeholders: placeholders.as_ref(),
+        limits: None,
     };
     let threads = args.threads.map_or_else(rules::all_cores, |n| n as usize);
     let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx, threads)?;

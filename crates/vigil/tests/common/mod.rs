@@ -48,7 +48,32 @@ impl Server {
         Self::start_with_config(&dir.join("data"), &config)
     }
 
+    /// Starts on `dir/vigil.toml` as [`Server::start_with_toml`] does, but
+    /// returns as soon as HTTP answers, the rules perhaps still loading.
+    pub fn start_loading_with_toml(dir: &Path, toml: &str) -> Server {
+        let config = dir.join("vigil.toml");
+        std::fs::write(&config, toml).expect("write the config");
+        let config = config.to_str().expect("a UTF-8 path").to_string();
+        Self::spawn(&dir.join("data"), Some(&config), &[])
+    }
+
+    /// Starts and waits until `/healthz` says ready: the detection rules
+    /// load in the background after the listener is up.
     fn launch(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
+        let server = Self::spawn(data, config, env);
+        server.wait_ready();
+        server
+    }
+
+    /// Waits (a minute at most) until `/healthz` answers 200.
+    pub fn wait_ready(&self) {
+        wait_for("/healthz to say ready", || {
+            let answer = self.request("GET", "/healthz").send().ok()?;
+            answer.status().is_success().then_some(Value::Null)
+        });
+    }
+
+    fn spawn(data: &Path, config: Option<&str>, env: &[(&str, &str)]) -> Server {
         // VIGIL_TEST_BIN: a copy of the binary, when builds of other
         // worktrees share the target directory and may replace it.
         let bin = std::env::var_os("VIGIL_TEST_BIN")

@@ -14,3 +14,4 @@ mod http;
 mod ingest;
 mod login;
 mod partitions;
+mod sigma;
