@@ -142,6 +142,7 @@ async fn https_check(url: String, ca: Option<PathBuf>, verify: bool, min_days: u
         follow_redirects: 0,
         verify_tls: verify,
         ca_file: ca,
+        ca_pem: None,
         cert_min_days: min_days,
     };
     run_check(&spec(kind, "secure", 3000)).await
