@@ -12,8 +12,9 @@
 
 use crate::spec::{
     CheckSpec, MAX_ANSWER_BYTES, MAX_CA_BYTES, MAX_CERT_MIN_DAYS, MAX_EXPECTED_ANSWERS,
-    MAX_EXPECT_TEXT_BYTES, MAX_PINGS, MAX_REDIRECTS, MAX_RETRIES, MAX_TARGET_BYTES, MAX_TIMEOUT,
+    MAX_EXPECT_TEXT_BYTES, MAX_PINGS, MAX_REDIRECTS, MAX_RETRIES, MAX_TARGET_BYTES,
 };
+pub use crate::spec::MAX_TIMEOUT;
 use crate::{format_duration, StatusExpect};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub const MAX_COMMUNITY_BYTES: usize = 255;
 pub const MAX_USER_BYTES: usize = 32;
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_BYTES: usize = 256;
+/// CA certificates kept with a check, at most.
+pub const MAX_CA_PEM_BYTES: usize = MAX_CA_BYTES;
 /// An SNMP or exporter target (`host[:port]`, or an exporter's URL).
 pub const MAX_HOST_BYTES: usize = 255;
 
