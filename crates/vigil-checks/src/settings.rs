@@ -334,6 +334,15 @@ fn read_http(spec: &mut Map<String, Value>, target: &str) -> Result<(), FieldErr
 /// `auth_password` and optionally `priv_password`.
 fn read_snmp(spec: &Map<String, Value>, target: &str) -> Result<(), FieldError> {
     read_host_port(target)?;
+    for field in ["community", "auth_password", "priv_password"] {
+        // What the store could not open keeps its sealed form.
+        if spec.get(field).and_then(Value::as_str).is_some_and(|v| v.starts_with("enc:v1:")) {
+            return Err(bad(
+                field,
+                "a sealed value this server cannot open (its secret key changed?); set it again",
+            ));
+        }
+    }
     if let Some(community) = text(spec, "community", MAX_COMMUNITY_BYTES)? {
         if community.is_empty() {
             return Err(bad("community", "empty"));
