@@ -88,6 +88,8 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
     if spec.len() > MAX_KEYS {
         return Err(bad("check", format!("more than {MAX_KEYS} settings")));
     }
+    // The one large setting first, for an error that names it.
+    text(spec, "ca_pem", MAX_CA_BYTES)?;
     let size = serde_json::to_string(spec).map_or(usize::MAX, |s| s.len());
     if size > MAX_SPEC_BYTES {
         return Err(bad(

@@ -9,3 +9,4 @@ mod common;
 
 mod bystander;
 mod baseline;
+mod checks;
