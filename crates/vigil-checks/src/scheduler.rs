@@ -335,9 +335,14 @@ mod tests {
         let stats = scheduler.stats();
         scheduler.shutdown().await;
         let faults = &seen[&CheckId(1)];
-        assert!(faults.len() >= 5, "the faulty check kept its schedule: {}", faults.len());
-        assert!(faults.iter().all(|r| r.panicked
-            && r.state.reason() == Some(crate::INTERNAL_FAULT)));
+        assert!(
+            faults.len() >= 5,
+            "the faulty check kept its schedule: {}",
+            faults.len()
+        );
+        assert!(faults
+            .iter()
+            .all(|r| r.panicked && r.state.reason() == Some(crate::INTERNAL_FAULT)));
         assert_eq!(stats.panics, faults.len() as u64);
         for id in 2..6 {
             let runs = &seen[&CheckId(id)];

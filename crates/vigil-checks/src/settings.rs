@@ -10,11 +10,11 @@
 //! config turns its files into `ca_pem` when it is read, see
 //! [`StoredCheck`]); a tenant gives CA certificates as PEM text.
 
+pub use crate::spec::MAX_TIMEOUT;
 use crate::spec::{
     CheckSpec, MAX_ANSWER_BYTES, MAX_CA_BYTES, MAX_CERT_MIN_DAYS, MAX_EXPECTED_ANSWERS,
     MAX_EXPECT_TEXT_BYTES, MAX_PINGS, MAX_REDIRECTS, MAX_RETRIES, MAX_TARGET_BYTES,
 };
-pub use crate::spec::MAX_TIMEOUT;
 use crate::{format_duration, StatusExpect};
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -107,7 +107,8 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
     if target.trim().is_empty() {
         return Err(bad("target", "empty"));
     }
-    let interval = duration(spec, "interval", MIN_INTERVAL, MAX_INTERVAL)?.unwrap_or(DEFAULT_INTERVAL);
+    let interval =
+        duration(spec, "interval", MIN_INTERVAL, MAX_INTERVAL)?.unwrap_or(DEFAULT_INTERVAL);
     let max_timeout = interval.min(MAX_TIMEOUT);
     let timeout = duration(spec, "timeout", Duration::from_millis(1), max_timeout)
         .map_err(|e| match e.reason.contains("maximum") {
@@ -202,13 +203,21 @@ pub fn duration(
     if millis > max.as_millis() {
         return Err(bad(
             field,
-            format!("{} is over the maximum of {}", shown(), format_duration(max)),
+            format!(
+                "{} is over the maximum of {}",
+                shown(),
+                format_duration(max)
+            ),
         ));
     }
     if millis < min.as_millis() {
         return Err(bad(
             field,
-            format!("{} is under the minimum of {}", shown(), format_duration(min)),
+            format!(
+                "{} is under the minimum of {}",
+                shown(),
+                format_duration(min)
+            ),
         ));
     }
     // Within `max`, so it fits.
@@ -270,7 +279,10 @@ fn read_runnable(
                     .rsplit_once(':')
                     .and_then(|(h, p)| Some((h, p.parse::<u16>().ok().filter(|p| *p > 0)?)))
                     .ok_or_else(|| {
-                        bad("port", "a tcp check needs a port: \"port\" or a target such as host:443")
+                        bad(
+                            "port",
+                            "a tcp check needs a port: \"port\" or a target such as host:443",
+                        )
                     })?;
                 spec.insert("target".into(), host.trim_matches(['[', ']']).into());
                 spec.insert("port".into(), port.into());
@@ -300,8 +312,8 @@ fn read_runnable(
         }
         _ => {}
     }
-    let spec: CheckSpec = serde_json::from_value(Value::Object(spec))
-        .map_err(|e| bad("check", e.to_string()))?;
+    let spec: CheckSpec =
+        serde_json::from_value(Value::Object(spec)).map_err(|e| bad("check", e.to_string()))?;
     spec.validate().map_err(|e| bad("check", e.to_string()))?;
     Ok(spec)
 }
@@ -338,7 +350,11 @@ fn read_snmp(spec: &Map<String, Value>, target: &str) -> Result<(), FieldError> 
     read_host_port(target)?;
     for field in ["community", "auth_password", "priv_password"] {
         // What the store could not open keeps its sealed form.
-        if spec.get(field).and_then(Value::as_str).is_some_and(|v| v.starts_with("enc:v1:")) {
+        if spec
+            .get(field)
+            .and_then(Value::as_str)
+            .is_some_and(|v| v.starts_with("enc:v1:"))
+        {
             return Err(bad(
                 field,
                 "a sealed value this server cannot open (its secret key changed?); set it again",

@@ -130,7 +130,9 @@ pub fn read_stored_check(
     kind: &str,
     spec: &Value,
 ) -> Result<vigil_checks::settings::StoredCheck, String> {
-    let map = spec.as_object().ok_or("a check specification is a JSON object")?;
+    let map = spec
+        .as_object()
+        .ok_or("a check specification is a JSON object")?;
     vigil_checks::settings::read_stored(kind, map).map_err(|e| e.to_string())
 }
 
@@ -176,11 +178,15 @@ pub async fn ensure_config_inventory(
         let tenant = tenant_id(state, &check.tenant).await?;
         let record = config_check_record(check.spec.clone())
             .map_err(|e| anyhow::anyhow!("a check of tenant {:?}: {e}", check.tenant))?;
-        let existing = inventory.list_checks(Some(tenant)).await?.into_iter().find(|c| {
-            c.record.asset == record.asset
-                && c.record.kind == record.kind
-                && c.record.target == record.target
-        });
+        let existing = inventory
+            .list_checks(Some(tenant))
+            .await?
+            .into_iter()
+            .find(|c| {
+                c.record.asset == record.asset
+                    && c.record.kind == record.kind
+                    && c.record.target == record.target
+            });
         match existing {
             None => {
                 inventory.create_check(tenant, &record).await?;
@@ -319,6 +325,8 @@ mod tests {
         assert!(check(big.to_str().unwrap()).unwrap_err().contains("over"));
         let junk = dir.path().join("junk.pem");
         std::fs::write(&junk, "not pem").unwrap();
-        assert!(check(junk.to_str().unwrap()).unwrap_err().starts_with("ca_pem:"));
+        assert!(check(junk.to_str().unwrap())
+            .unwrap_err()
+            .starts_with("ca_pem:"));
     }
 }

@@ -73,7 +73,10 @@ pub async fn run(
     );
     match sqlite.seal_stored_secrets().await {
         Ok(0) => {}
-        Ok(n) => tracing::info!(checks = n, "secrets stored in plaintext before are sealed now"),
+        Ok(n) => tracing::info!(
+            checks = n,
+            "secrets stored in plaintext before are sealed now"
+        ),
         Err(e) => tracing::error!(error = %e, "cannot seal the secrets stored before"),
     }
     let state: Arc<dyn StateStore> = sqlite.clone();

@@ -131,7 +131,11 @@ impl Sealer {
     }
 
     /// Seals the string values of `fields` in `map` that are not sealed yet.
-    pub fn seal_fields(&self, map: &mut Map<String, Value>, fields: &[&str]) -> Result<(), SecretError> {
+    pub fn seal_fields(
+        &self,
+        map: &mut Map<String, Value>,
+        fields: &[&str],
+    ) -> Result<(), SecretError> {
         for field in fields {
             if let Some(Value::String(value)) = map.get_mut(*field) {
                 if !is_sealed(value) {
@@ -205,7 +209,11 @@ mod tests {
         let sealed = sealer.seal("s3cret-community").unwrap();
         assert!(sealed.starts_with("enc:v1:"), "{sealed}");
         assert!(!sealed.contains("s3cret"));
-        assert_ne!(sealed, sealer.seal("s3cret-community").unwrap(), "fresh nonce");
+        assert_ne!(
+            sealed,
+            sealer.seal("s3cret-community").unwrap(),
+            "fresh nonce"
+        );
         assert_eq!(sealer.open(&sealed).unwrap(), "s3cret-community");
         assert_eq!(sealer.open("legacy plain").unwrap(), "legacy plain");
         let other = Sealer::from_key(&[8; 32]);

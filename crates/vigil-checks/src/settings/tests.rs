@@ -18,9 +18,18 @@ fn every_kind_reads_with_defaults() {
         ("icmp", json!({"target": "192.0.2.1"})),
         ("tcp", json!({"target": "192.0.2.1:22"})),
         ("http", json!({"target": "https://192.0.2.1/health"})),
-        ("dns", json!({"target": "example.org", "server": "192.0.2.53:53"})),
-        ("snmp", json!({"target": "192.0.2.1", "community": "public"})),
-        ("prometheus", json!({"target": "http://192.0.2.1:9100/metrics"})),
+        (
+            "dns",
+            json!({"target": "example.org", "server": "192.0.2.53:53"}),
+        ),
+        (
+            "snmp",
+            json!({"target": "192.0.2.1", "community": "public"}),
+        ),
+        (
+            "prometheus",
+            json!({"target": "http://192.0.2.1:9100/metrics"}),
+        ),
     ];
     for (kind, spec) in ok {
         let read = read(kind, spec).unwrap_or_else(|e| panic!("{kind}: {e}"));
@@ -41,9 +50,20 @@ fn an_overflowing_interval_names_the_field_and_the_bound() {
         assert_eq!(error.field, "interval", "{kind}");
         assert!(error.reason.contains("maximum of 24h"), "{kind}: {error}");
     }
-    let error = read("snmp", json!({"target": "h", "interval": 18446744073709551615u64})).unwrap_err();
-    assert_eq!(error.to_string(), "interval: 18446744073709551615 is over the maximum of 24h");
-    let error = read("snmp", json!({"target": "h", "timeout": "99999999999999999999999999999999999999999999d"})).unwrap_err();
+    let error = read(
+        "snmp",
+        json!({"target": "h", "interval": 18446744073709551615u64}),
+    )
+    .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "interval: 18446744073709551615 is over the maximum of 24h"
+    );
+    let error = read(
+        "snmp",
+        json!({"target": "h", "timeout": "99999999999999999999999999999999999999999999d"}),
+    )
+    .unwrap_err();
     assert_eq!(error.field, "timeout");
 }
 
@@ -55,25 +75,85 @@ fn absurd_values_of_every_kind_are_refused_by_name() {
         ("icmp", json!({"target": "h", "count": 100000}), "count"),
         ("icmp", json!({"target": "h", "retries": 300}), "retries"),
         ("tcp", json!({"target": "h", "port": 70000}), "port"),
-        ("tcp", json!({"target": "h:22", "timeout": "2m", "interval": "5m"}), "timeout"),
-        ("tcp", json!({"target": "h:22", "timeout": "30s", "interval": "10s"}), "timeout"),
+        (
+            "tcp",
+            json!({"target": "h:22", "timeout": "2m", "interval": "5m"}),
+            "timeout",
+        ),
+        (
+            "tcp",
+            json!({"target": "h:22", "timeout": "30s", "interval": "10s"}),
+            "timeout",
+        ),
         ("tcp", json!({"target": long}), "target"),
-        ("http", json!({"target": "http://h/", "follow_redirects": 1000}), "follow_redirects"),
-        ("http", json!({"target": "http://h/", "expect_text": long}), "expect_text"),
-        ("http", json!({"target": "http://h/", "cert_min_days": 100000}), "cert_min_days"),
-        ("http", json!({"target": "http://h/", "ca_file": "/dev/urandom"}), "ca_file"),
-        ("http", json!({"target": "http://h/", "ca_pem": "not a certificate"}), "ca_pem"),
-        ("http", json!({"target": "http://h/", "ca_pem": "-".repeat(70_000)}), "ca_pem"),
-        ("dns", json!({"target": "h", "server": "192.0.2.1:53", "expect": vec!["a"; 100]}), "expect"),
-        ("dns", json!({"target": "h", "server": "192.0.2.1:53", "interval": "2d"}), "interval"),
-        ("snmp", json!({"target": "h", "interval": "1000000h"}), "interval"),
-        ("snmp", json!({"target": "h", "community": long}), "community"),
-        ("snmp", json!({"target": "h", "user": "u", "auth_password": "short"}), "auth_password"),
+        (
+            "http",
+            json!({"target": "http://h/", "follow_redirects": 1000}),
+            "follow_redirects",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "expect_text": long}),
+            "expect_text",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "cert_min_days": 100000}),
+            "cert_min_days",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "ca_file": "/dev/urandom"}),
+            "ca_file",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "ca_pem": "not a certificate"}),
+            "ca_pem",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "ca_pem": "-".repeat(70_000)}),
+            "ca_pem",
+        ),
+        (
+            "dns",
+            json!({"target": "h", "server": "192.0.2.1:53", "expect": vec!["a"; 100]}),
+            "expect",
+        ),
+        (
+            "dns",
+            json!({"target": "h", "server": "192.0.2.1:53", "interval": "2d"}),
+            "interval",
+        ),
+        (
+            "snmp",
+            json!({"target": "h", "interval": "1000000h"}),
+            "interval",
+        ),
+        (
+            "snmp",
+            json!({"target": "h", "community": long}),
+            "community",
+        ),
+        (
+            "snmp",
+            json!({"target": "h", "user": "u", "auth_password": "short"}),
+            "auth_password",
+        ),
         ("snmp", json!({"target": "h", "user": "u"}), "auth_password"),
         ("snmp", json!({"target": "h:99999"}), "target"),
-        ("prometheus", json!({"target": "http://h/", "timeout": "1000000000000s"}), "timeout"),
+        (
+            "prometheus",
+            json!({"target": "http://h/", "timeout": "1000000000000s"}),
+            "timeout",
+        ),
         ("prometheus", json!({"target": "https://h/"}), "target"),
-        ("prometheus", json!({"target": "http://h/", "enabled": "yes"}), "enabled"),
+        (
+            "prometheus",
+            json!({"target": "http://h/", "enabled": "yes"}),
+            "enabled",
+        ),
     ];
     for (kind, spec, field) in cases {
         assert_eq!(field_of(kind, spec.clone()), field, "{kind} {spec}");
@@ -96,7 +176,10 @@ fn durations_read_every_form() {
     assert_eq!(ms("45"), Ok(45_000));
     assert_eq!(ms("250ms"), Ok(250));
     assert_eq!(ms("1d"), Ok(86_400_000));
-    assert_eq!(ms("18446744073709551615s"), Ok(18_446_744_073_709_551_615_000));
+    assert_eq!(
+        ms("18446744073709551615s"),
+        Ok(18_446_744_073_709_551_615_000)
+    );
     assert_eq!(ms(&"9".repeat(100)), Ok(u128::MAX));
     for bad in ["", "s", "-1s", "1y", "1m30s", "1.5s"] {
         assert!(ms(bad).is_err(), "{bad}");

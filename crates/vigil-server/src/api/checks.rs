@@ -25,9 +25,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use vigil_store::secrets::{
-    keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN,
-};
+use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
 
 #[derive(Deserialize)]

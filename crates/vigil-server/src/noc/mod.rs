@@ -33,9 +33,9 @@ pub mod traps;
 use crate::metrics::count_panic;
 use futures_util::FutureExt;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -143,7 +143,10 @@ impl Noc {
                 let handled = AssertUnwindSafe(handler.handle(id, result));
                 if handled.catch_unwind().await.is_err() {
                     count_panic("noc");
-                    tracing::error!(check = id.0, "handling a check result panicked; the result is lost, the loop goes on");
+                    tracing::error!(
+                        check = id.0,
+                        "handling a check result panicked; the result is lost, the loop goes on"
+                    );
                 }
             }
         });
@@ -155,7 +158,9 @@ impl Noc {
                     Ok(Err(e)) => tracing::error!(error = %e, "reading the NOC inventory failed"),
                     Err(_) => {
                         count_panic("noc");
-                        tracing::error!("reading the NOC inventory panicked; tried again at the next sync");
+                        tracing::error!(
+                            "reading the NOC inventory panicked; tried again at the next sync"
+                        );
                     }
                 }
                 tokio::select! {
@@ -475,7 +480,11 @@ impl Noc {
     /// A scrape or a poll that panicked: counted, logged, its check marked
     /// failed with a reason of our own, and its job free to run again.
     fn scrape_panicked(&self, id: u64, meta: &CheckMeta) {
-        let loop_name = if meta.kind == "snmp" { "snmp" } else { "scrape" };
+        let loop_name = if meta.kind == "snmp" {
+            "snmp"
+        } else {
+            "scrape"
+        };
         count_panic(loop_name);
         tracing::error!(check = id, kind = %meta.kind, "a scrape panicked; its check is marked failed, the loop goes on");
         let still_wanted = match self
@@ -714,7 +723,10 @@ impl Noc {
     async fn handle(&self, id: CheckId, result: CheckResult) {
         if result.panicked {
             count_panic("checks");
-            tracing::error!(check = id.0, "a check run panicked; its check is marked failed, the others go on");
+            tracing::error!(
+                check = id.0,
+                "a check run panicked; its check is marked failed, the others go on"
+            );
         }
         let Some(meta) = self
             .checks
@@ -934,7 +946,11 @@ mod tests {
         let metrics = Arc::new(
             MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
         );
-        let state = Arc::new(vigil_store::state::SqliteState::in_memory().await.expect("db"));
+        let state = Arc::new(
+            vigil_store::state::SqliteState::in_memory()
+                .await
+                .expect("db"),
+        );
         let (noc, tasks) = Noc::start(
             dir.path(),
             metrics,
@@ -952,9 +968,18 @@ mod tests {
         let status = noc.check_status(TenantId(1), 7).expect("a status");
         assert_eq!(status.state, status::State::Down);
         assert_eq!(status.reason.as_deref(), Some(vigil_checks::INTERNAL_FAULT));
-        assert!(!noc.scrapes.lock().unwrap()[&7].running, "free to run again");
-        assert!(noc.scrapes.lock().unwrap()[&8].running, "tenant 2 untouched");
-        assert!(noc.check_status(TenantId(2), 7).is_none(), "not seen by another tenant");
+        assert!(
+            !noc.scrapes.lock().unwrap()[&7].running,
+            "free to run again"
+        );
+        assert!(
+            noc.scrapes.lock().unwrap()[&8].running,
+            "tenant 2 untouched"
+        );
+        assert!(
+            noc.check_status(TenantId(2), 7).is_none(),
+            "not seen by another tenant"
+        );
         for task in tasks {
             assert!(!task.is_finished(), "every loop still runs");
             task.abort();
@@ -971,7 +996,11 @@ mod tests {
         let metrics = Arc::new(
             MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
         );
-        let state = Arc::new(vigil_store::state::SqliteState::in_memory().await.expect("db"));
+        let state = Arc::new(
+            vigil_store::state::SqliteState::in_memory()
+                .await
+                .expect("db"),
+        );
         let name = vigil_core::TenantName::new("acme").expect("name");
         let tenant = state.create_tenant(&name, 30).await.expect("tenant").id;
         let asset = AssetSpec {
@@ -984,9 +1013,18 @@ mod tests {
         };
         state.create_asset(tenant, &asset).await.expect("asset");
         let rows = [
-            ("prometheus", serde_json::json!({"target": "http://192.0.2.1:9100/metrics", "interval": "18446744073709551615s"})),
-            ("snmp", serde_json::json!({"target": "192.0.2.1", "interval": 18446744073709551615u64})),
-            ("http", serde_json::json!({"target": "https://192.0.2.1/", "ca_file": "/dev/urandom"})),
+            (
+                "prometheus",
+                serde_json::json!({"target": "http://192.0.2.1:9100/metrics", "interval": "18446744073709551615s"}),
+            ),
+            (
+                "snmp",
+                serde_json::json!({"target": "192.0.2.1", "interval": 18446744073709551615u64}),
+            ),
+            (
+                "http",
+                serde_json::json!({"target": "https://192.0.2.1/", "ca_file": "/dev/urandom"}),
+            ),
         ];
         let mut ids = Vec::new();
         for (kind, spec) in rows {
@@ -998,16 +1036,30 @@ mod tests {
                 spec,
                 enabled: true,
             };
-            ids.push(state.create_check(tenant, &record).await.expect("stored").id);
+            ids.push(
+                state
+                    .create_check(tenant, &record)
+                    .await
+                    .expect("stored")
+                    .id,
+            );
         }
-        let (noc, tasks) =
-            Noc::start(dir.path(), metrics, state.clone(), state, EngineConfig::default());
+        let (noc, tasks) = Noc::start(
+            dir.path(),
+            metrics,
+            state.clone(),
+            state,
+            EngineConfig::default(),
+        );
         noc.sync().await.expect("sync");
         for (id, field) in ids.into_iter().zip(["interval", "interval", "ca_file"]) {
             let status = noc.check_status(tenant, id).expect("a status");
             assert_eq!(status.state, status::State::Down);
             let reason = status.reason.unwrap_or_default();
-            assert!(reason.starts_with(&format!("refused: {field}:")), "{reason}");
+            assert!(
+                reason.starts_with(&format!("refused: {field}:")),
+                "{reason}"
+            );
         }
         assert!(noc.scrapes.lock().unwrap().is_empty());
         assert!(noc.checks.lock().unwrap().is_empty());

@@ -271,7 +271,9 @@ impl InventoryStore for SqliteState {
 
     async fn check(&self, tenant: TenantId, id: i64) -> Result<Option<Check>, StateError> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        Ok(fetch_check(&mut conn, tenant, id).await?.map(|c| self.opened(c)))
+        Ok(fetch_check(&mut conn, tenant, id)
+            .await?
+            .map(|c| self.opened(c)))
     }
 
     async fn list_checks(&self, tenant: Option<TenantId>) -> Result<Vec<Check>, StateError> {

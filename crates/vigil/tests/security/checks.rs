@@ -53,7 +53,12 @@ fn server_paths_in_checks_are_refused_without_a_hint() {
     let bravo = Bystander::start(&server, "bravo");
     let token = alpha(&server);
     let mut errors = Vec::new();
-    for path in ["/dev/urandom", "/dev/zero", "/etc/shadow", "/no/such/file.pem"] {
+    for path in [
+        "/dev/urandom",
+        "/dev/zero",
+        "/etc/shadow",
+        "/no/such/file.pem",
+    ] {
         let spec = json!({"asset": "sw1", "kind": "http", "target": "https://192.0.2.10/",
                           "interval": "30s", "enabled": false, "ca_file": path});
         let (status, body) = create(&server, &token, &spec);
@@ -64,7 +69,11 @@ fn server_paths_in_checks_are_refused_without_a_hint() {
         errors.push(error);
     }
     errors.dedup();
-    assert_eq!(errors.len(), 1, "the same answer whatever the path: {errors:?}");
+    assert_eq!(
+        errors.len(),
+        1,
+        "the same answer whatever the path: {errors:?}"
+    );
     // Nor through an update of a good check.
     let (status, body) = create(
         &server,
@@ -92,7 +101,11 @@ fn server_paths_in_checks_are_refused_without_a_hint() {
         assert_eq!(status, 400, "{body}");
         assert!(error_of(&body).starts_with(want), "{body}");
     }
-    assert_eq!(stored_checks(&server, &token).len(), 1, "only the good check");
+    assert_eq!(
+        stored_checks(&server, &token).len(),
+        1,
+        "only the good check"
+    );
     let health = server.request("GET", "/healthz").send().expect("healthz");
     assert_eq!(health.status(), 200);
     bravo.finish();
@@ -136,16 +149,52 @@ fn absurd_durations_and_sizes_of_every_kind_are_refused_by_name() {
         }
     }
     let own = [
-        ("icmp", json!({"target": "192.0.2.1", "count": 65535}), "count"),
+        (
+            "icmp",
+            json!({"target": "192.0.2.1", "count": 65535}),
+            "count",
+        ),
         ("tcp", json!({"target": "192.0.2.1", "port": 70000}), "port"),
-        ("http", json!({"target": "http://192.0.2.1/", "follow_redirects": 100000}), "follow_redirects"),
-        ("http", json!({"target": "http://192.0.2.1/", "expect_text": long}), "expect_text"),
-        ("http", json!({"target": "http://192.0.2.1/", "cert_min_days": 99999999}), "cert_min_days"),
-        ("dns", json!({"target": "h", "server": "192.0.2.53:53", "expect": vec!["a"; 1000]}), "expect"),
-        ("snmp", json!({"target": "192.0.2.1", "community": long}), "community"),
-        ("snmp", json!({"target": "192.0.2.1", "user": long, "auth_password": "abcdefgh"}), "user"),
-        ("snmp", json!({"target": "192.0.2.1", "user": "u", "auth_password": long}), "auth_password"),
-        ("prometheus", json!({"target": "http://192.0.2.1:99999/metrics"}), "target"),
+        (
+            "http",
+            json!({"target": "http://192.0.2.1/", "follow_redirects": 100000}),
+            "follow_redirects",
+        ),
+        (
+            "http",
+            json!({"target": "http://192.0.2.1/", "expect_text": long}),
+            "expect_text",
+        ),
+        (
+            "http",
+            json!({"target": "http://192.0.2.1/", "cert_min_days": 99999999}),
+            "cert_min_days",
+        ),
+        (
+            "dns",
+            json!({"target": "h", "server": "192.0.2.53:53", "expect": vec!["a"; 1000]}),
+            "expect",
+        ),
+        (
+            "snmp",
+            json!({"target": "192.0.2.1", "community": long}),
+            "community",
+        ),
+        (
+            "snmp",
+            json!({"target": "192.0.2.1", "user": long, "auth_password": "abcdefgh"}),
+            "user",
+        ),
+        (
+            "snmp",
+            json!({"target": "192.0.2.1", "user": "u", "auth_password": long}),
+            "auth_password",
+        ),
+        (
+            "prometheus",
+            json!({"target": "http://192.0.2.1:99999/metrics"}),
+            "target",
+        ),
     ];
     for (kind, spec, field) in own {
         cases.push((kind.to_string(), spec, field));
@@ -157,7 +206,10 @@ fn absurd_durations_and_sizes_of_every_kind_are_refused_by_name() {
         let (status, body) = create(&server, &token, &spec);
         assert_eq!(status, 400, "{kind} {field}: {body}");
         let error = error_of(&body);
-        assert!(error.starts_with(&format!("{field}:")), "{kind} {field}: {error}");
+        assert!(
+            error.starts_with(&format!("{field}:")),
+            "{kind} {field}: {error}"
+        );
         if field == "interval" && spec["interval"] == json!(huge) {
             assert!(error.contains("maximum of 24h"), "names the bound: {error}");
         }
@@ -240,12 +292,18 @@ fn secrets_are_never_returned_to_any_role_nor_stored_in_plaintext() {
         readers.push((role, session));
     }
     for (role, reader) in &readers {
-        for path in ["/api/v1/checks?tenant=alpha".to_string(), format!("/api/v1/checks/{id}?tenant=alpha")] {
+        for path in [
+            "/api/v1/checks?tenant=alpha".to_string(),
+            format!("/api/v1/checks/{id}?tenant=alpha"),
+        ] {
             let r = server.get(&path, reader).send().expect("get");
             assert_eq!(r.status(), 200, "{role} {path}");
             let text = r.text().expect("text");
             for secret in [community, auth, private] {
-                assert!(!text.contains(secret), "{role} got a secret from {path}: {text}");
+                assert!(
+                    !text.contains(secret),
+                    "{role} got a secret from {path}: {text}"
+                );
             }
             assert!(text.contains(r#""community":"set""#), "{role}: {text}");
         }

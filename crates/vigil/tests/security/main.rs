@@ -7,6 +7,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod bystander;
 mod baseline;
+mod bystander;
 mod checks;
