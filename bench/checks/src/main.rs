@@ -250,6 +250,7 @@ fn check(
             follow_redirects: 0,
             verify_tls: false,
             ca_file: None,
+            ca_pem: None,
             cert_min_days: 0,
         }
     };

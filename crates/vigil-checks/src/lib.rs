@@ -17,6 +17,8 @@
 //! # Map
 //!
 //! - `spec` ([`CheckSpec`]): what a check is, serde and validation;
+//!   [`settings`]: a stored check of any kind (SNMP and Prometheus too),
+//!   read and bounded in one place for the server's API and config;
 //!   `duration`: `"30s"`-style durations.
 //! - `run`: one run — attempts and retries within the timeout budget, the
 //!   samples every check gives; `reason`: failures worded for operators.
@@ -52,6 +54,7 @@ mod reason;
 mod result;
 mod run;
 mod scheduler;
+pub mod settings;
 mod spec;
 mod tcp;
 mod tls;
@@ -60,7 +63,7 @@ pub mod dns;
 pub mod http;
 
 pub use duration::{format_duration, parse_duration, DurationError};
-pub use result::{CheckResult, CheckState, Sample};
+pub use result::{CheckResult, CheckState, Sample, INTERNAL_FAULT};
 pub use run::run_check;
-pub use scheduler::{CheckId, Scheduler, SchedulerStats};
+pub use scheduler::{CheckId, Runner, Scheduler, SchedulerStats};
 pub use spec::{CheckKind, CheckSpec, RecordType, SpecError, StatusExpect};

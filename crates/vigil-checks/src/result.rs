@@ -38,6 +38,10 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// The reason of a run that panicked. It says nothing of the panic itself
+/// (that goes to the log): a tenant sees that the fault is Vigil's.
+pub const INTERNAL_FAULT: &str = "internal error while running the check (logged for the operator)";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
     pub state: CheckState,
@@ -54,9 +58,28 @@ pub struct CheckResult {
     pub missed_slots: u64,
     /// Attempts made, retries included.
     pub attempts: u8,
+    /// The run panicked (a fault of Vigil's, not of the target): the state
+    /// is an error with a reason of the scheduler's own.
+    pub panicked: bool,
 }
 
 impl CheckResult {
+    /// What a run that panicked gives: an error saying so, no samples.
+    pub fn internal_fault(started: SystemTime) -> CheckResult {
+        CheckResult {
+            state: CheckState::Error {
+                reason: INTERNAL_FAULT.to_owned(),
+            },
+            latency: None,
+            samples: Vec::new(),
+            started,
+            lateness: Duration::ZERO,
+            missed_slots: 0,
+            attempts: 1,
+            panicked: true,
+        }
+    }
+
     /// The value of the first sample named `name`.
     pub fn sample(&self, name: &str) -> Option<f64> {
         self.samples

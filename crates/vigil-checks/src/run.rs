@@ -133,5 +133,6 @@ fn finish(spec: &CheckSpec, attempt: Attempt, attempts: u8, started: SystemTime)
         lateness: Duration::ZERO,
         missed_slots: 0,
         attempts,
+        panicked: false,
     }
 }

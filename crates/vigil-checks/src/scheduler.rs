@@ -14,12 +14,22 @@
 //! A run waits for a permit of a semaphore shared by all checks: a burst
 //! of targets that all time out at once can use at most that many sockets.
 //! The wait is the *lateness* each result reports.
+//!
+//! A run that panics (a fault of Vigil's, whatever the target sent) is
+//! caught: its check gets an error result with a reason of our own
+//! ([`crate::INTERNAL_FAULT`], `panicked` set, for the owner to count and
+//! log) and keeps its schedule; the other checks never notice. Slot
+//! arithmetic saturates instead of overflowing.
 
 use crate::result::CheckResult;
 use crate::run::run_check;
-use crate::spec::{CheckSpec, SpecError};
+use crate::spec::{CheckSpec, SpecError, MAX_INTERVAL};
+use futures_util::FutureExt;
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -37,6 +47,10 @@ impl fmt::Display for CheckId {
     }
 }
 
+/// What runs a check once: [`run_check`], or a stand-in in tests.
+pub type Runner =
+    Arc<dyn Fn(CheckSpec) -> Pin<Box<dyn Future<Output = CheckResult> + Send>> + Send + Sync>;
+
 /// Counters since the scheduler started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SchedulerStats {
@@ -45,6 +59,8 @@ pub struct SchedulerStats {
     pub up: u64,
     pub missed_slots: u64,
     pub running: usize,
+    /// Runs that panicked (each became an error result).
+    pub panics: u64,
 }
 
 pub struct Scheduler {
@@ -66,6 +82,8 @@ struct Shared {
     runs: AtomicU64,
     up: AtomicU64,
     missed_slots: AtomicU64,
+    panics: AtomicU64,
+    runner: Runner,
 }
 
 impl Scheduler {
@@ -74,6 +92,19 @@ impl Scheduler {
     /// Must be made inside a tokio runtime; the checks run on it, and can
     /// then be changed from any thread.
     pub fn new(max_running: usize, results: mpsc::Sender<(CheckId, CheckResult)>) -> Scheduler {
+        let runner: Runner = Arc::new(|spec: CheckSpec| {
+            Box::pin(async move { run_check(&spec).await })
+                as Pin<Box<dyn Future<Output = CheckResult> + Send>>
+        });
+        Self::with_runner(max_running, results, runner)
+    }
+
+    /// The same with another way to run a check (a seam for tests).
+    pub fn with_runner(
+        max_running: usize,
+        results: mpsc::Sender<(CheckId, CheckResult)>,
+        runner: Runner,
+    ) -> Scheduler {
         let max_running = max_running.max(1);
         Scheduler {
             shared: Arc::new(Shared {
@@ -85,6 +116,8 @@ impl Scheduler {
                 runs: AtomicU64::new(0),
                 up: AtomicU64::new(0),
                 missed_slots: AtomicU64::new(0),
+                panics: AtomicU64::new(0),
+                runner,
             }),
             checks: Mutex::new(HashMap::new()),
         }
@@ -134,7 +167,10 @@ impl Scheduler {
             runs: shared.runs.load(Ordering::Relaxed),
             up: shared.up.load(Ordering::Relaxed),
             missed_slots: shared.missed_slots.load(Ordering::Relaxed),
-            running: shared.max_running - shared.permits.available_permits(),
+            running: shared
+                .max_running
+                .saturating_sub(shared.permits.available_permits()),
+            panics: shared.panics.load(Ordering::Relaxed),
         }
     }
 
@@ -174,7 +210,7 @@ async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
             return;
         };
         let lateness = slot.elapsed();
-        let mut result = run_check(&spec).await;
+        let mut result = run_caught(&shared, spec.clone()).await;
         drop(permit);
         result.lateness = lateness;
         result.missed_slots = missed;
@@ -190,6 +226,27 @@ async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
     }
 }
 
+/// One run; a panic in it becomes an error result (and is counted).
+async fn run_caught(shared: &Shared, spec: CheckSpec) -> CheckResult {
+    let started = std::time::SystemTime::now();
+    match AssertUnwindSafe((shared.runner)(spec)).catch_unwind().await {
+        Ok(result) => result,
+        Err(_) => {
+            shared.panics.fetch_add(1, Ordering::Relaxed);
+            CheckResult::internal_fault(started)
+        }
+    }
+}
+
+/// `t + d`, never overflowing: a duration past what the clock holds
+/// (impossible within the bounds of a valid spec) is cut to the longest
+/// interval.
+fn after(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(MAX_INTERVAL))
+        .unwrap_or(t)
+}
+
 /// The check's offset in its interval: the same for the same id, spread
 /// evenly over ids (splitmix64 of the id).
 fn phase(id: CheckId, interval: Duration) -> Duration {
@@ -203,13 +260,14 @@ fn phase(id: CheckId, interval: Duration) -> Duration {
 
 /// The first slot of the grid `epoch + phase + k × interval` not before `now`.
 fn first_slot(epoch: Instant, now: Instant, interval: Duration, phase: Duration) -> Instant {
-    let first = epoch + phase;
+    let first = after(epoch, phase);
     if first >= now {
         return first;
     }
-    let behind = (now - first).as_nanos();
+    let behind = now.saturating_duration_since(first).as_nanos();
     let steps = behind.div_ceil(interval.as_nanos().max(1));
-    first + interval * steps.min(u128::from(u32::MAX)) as u32
+    let steps = u32::try_from(steps).unwrap_or(u32::MAX);
+    after(first, interval.saturating_mul(steps))
 }
 
 /// The slot after `slot`, and how many slots were skipped. A slot whose
@@ -218,22 +276,90 @@ fn first_slot(epoch: Instant, now: Instant, interval: Duration, phase: Duration)
 /// whole interval, and an overrun of many intervals costs one late run,
 /// not a burst.
 fn next_slot(slot: Instant, interval: Duration, now: Instant) -> (Instant, u64) {
-    let next = slot + interval;
-    if next + interval > now {
+    let next = after(slot, interval);
+    if after(next, interval) > now {
         return (next, 0);
     }
-    let skipped = ((now - next).as_nanos() / interval.as_nanos().max(1)) as u64;
+    let skipped = now.saturating_duration_since(next).as_nanos() / interval.as_nanos().max(1);
+    let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
     (
-        next + interval * skipped.min(u64::from(u32::MAX)) as u32,
-        skipped,
+        after(next, interval.saturating_mul(skipped)),
+        u64::from(skipped),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::CheckKind;
 
     const SECOND: Duration = Duration::from_secs(1);
+
+    fn spec(target: &str) -> CheckSpec {
+        CheckSpec {
+            kind: CheckKind::Tcp { port: 1 },
+            target: target.into(),
+            interval: Duration::from_millis(100),
+            timeout: Duration::from_millis(50),
+            retries: 0,
+        }
+    }
+
+    /// A check whose run panics every time gets an error result of the
+    /// scheduler's own at each slot, is counted, and the other checks run
+    /// on as if nothing happened.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_check_is_caught_and_the_others_go_on() {
+        let runner: Runner = Arc::new(|spec: CheckSpec| {
+            Box::pin(async move {
+                if spec.target == "panic" {
+                    panic!("injected fault");
+                }
+                let mut result = CheckResult::internal_fault(std::time::SystemTime::now());
+                result.state = crate::CheckState::Up;
+                result.panicked = false;
+                result
+            }) as Pin<Box<dyn Future<Output = CheckResult> + Send>>
+        });
+        let (tx, mut rx) = mpsc::channel(1024);
+        let scheduler = Scheduler::with_runner(4, tx, runner);
+        scheduler.upsert(CheckId(1), spec("panic")).unwrap();
+        for id in 2..6 {
+            scheduler.upsert(CheckId(id), spec("fine")).unwrap();
+        }
+        let mut seen: HashMap<CheckId, Vec<CheckResult>> = HashMap::new();
+        let deadline = Instant::now() + Duration::from_millis(1050);
+        while let Ok(Some((id, r))) = tokio::time::timeout_at(deadline, rx.recv()).await {
+            seen.entry(id).or_default().push(r);
+        }
+        let stats = scheduler.stats();
+        scheduler.shutdown().await;
+        let faults = &seen[&CheckId(1)];
+        assert!(
+            faults.len() >= 5,
+            "the faulty check kept its schedule: {}",
+            faults.len()
+        );
+        assert!(faults
+            .iter()
+            .all(|r| r.panicked && r.state.reason() == Some(crate::INTERNAL_FAULT)));
+        assert_eq!(stats.panics, faults.len() as u64);
+        for id in 2..6 {
+            let runs = &seen[&CheckId(id)];
+            assert!(runs.len() >= 5, "check {id}: {} runs", runs.len());
+            assert!(runs.iter().all(|r| r.state.is_up() && !r.panicked));
+        }
+    }
+
+    #[test]
+    fn slot_arithmetic_saturates() {
+        let epoch = Instant::now();
+        let huge = Duration::from_secs(u64::MAX);
+        // Neither panics; both stay at or after their start.
+        assert!(first_slot(epoch, epoch + SECOND, huge, huge) >= epoch);
+        assert!(next_slot(epoch, huge, epoch + SECOND).0 >= epoch);
+        assert!(next_slot(epoch, Duration::from_nanos(1), epoch + SECOND * 3600).0 >= epoch);
+    }
 
     #[test]
     fn phases_are_fixed_and_spread() {

@@ -22,6 +22,20 @@ pub const MAX_RETRIES: u8 = 10;
 pub const MAX_PINGS: u16 = 100;
 /// Redirects an HTTP check may follow.
 pub const MAX_REDIRECTS: u8 = 20;
+/// The longest a run may take: a check is a probe, not a transfer.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+/// The longest target (a host name, an address, a URL).
+pub const MAX_TARGET_BYTES: usize = 2048;
+/// The longest text an HTTP check looks for in a body.
+pub const MAX_EXPECT_TEXT_BYTES: usize = 1024;
+/// Answers a DNS check may expect, and the length of each.
+pub const MAX_EXPECTED_ANSWERS: usize = 32;
+pub const MAX_ANSWER_BYTES: usize = 255;
+/// Ten years: a certificate warning further out is a typo.
+pub const MAX_CERT_MIN_DAYS: u32 = 3650;
+/// The shortest pause between two pings of a burst.
+pub const MIN_PING_INTERVAL: Duration = Duration::from_millis(10);
+pub use crate::tls::MAX_CA_BYTES;
 
 /// One check: what to check, where, and how often.
 ///
@@ -70,9 +84,14 @@ pub enum CheckKind {
         /// Down when the certificate chain does not verify.
         #[serde(default = "yes")]
         verify_tls: bool,
-        /// CA certificates (PEM) to verify against instead of the system's.
-        #[serde(default)]
+        /// A CA file (PEM) to verify against instead of the system's: for
+        /// checks of a config file only; the server refuses it from the API.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         ca_file: Option<PathBuf>,
+        /// CA certificates as PEM text, kept with the check (at most
+        /// [`MAX_CA_BYTES`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ca_pem: Option<String>,
         /// Down when the certificate expires in fewer days; 0 never.
         #[serde(default = "default_cert_min_days")]
         cert_min_days: u32,
@@ -236,6 +255,10 @@ pub enum SpecError {
     IntervalTooLong(String),
     #[error("timeout must be more than zero")]
     ZeroTimeout,
+    #[error("timeout {0} is longer than the maximum of 60s")]
+    TimeoutTooLong(String),
+    #[error("the target is longer than {MAX_TARGET_BYTES} bytes")]
+    LongTarget,
     #[error("timeout {timeout} is longer than the interval {interval}")]
     TimeoutOverInterval { timeout: String, interval: String },
     #[error("retries {0} is more than the maximum of {MAX_RETRIES}")]
@@ -256,6 +279,18 @@ pub enum SpecError {
     TooManyRedirects(u8),
     #[error("expect_text is empty")]
     EmptyExpectText,
+    #[error("expect_text is longer than {MAX_EXPECT_TEXT_BYTES} bytes")]
+    LongExpectText,
+    #[error("cert_min_days {0} is more than the maximum of {MAX_CERT_MIN_DAYS}")]
+    CertMinDays(u32),
+    #[error("ca_pem: {0}")]
+    CaPem(String),
+    #[error("give ca_pem or ca_file, not both")]
+    CaTwice,
+    #[error("ping interval {0} is shorter than the minimum of 10ms")]
+    PingInterval(String),
+    #[error("a DNS check expects at most {MAX_EXPECTED_ANSWERS} answers of at most {MAX_ANSWER_BYTES} bytes each")]
+    ExpectedAnswers,
     #[error("DNS name {name:?}: {reason}")]
     DnsName { name: String, reason: &'static str },
     #[error("an expected DNS answer is empty")]
@@ -268,6 +303,9 @@ impl CheckSpec {
         if self.target.trim().is_empty() {
             return Err(SpecError::EmptyTarget);
         }
+        if self.target.len() > MAX_TARGET_BYTES {
+            return Err(SpecError::LongTarget);
+        }
         if self.interval < MIN_INTERVAL {
             return Err(SpecError::IntervalTooShort(format_duration(self.interval)));
         }
@@ -276,6 +314,9 @@ impl CheckSpec {
         }
         if self.timeout.is_zero() {
             return Err(SpecError::ZeroTimeout);
+        }
+        if self.timeout > MAX_TIMEOUT {
+            return Err(SpecError::TimeoutTooLong(format_duration(self.timeout)));
         }
         if self.timeout > self.interval {
             return Err(SpecError::TimeoutOverInterval {
@@ -300,8 +341,17 @@ impl CheckKind {
                 url,
                 follow_redirects,
                 expect_text,
+                ca_file,
+                ca_pem,
+                cert_min_days,
                 ..
-            } => validate_http(url, *follow_redirects, expect_text.as_deref()),
+            } => {
+                validate_http(url, *follow_redirects, expect_text.as_deref())?;
+                if *cert_min_days > MAX_CERT_MIN_DAYS {
+                    return Err(SpecError::CertMinDays(*cert_min_days));
+                }
+                validate_ca(ca_file.as_deref(), ca_pem.as_deref())
+            }
             CheckKind::Dns { name, expect, .. } => validate_dns(name, expect.as_deref()),
         }
     }
@@ -321,7 +371,11 @@ fn validate_icmp(count: u16, interval: Duration, timeout: Duration) -> Result<()
     if count == 0 || count > MAX_PINGS {
         return Err(SpecError::PingCount(count));
     }
-    if interval * u32::from(count - 1) >= timeout {
+    if interval < MIN_PING_INTERVAL {
+        return Err(SpecError::PingInterval(format_duration(interval)));
+    }
+    let burst = interval.checked_mul(u32::from(count - 1));
+    if burst.is_none_or(|burst| burst >= timeout) {
         return Err(SpecError::PingsOverTimeout {
             count,
             interval: format_duration(interval),
@@ -342,7 +396,29 @@ fn validate_http(url: &str, redirects: u8, text: Option<&str>) -> Result<(), Spe
     if text.is_some_and(str::is_empty) {
         return Err(SpecError::EmptyExpectText);
     }
+    if text.is_some_and(|t| t.len() > MAX_EXPECT_TEXT_BYTES) {
+        return Err(SpecError::LongExpectText);
+    }
     Ok(())
+}
+
+/// PEM text must be small and hold a usable CA certificate; a file is read
+/// only when a check runs (it is the MSP's, from the config).
+fn validate_ca(file: Option<&std::path::Path>, pem: Option<&str>) -> Result<(), SpecError> {
+    let Some(pem) = pem else {
+        return Ok(());
+    };
+    if file.is_some() {
+        return Err(SpecError::CaTwice);
+    }
+    if pem.len() > MAX_CA_BYTES {
+        return Err(SpecError::CaPem(format!(
+            "longer than the maximum of {MAX_CA_BYTES} bytes"
+        )));
+    }
+    crate::tls::pem_roots(pem.as_bytes())
+        .map(drop)
+        .map_err(SpecError::CaPem)
 }
 
 fn validate_dns(name: &str, expect: Option<&[String]>) -> Result<(), SpecError> {
@@ -352,6 +428,12 @@ fn validate_dns(name: &str, expect: Option<&[String]>) -> Result<(), SpecError> 
     })?;
     if expect.is_some_and(|list| list.iter().any(|e| e.trim().is_empty())) {
         return Err(SpecError::EmptyExpectedAnswer);
+    }
+    let too_many = |list: &[String]| {
+        list.len() > MAX_EXPECTED_ANSWERS || list.iter().any(|e| e.len() > MAX_ANSWER_BYTES)
+    };
+    if expect.is_some_and(too_many) {
+        return Err(SpecError::ExpectedAnswers);
     }
     Ok(())
 }
@@ -485,6 +567,7 @@ mod tests {
             follow_redirects: 0,
             verify_tls: true,
             ca_file: None,
+            ca_pem: None,
             cert_min_days: 7,
         };
         assert!(spec

@@ -6,8 +6,11 @@
 //! A check must report the expiry of a certificate it does not trust, and
 //! say *why* it does not trust it, rather than fail with a handshake error.
 //!
-//! Roots are the system bundle, or a CA file of the check; both are read
-//! once per process and kept.
+//! Roots are the system bundle, a CA file named in the MSP's config, or CA
+//! certificates given as PEM text with the check (what a tenant gives: the
+//! server reads no file on a tenant's behalf). Each is read once and kept;
+//! a file is read only when it is a regular file, and at most
+//! [`MAX_CA_BYTES`] of it.
 
 use crate::reason::Failure;
 use crate::run::Budget;
@@ -20,6 +23,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,6 +33,24 @@ use tokio_rustls::TlsConnector;
 
 /// Where the system's CA bundle is (Debian, Ubuntu, Alpine, Arch).
 pub const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+/// The most bytes of CA certificates a check may carry or a CA file may
+/// hold.
+pub const MAX_CA_BYTES: usize = 64 * 1024;
+
+/// Verifiers kept at most; past this the cache starts again (PEM texts are
+/// per check, and checks come and go).
+const MAX_VERIFIERS: usize = 256;
+
+/// What a chain is verified against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Roots<'a> {
+    System,
+    /// A CA file of a check from the MSP's config.
+    File(&'a Path),
+    /// CA certificates as PEM text, kept with the check.
+    Pem(&'a str),
+}
 
 /// What the handshake showed of the server's certificate.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,16 +62,16 @@ pub(crate) struct CertInfo {
 }
 
 /// Connects TLS over `stream` and verifies the chain against the roots of
-/// `ca_file` (or the system's).
+/// `roots`.
 pub(crate) async fn handshake(
     stream: TcpStream,
     host: &str,
-    ca_file: Option<&Path>,
+    roots: Roots<'_>,
     budget: Budget,
 ) -> Result<(TlsStream<TcpStream>, CertInfo), Failure> {
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| Failure::error(format!("{host:?} is not a name TLS can check")))?;
-    let verifier = chain_verifier(ca_file)?;
+    let verifier = chain_verifier(roots)?;
     let connect = async {
         TlsConnector::from(client_config())
             .connect(name.clone(), stream)
@@ -147,22 +169,42 @@ fn client_config() -> Arc<ClientConfig> {
         .clone()
 }
 
-/// Verifiers by CA file (`None`: the system bundle). Failures are not kept:
-/// a missing CA file may be put in place later.
-fn chain_verifier(ca_file: Option<&Path>) -> Result<Arc<WebPkiServerVerifier>, Failure> {
-    static VERIFIERS: OnceLock<Mutex<HashMap<Option<PathBuf>, Arc<WebPkiServerVerifier>>>> =
+/// Where verifiers are kept: by file (`None`: the system bundle) or by PEM
+/// text.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum RootsKey {
+    File(Option<PathBuf>),
+    Pem(String),
+}
+
+/// Verifiers by their roots. Failures are not kept: a missing CA file may
+/// be put in place later.
+fn chain_verifier(roots: Roots<'_>) -> Result<Arc<WebPkiServerVerifier>, Failure> {
+    static VERIFIERS: OnceLock<Mutex<HashMap<RootsKey, Arc<WebPkiServerVerifier>>>> =
         OnceLock::new();
     let verifiers = VERIFIERS.get_or_init(Default::default);
-    let key = ca_file.map(Path::to_path_buf);
+    let key = match roots {
+        Roots::System => RootsKey::File(None),
+        Roots::File(path) => RootsKey::File(Some(path.to_path_buf())),
+        Roots::Pem(text) => RootsKey::Pem(text.to_owned()),
+    };
     if let Some(found) = lock(verifiers).get(&key) {
         return Ok(found.clone());
     }
-    let path = ca_file.unwrap_or(Path::new(SYSTEM_CA_BUNDLE));
-    let roots = load_roots(path).map_err(Failure::error)?;
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+    let store = match roots {
+        Roots::System => load_roots(Path::new(SYSTEM_CA_BUNDLE)),
+        Roots::File(path) => load_roots(path),
+        Roots::Pem(text) => pem_roots(text.as_bytes()).map_err(|e| format!("ca_pem: {e}")),
+    }
+    .map_err(Failure::error)?;
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
         .build()
-        .map_err(|e| Failure::error(format!("cannot verify with {}: {e}", path.display())))?;
-    lock(verifiers).insert(key, verifier.clone());
+        .map_err(|e| Failure::error(format!("cannot verify with these CA certificates: {e}")))?;
+    let mut kept = lock(verifiers);
+    if kept.len() >= MAX_VERIFIERS {
+        kept.clear();
+    }
+    kept.insert(key, verifier.clone());
     Ok(verifier)
 }
 
@@ -172,14 +214,40 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A CA file: only a regular file (not a device, a pipe or a directory),
+/// and at most [`MAX_CA_BYTES`] of it; the system bundle may be larger.
 fn load_roots(path: &Path) -> Result<RootCertStore, String> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| format!("cannot read CA certificates from {}: {e}", path.display()))?;
+    let cannot = |e: &dyn std::fmt::Display| {
+        format!("cannot read CA certificates from {}: {e}", path.display())
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    let meta = file.metadata().map_err(|e| cannot(&e))?;
+    if !meta.is_file() {
+        return Err(cannot(&"not a regular file"));
+    }
+    let cap = match path == Path::new(SYSTEM_CA_BUNDLE) {
+        true => 16 * 1024 * 1024,
+        false => MAX_CA_BYTES,
+    };
+    let mut bytes = Vec::new();
+    file.take(cap as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() > cap {
+        return Err(cannot(&format!("over {cap} bytes")));
+    }
+    pem_roots(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The CA certificates of PEM text; at least one must be usable.
+pub(crate) fn pem_roots(pem: &[u8]) -> Result<RootCertStore, String> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "not PEM certificates".to_owned())?;
     let mut roots = RootCertStore::empty();
     let (added, _) = roots.add_parsable_certificates(certs);
     if added == 0 {
-        return Err(format!("no usable CA certificate in {}", path.display()));
+        return Err("no usable CA certificate".to_owned());
     }
     Ok(roots)
 }

@@ -142,6 +142,7 @@ async fn https_check(url: String, ca: Option<PathBuf>, verify: bool, min_days: u
         follow_redirects: 0,
         verify_tls: verify,
         ca_file: ca,
+        ca_pem: None,
         cert_min_days: min_days,
     };
     run_check(&spec(kind, "secure", 3000)).await
@@ -240,4 +241,44 @@ async fn a_missing_ca_file_is_an_error_not_down() {
         reason.starts_with("cannot read CA certificates from"),
         "{reason}"
     );
+}
+
+#[tokio::test]
+async fn ca_certificates_as_pem_text_verify_the_chain() {
+    let pki = make_pki();
+    let addr = https_server(acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")), page).await;
+    let kind = CheckKind::Http {
+        url: format!("https://{addr}/"),
+        expect_status: None,
+        expect_text: Some("secure hello".into()),
+        follow_redirects: 0,
+        verify_tls: true,
+        ca_file: None,
+        ca_pem: Some(std::fs::read_to_string(pki.path("ca.pem")).unwrap()),
+        cert_min_days: 7,
+    };
+    let spec = spec(kind, "secure", 3000);
+    spec.validate().unwrap();
+    let result = run_check(&spec).await;
+    assert_eq!(result.state, CheckState::Up, "{result:?}");
+    assert_eq!(result.sample("vigil_tls_cert_valid"), Some(1.0));
+}
+
+/// A device as a CA file is refused at once, never read (it used to spin
+/// the server reading /dev/urandom forever).
+#[tokio::test]
+async fn a_device_as_ca_file_is_an_error_at_once() {
+    let pki = make_pki();
+    let addr = https_server(acceptor(&pki.path("leaf.pem"), &pki.path("leaf.key")), page).await;
+    let result = https_check(
+        format!("https://{addr}/"),
+        Some(PathBuf::from("/dev/urandom")),
+        true,
+        7,
+    )
+    .await;
+    let CheckState::Error { reason } = &result.state else {
+        panic!("{result:?}");
+    };
+    assert!(reason.contains("not a regular file"), "{reason}");
 }

@@ -688,7 +688,7 @@ impl Config {
             }
         }
         for check in &self.checks {
-            if let Err(e) = crate::inventory::check_record(check.spec.clone()) {
+            if let Err(e) = crate::inventory::config_check_record(check.spec.clone()) {
                 return fail(format!("a check of tenant {:?}: {e}", check.tenant));
             }
         }

@@ -8,16 +8,9 @@ use std::time::Duration;
 use vigil_store::state::{AssetSpec, CheckRecord, Criticality, InventoryStore, StateStore};
 
 /// The check kinds Vigil runs.
-pub const CHECK_KINDS: &[&str] = &["icmp", "tcp", "http", "dns", "snmp", "prometheus"];
+pub use vigil_checks::settings::KINDS as CHECK_KINDS;
 
-/// Shortest interval between two runs of a check.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
-
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-
-/// A run may take this long when the check names no timeout (or the
-/// interval, if shorter).
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use vigil_checks::settings::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, MIN_INTERVAL};
 
 /// An asset as the API and the config write it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -77,60 +70,70 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 }
 
 /// A check from its JSON specification (`asset`, `kind`, `target`,
-/// `interval`, and the kind's own settings, kept as given).
+/// `interval`, and the kind's own settings, kept as given), read and
+/// bounded by [`vigil_checks::settings`]: the one reading of a check for
+/// the API and the config. It names no server file (`ca_file` is refused:
+/// see [`config_check_record`]).
 pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
     let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
     let asset = text("asset").ok_or("a check names its asset: \"asset\"")?;
+    if asset.trim().is_empty() || asset.len() > 200 {
+        return Err("asset: 1 to 200 characters".into());
+    }
     let kind = text("kind").ok_or("a check has a kind: \"kind\"")?;
-    if !CHECK_KINDS.contains(&kind.as_str()) {
-        return Err(format!(
-            "check kind {kind:?} is not one of {}",
-            CHECK_KINDS.join(", ")
-        ));
-    }
-    let target = text("target").ok_or("a check has a target: \"target\"")?;
-    if target.trim().is_empty() {
-        return Err("the check's target is empty".into());
-    }
-    let interval = interval_of(&spec)?;
-    if interval < MIN_INTERVAL {
-        return Err(format!("interval {interval:?} is under the minimum of 1s"));
-    }
-    if timeout_of(&spec, interval)? > interval {
-        return Err("the timeout must not be longer than the interval".into());
-    }
-    let enabled = spec.get("enabled").and_then(Value::as_bool).unwrap_or(true);
-    if crate::noc::spec::RUNNABLE.contains(&kind.as_str()) {
-        crate::noc::spec::check_spec(&kind, &Value::Object(spec.clone()))?;
-    }
+    let read = vigil_checks::settings::read_stored(&kind, &spec).map_err(|e| e.to_string())?;
     Ok(CheckRecord {
         asset,
         kind,
-        target,
-        interval_ms: interval.as_millis() as i64,
+        target: read.target,
+        // At most a day: fits.
+        interval_ms: i64::try_from(read.interval.as_millis()).unwrap_or(i64::MAX),
         spec: Value::Object(spec),
-        enabled,
+        enabled: read.enabled,
     })
 }
 
-/// A check's `interval` (`"30s"` or seconds), [`DEFAULT_INTERVAL`] when
-/// it names none.
-pub fn interval_of(spec: &Map<String, Value>) -> Result<Duration, String> {
-    match spec.get("interval") {
-        None => Ok(DEFAULT_INTERVAL),
-        Some(Value::String(s)) => parse_duration(s),
-        Some(Value::Number(n)) => Ok(Duration::from_secs(n.as_u64().ok_or("interval: seconds")?)),
-        Some(_) => Err("interval: a duration such as \"30s\"".into()),
+/// A check of the MSP's config file: like [`check_record`], but a
+/// `ca_file` is read here, once, as the config is (a regular file of at
+/// most 64 KiB), and kept as `ca_pem`; the server never reads it again.
+pub fn config_check_record(mut spec: Map<String, Value>) -> Result<CheckRecord, String> {
+    if let Some(path) = spec.remove("ca_file") {
+        let path = path.as_str().ok_or("ca_file: a path")?;
+        let pem = read_ca_file(std::path::Path::new(path))?;
+        spec.insert("ca_pem".into(), pem.into());
     }
+    check_record(spec)
 }
 
-/// A check's `timeout`; when it names none, [`DEFAULT_TIMEOUT`] or the
-/// interval if that is shorter.
-pub fn timeout_of(spec: &Map<String, Value>, interval: Duration) -> Result<Duration, String> {
-    match spec.get("timeout") {
-        Some(Value::String(s)) => parse_duration(s),
-        _ => Ok(DEFAULT_TIMEOUT.min(interval)),
+fn read_ca_file(path: &std::path::Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| format!("ca_file {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    if !file.metadata().map_err(|e| cannot(&e))?.is_file() {
+        return Err(cannot(&"not a regular file"));
     }
+    let cap = vigil_checks::settings::MAX_CA_PEM_BYTES;
+    let mut text = String::new();
+    file.take(cap as u64 + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(&e))?;
+    if text.len() > cap {
+        return Err(cannot(&format!("over {cap} bytes")));
+    }
+    Ok(text)
+}
+
+/// What a stored check is when read back (at start, at each sync): the
+/// same bounds as when it was written, so a row stored before they
+/// existed is refused with the reason rather than scheduled.
+pub fn read_stored_check(
+    kind: &str,
+    spec: &Value,
+) -> Result<vigil_checks::settings::StoredCheck, String> {
+    let map = spec
+        .as_object()
+        .ok_or("a check specification is a JSON object")?;
+    vigil_checks::settings::read_stored(kind, map).map_err(|e| e.to_string())
 }
 
 /// Creates the assets and checks of the config that are missing (an asset
@@ -173,16 +176,33 @@ pub async fn ensure_config_inventory(
     }
     for check in &config.checks {
         let tenant = tenant_id(state, &check.tenant).await?;
-        let record = check_record(check.spec.clone())
+        let record = config_check_record(check.spec.clone())
             .map_err(|e| anyhow::anyhow!("a check of tenant {:?}: {e}", check.tenant))?;
-        let exists = inventory.list_checks(Some(tenant)).await?.iter().any(|c| {
-            c.record.asset == record.asset
-                && c.record.kind == record.kind
-                && c.record.target == record.target
-        });
-        if !exists {
-            inventory.create_check(tenant, &record).await?;
-            tracing::info!(tenant = %check.tenant, asset = %record.asset, kind = %record.kind, "check from the config created");
+        let existing = inventory
+            .list_checks(Some(tenant))
+            .await?
+            .into_iter()
+            .find(|c| {
+                c.record.asset == record.asset
+                    && c.record.kind == record.kind
+                    && c.record.target == record.target
+            });
+        match existing {
+            None => {
+                inventory.create_check(tenant, &record).await?;
+                tracing::info!(tenant = %check.tenant, asset = %record.asset, kind = %record.kind, "check from the config created");
+            }
+            // A CA file is the config's: its text as read now holds (and a
+            // row that still names the file is replaced).
+            Some(stored)
+                if check.spec.contains_key("ca_file")
+                    && (stored.record.spec.get("ca_pem") != record.spec.get("ca_pem")
+                        || stored.record.spec.get("ca_file").is_some()) =>
+            {
+                inventory.update_check(tenant, stored.id, &record).await?;
+                tracing::info!(tenant = %check.tenant, asset = %record.asset, kind = %record.kind, "check from the config: CA certificates read again");
+            }
+            Some(_) => {}
         }
     }
     ensure_config_definitions(state, inventory, config).await
@@ -253,6 +273,7 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert!(parse_duration("18446744073709551615d").is_err());
         assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
         assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
@@ -278,9 +299,34 @@ mod tests {
             json!({"asset": "a", "kind": "tcp", "target": " "}),
             json!({"asset": "a", "kind": "tcp", "target": "x", "interval": "500ms"}),
             json!({"asset": "a", "kind": "tcp", "target": "x", "interval": "10s", "timeout": "1m"}),
+            json!({"asset": "a", "kind": "prometheus", "target": "http://x/", "interval": "18446744073709551615s"}),
+            json!({"asset": "a", "kind": "snmp", "target": "x", "interval": "18446744073709551615"}),
+            json!({"asset": "a", "kind": "http", "target": "https://x/", "ca_file": "/dev/urandom"}),
         ];
         for e in errors {
             assert!(check_record(spec(e.clone())).is_err(), "{e}");
         }
+    }
+
+    #[test]
+    fn a_config_ca_file_is_read_once_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let check = |path: &str| {
+            config_check_record(spec(json!({
+                "asset": "a", "kind": "http", "target": "https://x/", "ca_file": path
+            })))
+        };
+        for device in ["/dev/urandom", "/dev/zero"] {
+            let err = check(device).unwrap_err();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+        let big = dir.path().join("big.pem");
+        std::fs::write(&big, vec![b'a'; 100_000]).unwrap();
+        assert!(check(big.to_str().unwrap()).unwrap_err().contains("over"));
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not pem").unwrap();
+        assert!(check(junk.to_str().unwrap())
+            .unwrap_err()
+            .starts_with("ca_pem:"));
     }
 }

@@ -98,11 +98,22 @@ pub async fn run(
             })
         }
     }
+    let sealer = vigil_store::secrets::Sealer::open_or_create(&data)
+        .context("cannot read or create the key of the secrets at rest")?;
     let sqlite = Arc::new(
         SqliteState::open(&data.join("state.db"))
             .await
-            .with_context(|| format!("cannot open the state database in {}", data.display()))?,
+            .with_context(|| format!("cannot open the state database in {}", data.display()))?
+            .with_sealer(sealer),
     );
+    match sqlite.seal_stored_secrets().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            checks = n,
+            "secrets stored in plaintext before are sealed now"
+        ),
+        Err(e) => tracing::error!(error = %e, "cannot seal the secrets stored before"),
+    }
     let state: Arc<dyn StateStore> = sqlite.clone();
     let detections: Arc<dyn DetectionStore> = sqlite.clone();
     let audit: Arc<dyn AuditStore> = sqlite.clone();

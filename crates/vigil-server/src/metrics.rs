@@ -21,6 +21,28 @@ pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
 
+/// A loop shared by tenants: `checks` (the scheduler's runs), `scrape`
+/// (Prometheus), `snmp`, `noc` (results, engines, inventory sync).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoopLabel {
+    pub r#loop: &'static str,
+}
+
+/// Panics caught in the loops shared by tenants, process-wide: they are
+/// counted where they are caught, deep in the NOC, without a handle on
+/// [`Metrics`].
+pub fn task_panics() -> &'static Family<LoopLabel, Counter> {
+    static PANICS: std::sync::OnceLock<Family<LoopLabel, Counter>> = std::sync::OnceLock::new();
+    PANICS.get_or_init(Family::default)
+}
+
+/// Counts a panic caught in `loop_name` (one of [`LoopLabel`]'s).
+pub fn count_panic(loop_name: &'static str) {
+    task_panics()
+        .get_or_create(&LoopLabel { r#loop: loop_name })
+        .inc();
+}
+
 /// The transport of a syslog input: `udp`, `tcp` or `tls`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ProtocolLabel {
@@ -216,6 +238,11 @@ impl Metrics {
             "search_seconds",
             "Event search time",
             m.search_seconds.clone(),
+        );
+        registry.register(
+            "task_panics",
+            "Panics caught in a loop shared by tenants; the item was marked failed and the loop went on",
+            task_panics().clone(),
         );
         registry.register(
             "queue_depth",

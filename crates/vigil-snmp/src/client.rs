@@ -405,7 +405,12 @@ impl Client {
         let mut stray = false;
         for _ in 0..=self.retries {
             self.send(&bytes()?).await?;
-            let deadline = tokio::time::Instant::now() + self.timeout;
+            // Saturating: a timeout no clock can hold waits the longest
+            // a check may (the server bounds it anyway).
+            let now = tokio::time::Instant::now();
+            let deadline = now
+                .checked_add(self.timeout)
+                .unwrap_or_else(|| now + Duration::from_secs(60));
             loop {
                 let recv = tokio::time::timeout_at(deadline, self.socket.recv(&mut buf)).await;
                 let n = match recv {

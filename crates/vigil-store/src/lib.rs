@@ -9,5 +9,6 @@
 //!   tantivy index per tenant and day of arrival for search.
 
 pub mod events;
+pub mod secrets;
 pub mod state;
 pub mod wal;

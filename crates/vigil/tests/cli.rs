@@ -255,3 +255,35 @@ fn correlations_run_in_hunts() {
         "{text}"
     );
 }
+
+#[test]
+fn config_check_refuses_absurd_check_values_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vigil.toml");
+    let check = |extra: &str| {
+        format!(
+            "[[tenants]]\nname = \"acme\"\n[[assets]]\ntenant = \"acme\"\nname = \"sw1\"\naddress = \"192.0.2.1\"\n\
+             [[checks]]\ntenant = \"acme\"\nasset = \"sw1\"\n{extra}\n"
+        )
+    };
+    let cases = [
+        (
+            "kind = \"prometheus\"\ntarget = \"http://192.0.2.1:9100/metrics\"\ninterval = \"18446744073709551615s\"",
+            "interval: \"18446744073709551615s\" is over the maximum of 24h",
+        ),
+        (
+            "kind = \"snmp\"\ntarget = \"192.0.2.1\"\ntimeout = \"10m\"",
+            "timeout:",
+        ),
+        (
+            "kind = \"http\"\ntarget = \"https://192.0.2.1/\"\nca_file = \"/dev/urandom\"",
+            "not a regular file",
+        ),
+    ];
+    for (extra, want) in cases {
+        std::fs::write(&file, check(extra)).unwrap();
+        let (ok, text) = vigil(&["config", "check", file.to_str().unwrap()]);
+        assert!(!ok, "{extra}: {text}");
+        assert!(text.contains(want), "{extra}: {text}");
+    }
+}

@@ -14,8 +14,7 @@ pub use url::{Url, UrlError};
 use crate::reason::Failure;
 use crate::run::{Attempt, Budget};
 use crate::spec::{CheckKind, StatusExpect};
-use crate::tls::CertInfo;
-use std::path::Path;
+use crate::tls::{CertInfo, Roots};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 
@@ -32,7 +31,9 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 /// The check's settings that matter per request.
 struct Request<'a> {
     expect_text: Option<&'a str>,
-    ca_file: Option<&'a Path>,
+    /// The roots the chain is verified against (named for the setting it
+    /// first came from: a file, or now also PEM text).
+    ca_file: Roots<'a>,
 }
 
 /// One response, and the certificate of its connection when it was TLS.
@@ -50,6 +51,7 @@ pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
         follow_redirects,
         verify_tls,
         ca_file,
+        ca_pem,
         cert_min_days,
     } = kind
     else {
@@ -57,7 +59,11 @@ pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
     };
     let request = Request {
         expect_text: expect_text.as_deref(),
-        ca_file: ca_file.as_deref(),
+        ca_file: match (ca_pem, ca_file) {
+            (Some(pem), _) => Roots::Pem(pem),
+            (None, Some(path)) => Roots::File(path),
+            (None, None) => Roots::System,
+        },
     };
     let start = Instant::now();
     let (response, redirects) = match fetch(url, &request, *follow_redirects, budget).await {

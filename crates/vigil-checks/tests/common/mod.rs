@@ -26,6 +26,7 @@ pub fn http(url: String) -> CheckKind {
         follow_redirects: 0,
         verify_tls: true,
         ca_file: None,
+        ca_pem: None,
         cert_min_days: 7,
     }
 }

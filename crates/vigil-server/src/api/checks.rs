@@ -8,6 +8,10 @@
 //! `down`), the reason when down, when it ran and how long it took, the
 //! failures in a row and since when the state holds; `null` until the
 //! first run, and for a disabled check.
+//!
+//! Secrets (SNMP `community`, `auth_password`, `priv_password`) are
+//! write-only: every answer, to every role, shows `"set"` for them; an
+//! update that leaves one out or sends `"set"` keeps the stored value.
 
 use super::JsonBody;
 use crate::auth::{Action, Caller};
@@ -21,6 +25,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
 
 #[derive(Deserialize)]
@@ -44,6 +49,8 @@ pub struct CheckView {
 impl CheckView {
     /// The check with its status, looked up under the check's own tenant.
     fn new(c: Check, noc: &Noc) -> Self {
+        let mut spec = c.record.spec;
+        redact_fields(&mut spec, CHECK_SECRET_FIELDS);
         CheckView {
             status: noc.check_status(c.tenant, c.id),
             id: c.id,
@@ -52,7 +59,7 @@ impl CheckView {
             target: c.record.target,
             interval_seconds: c.record.interval_ms as f64 / 1000.0,
             enabled: c.record.enabled,
-            spec: c.record.spec,
+            spec,
             created_at: c.created_at.to_rfc3339(),
         }
     }
@@ -67,6 +74,13 @@ pub async fn create(
     let tenant = caller
         .tenant(&app, params.tenant.as_deref(), Action::Inventory)
         .await?;
+    for field in CHECK_SECRET_FIELDS {
+        if body.get(*field).and_then(Value::as_str) == Some(SHOWN) {
+            return Err(ApiError::bad_request(format!(
+                "{field}: give the value; \"{SHOWN}\" only stands for one already stored"
+            )));
+        }
+    }
     let record = check_record(body).map_err(ApiError::bad_request)?;
     let check = app.inventory.create_check(tenant.id, &record).await?;
     app.noc.inventory_changed();
@@ -109,8 +123,9 @@ pub async fn update(
     caller: Caller,
     Path(id): Path<i64>,
     Query(params): Query<TenantParam>,
-    JsonBody(patch): JsonBody<Map<String, Value>>,
+    JsonBody(mut patch): JsonBody<Map<String, Value>>,
 ) -> Result<Json<CheckView>, ApiError> {
+    keep_unchanged_secrets(&mut patch, CHECK_SECRET_FIELDS);
     let tenant = caller
         .tenant(&app, params.tenant.as_deref(), Action::Inventory)
         .await?;

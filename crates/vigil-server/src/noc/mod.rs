@@ -14,6 +14,13 @@
 //!
 //! Topology (each asset's parent) comes from the inventory, so a router
 //! that goes down gives one alert, and the hosts behind it are held back.
+//!
+//! One tenant's item cannot stop the others: a stored check is read with
+//! the bounds of the API again before it runs (a row from before them is
+//! refused, its status says why); a run, a scrape, a poll, a result or an
+//! engine's tick that panics is caught, logged, counted
+//! (`vigil_task_panics_total`), and its check marked failed; the loops go
+//! on.
 
 pub mod alerts;
 pub mod definitions;
@@ -23,9 +30,12 @@ pub mod spec;
 pub mod status;
 pub mod traps;
 
-use crate::inventory::{interval_of, timeout_of, DEFAULT_INTERVAL, DEFAULT_TIMEOUT};
+use crate::metrics::count_panic;
+use futures_util::FutureExt;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, Notify};
@@ -92,6 +102,9 @@ pub struct Noc {
     /// Every tenant's engine settings (`[noc]`).
     engine_config: EngineConfig,
     checks: Mutex<HashMap<u64, CheckMeta>>,
+    /// Stored checks refused when read back, with the reason (their
+    /// status says it).
+    refused: Mutex<HashMap<u64, String>>,
     changed: Notify,
     /// Each check's last result, for the API.
     statuses: status::Statuses,
@@ -120,20 +133,35 @@ impl Noc {
             engine_config,
             engines: Mutex::new(HashMap::new()),
             checks: Mutex::new(HashMap::new()),
+            refused: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             statuses: status::Statuses::default(),
         });
         let handler = noc.clone();
         let handle = tokio::spawn(async move {
             while let Some((id, result)) = incoming.recv().await {
-                handler.handle(id, result).await;
+                let handled = AssertUnwindSafe(handler.handle(id, result));
+                if handled.catch_unwind().await.is_err() {
+                    count_panic("noc");
+                    tracing::error!(
+                        check = id.0,
+                        "handling a check result panicked; the result is lost, the loop goes on"
+                    );
+                }
             }
         });
         let syncer = noc.clone();
         let sync = tokio::spawn(async move {
             loop {
-                if let Err(e) = syncer.sync().await {
-                    tracing::error!(error = %e, "reading the NOC inventory failed");
+                match AssertUnwindSafe(syncer.sync()).catch_unwind().await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "reading the NOC inventory failed"),
+                    Err(_) => {
+                        count_panic("noc");
+                        tracing::error!(
+                            "reading the NOC inventory panicked; tried again at the next sync"
+                        );
+                    }
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(SYNC_EVERY) => {}
@@ -150,7 +178,7 @@ impl Noc {
                     let mut engines = ticker.engines.lock().unwrap_or_else(|p| p.into_inner());
                     engines
                         .iter_mut()
-                        .map(|(tenant, engine)| (*tenant, engine.tick(now)))
+                        .map(|(tenant, engine)| (*tenant, tick_caught(*tenant, engine, now)))
                         .collect()
                 };
                 for (tenant, events) in events {
@@ -177,7 +205,10 @@ impl Noc {
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 for (id, meta, timeout) in scraper.due_scrapes() {
                     let noc = scraper.clone();
-                    tokio::spawn(async move { noc.run_scrape(id, meta, timeout).await });
+                    tokio::spawn(async move {
+                        let run = noc.run_scrape(id, meta.clone(), timeout);
+                        noc.scrape_caught(id, &meta, run).await;
+                    });
                 }
             }
         });
@@ -209,6 +240,11 @@ impl Noc {
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(&id)
             || self
+                .refused
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&id)
+            || self
                 .scrapes
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -231,10 +267,11 @@ impl Noc {
         self.statuses.record(tenant, id, outcome);
         let checks = self.checks.lock().unwrap_or_else(|p| p.into_inner());
         let scrapes = self.scrapes.lock().unwrap_or_else(|p| p.into_inner());
-        // A check is in one map or the other, by its kind.
-        if self.statuses.len() > checks.len() + scrapes.len() {
-            let live = checks.keys().chain(scrapes.keys()).copied().collect();
-            self.statuses.retain(&live);
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        // A check is in one map or another, by its kind.
+        if self.statuses.len() > checks.len() + scrapes.len() + refused.len() {
+            let live = checks.keys().chain(scrapes.keys()).chain(refused.keys());
+            self.statuses.retain(&live.copied().collect());
         }
     }
 
@@ -242,21 +279,35 @@ impl Noc {
     async fn sync(&self) -> anyhow::Result<()> {
         let checks = self.inventory.list_checks(None).await?;
         let mut wanted: HashMap<u64, CheckMeta> = HashMap::new();
-        let mut scrapes: HashMap<u64, CheckMeta> = HashMap::new();
+        let mut scrapes: HashMap<u64, ScrapeWanted> = HashMap::new();
+        let mut refused: HashMap<u64, (TenantId, String)> = HashMap::new();
         for check in checks.into_iter().filter(|c| c.record.enabled) {
+            let Ok(id) = u64::try_from(check.id) else {
+                continue;
+            };
             let meta = CheckMeta {
                 tenant: check.tenant,
                 asset: check.record.asset.clone(),
                 kind: check.record.kind.clone(),
                 spec: check.record.spec.clone(),
             };
-            if check.record.kind == "prometheus" || check.record.kind == "snmp" {
-                scrapes.insert(check.id as u64, meta);
-            } else if spec::RUNNABLE.contains(&check.record.kind.as_str()) {
-                wanted.insert(check.id as u64, meta);
+            // The bounds of the API, again: a row stored before them (or
+            // changed behind the API's back) is refused, never run.
+            match crate::inventory::read_stored_check(&meta.kind, &meta.spec) {
+                Err(reason) => {
+                    refused.insert(id, (meta.tenant, reason));
+                }
+                Ok(read) if read.run.is_none() => {
+                    scrapes.insert(id, (meta, read.interval, read.timeout));
+                }
+                Ok(_) => {
+                    wanted.insert(id, meta);
+                }
             }
         }
-        let mut tenants_of_scrapes: Vec<TenantId> = scrapes.values().map(|m| m.tenant).collect();
+        self.set_refused(refused);
+        let mut tenants_of_scrapes: Vec<TenantId> =
+            scrapes.values().map(|(m, _, _)| m.tenant).collect();
         self.set_scrapes(scrapes);
         let mut tenants: Vec<TenantId> = wanted.values().map(|m| m.tenant).collect();
         tenants.append(&mut tenants_of_scrapes);
@@ -395,21 +446,81 @@ impl Noc {
         }
     }
 
+    /// Marks the checks refused when read back: each is down with the
+    /// reason (logged once, when it is first refused), and not run.
+    fn set_refused(&self, now: HashMap<u64, (TenantId, String)>) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        refused.retain(|id, _| now.contains_key(id));
+        for (id, (tenant, reason)) in now {
+            if refused.get(&id) == Some(&reason) {
+                continue;
+            }
+            tracing::warn!(check = id, error = %reason, "a stored check is refused and not run");
+            let outcome = status::Outcome {
+                up: false,
+                reason: format!("refused: {reason}; change the check to run it"),
+                note: None,
+                started: std::time::SystemTime::now(),
+                duration: None,
+                latency: None,
+            };
+            self.statuses.record(tenant, id, &outcome);
+            refused.insert(id, reason);
+        }
+    }
+
+    /// Runs one scrape or poll (`run`) so that a panic in it is
+    /// [`Self::scrape_panicked`], not the end of anything else.
+    async fn scrape_caught(&self, id: u64, meta: &CheckMeta, run: impl Future<Output = ()>) {
+        if AssertUnwindSafe(run).catch_unwind().await.is_err() {
+            self.scrape_panicked(id, meta);
+        }
+    }
+
+    /// A scrape or a poll that panicked: counted, logged, its check marked
+    /// failed with a reason of our own, and its job free to run again.
+    fn scrape_panicked(&self, id: u64, meta: &CheckMeta) {
+        let loop_name = if meta.kind == "snmp" {
+            "snmp"
+        } else {
+            "scrape"
+        };
+        count_panic(loop_name);
+        tracing::error!(check = id, kind = %meta.kind, "a scrape panicked; its check is marked failed, the loop goes on");
+        let still_wanted = match self
+            .scrapes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_mut(&id)
+        {
+            Some(job) => {
+                job.running = false;
+                true
+            }
+            None => false,
+        };
+        if still_wanted {
+            let outcome = status::Outcome {
+                up: false,
+                reason: vigil_checks::INTERNAL_FAULT.to_string(),
+                note: None,
+                started: std::time::SystemTime::now(),
+                duration: None,
+                latency: None,
+            };
+            self.record_status(meta.tenant, id, &outcome);
+        }
+    }
+
     /// Keeps the scrape jobs in line with the inventory; a job whose check
     /// did not change keeps its timing.
-    fn set_scrapes(&self, wanted: HashMap<u64, CheckMeta>) {
+    fn set_scrapes(&self, wanted: HashMap<u64, ScrapeWanted>) {
         let mut jobs = self.scrapes.lock().unwrap_or_else(|p| p.into_inner());
-        jobs.retain(|id, job| wanted.get(id) == Some(&job.meta));
-        for (id, meta) in wanted {
+        jobs.retain(|id, job| wanted.get(id).is_some_and(|(meta, _, _)| *meta == job.meta));
+        for (id, (meta, interval, timeout)) in wanted {
             if jobs.contains_key(&id) {
                 continue;
             }
-            // Checked when the check was stored.
-            let settings = meta.spec.as_object().cloned().unwrap_or_default();
-            let interval = interval_of(&settings).unwrap_or(DEFAULT_INTERVAL);
-            let timeout = timeout_of(&settings, interval)
-                .unwrap_or(DEFAULT_TIMEOUT)
-                .min(interval);
             jobs.insert(
                 id,
                 ScrapeJob {
@@ -433,9 +544,7 @@ impl Noc {
             if job.running || job.next > now {
                 continue;
             }
-            while job.next <= now {
-                job.next += job.interval;
-            }
+            job.next = next_due(job.next, job.interval, now);
             job.running = true;
             due.push((*id, job.meta.clone(), job.timeout));
         }
@@ -612,6 +721,13 @@ impl Noc {
     }
 
     async fn handle(&self, id: CheckId, result: CheckResult) {
+        if result.panicked {
+            count_panic("checks");
+            tracing::error!(
+                check = id.0,
+                "a check run panicked; its check is marked failed, the others go on"
+            );
+        }
         let Some(meta) = self
             .checks
             .lock()
@@ -662,6 +778,40 @@ impl Noc {
     /// Records what the engine decided (see [`alerts::record`]).
     async fn apply(&self, tenant: TenantId, events: Vec<AlertEvent>) {
         alerts::record(self.detections.as_ref(), tenant, events).await;
+    }
+}
+
+/// A scrape job as the inventory wants it: the check, its interval and
+/// its timeout (both within bounds).
+type ScrapeWanted = (CheckMeta, Duration, Duration);
+
+/// The first slot after `now` on a job's grid (`next + k × interval`),
+/// without a loop and without overflow.
+fn next_due(
+    next: tokio::time::Instant,
+    interval: Duration,
+    now: tokio::time::Instant,
+) -> tokio::time::Instant {
+    let interval = interval.max(Duration::from_millis(1));
+    let behind = now.saturating_duration_since(next).as_nanos();
+    let steps = u32::try_from(behind / interval.as_nanos() + 1).unwrap_or(u32::MAX);
+    next.checked_add(interval.saturating_mul(steps))
+        .filter(|due| *due > now)
+        .or_else(|| now.checked_add(interval))
+        .or_else(|| now.checked_add(vigil_checks::settings::MAX_INTERVAL))
+        .unwrap_or(now)
+}
+
+/// One engine's tick; a panic in it is caught (the tenant's engine may be
+/// left mid-way, the others are untouched) and counted.
+fn tick_caught(tenant: TenantId, engine: &mut Engine, now: i64) -> Vec<AlertEvent> {
+    match std::panic::catch_unwind(AssertUnwindSafe(|| engine.tick(now))) {
+        Ok(events) => events,
+        Err(_) => {
+            count_panic("noc");
+            tracing::error!(tenant = %tenant, "a NOC engine's tick panicked; the other tenants go on");
+            Vec::new()
+        }
     }
 }
 
@@ -755,6 +905,177 @@ fn samples_of<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scrape_slots_never_overflow_nor_loop() {
+        let now = tokio::time::Instant::now();
+        let huge = Duration::from_secs(u64::MAX);
+        assert!(next_due(now, huge, now) >= now);
+        assert!(next_due(now, Duration::ZERO, now + Duration::from_secs(3600)) > now);
+        let due = next_due(now, Duration::from_secs(10), now + Duration::from_secs(25));
+        assert_eq!(due, now + Duration::from_secs(30));
+    }
+
+    fn panics(loop_name: &'static str) -> u64 {
+        crate::metrics::task_panics()
+            .get_or_create(&crate::metrics::LoopLabel { r#loop: loop_name })
+            .get()
+    }
+
+    fn job(tenant: i64, kind: &str) -> ScrapeJob {
+        ScrapeJob {
+            meta: CheckMeta {
+                tenant: TenantId(tenant),
+                asset: "a".into(),
+                kind: kind.into(),
+                spec: serde_json::json!({"target": "192.0.2.1"}),
+            },
+            interval: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            next: tokio::time::Instant::now(),
+            running: true,
+        }
+    }
+
+    /// An SNMP poll of tenant 1 that panics: caught, counted under `snmp`,
+    /// its check down with our reason and free to run again; tenant 2's
+    /// job is untouched, and the loop's own task never saw the panic.
+    #[tokio::test]
+    async fn a_panicking_poll_is_caught_counted_and_marked_failed() {
+        let dir = tempfile::tempdir().expect("dir");
+        let metrics = Arc::new(
+            MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
+        );
+        let state = Arc::new(
+            vigil_store::state::SqliteState::in_memory()
+                .await
+                .expect("db"),
+        );
+        let (noc, tasks) = Noc::start(
+            dir.path(),
+            metrics,
+            state.clone(),
+            state,
+            EngineConfig::default(),
+        );
+        noc.scrapes.lock().unwrap().insert(7, job(1, "snmp"));
+        noc.scrapes.lock().unwrap().insert(8, job(2, "prometheus"));
+        let before = panics("snmp");
+        let meta = noc.scrapes.lock().unwrap()[&7].meta.clone();
+        noc.scrape_caught(7, &meta, async { panic!("injected fault") })
+            .await;
+        assert_eq!(panics("snmp"), before + 1);
+        let status = noc.check_status(TenantId(1), 7).expect("a status");
+        assert_eq!(status.state, status::State::Down);
+        assert_eq!(status.reason.as_deref(), Some(vigil_checks::INTERNAL_FAULT));
+        assert!(
+            !noc.scrapes.lock().unwrap()[&7].running,
+            "free to run again"
+        );
+        assert!(
+            noc.scrapes.lock().unwrap()[&8].running,
+            "tenant 2 untouched"
+        );
+        assert!(
+            noc.check_status(TenantId(2), 7).is_none(),
+            "not seen by another tenant"
+        );
+        for task in tasks {
+            assert!(!task.is_finished(), "every loop still runs");
+            task.abort();
+        }
+    }
+
+    /// Rows stored before the bounds existed (the overflowing
+    /// interval, a CA read from a device): refused when read back, down
+    /// with the reason, never scheduled, no panic.
+    #[tokio::test]
+    async fn bad_stored_rows_are_refused_with_the_reason() {
+        use vigil_store::state::{AssetSpec, CheckRecord, Criticality, StateStore};
+        let dir = tempfile::tempdir().expect("dir");
+        let metrics = Arc::new(
+            MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
+        );
+        let state = Arc::new(
+            vigil_store::state::SqliteState::in_memory()
+                .await
+                .expect("db"),
+        );
+        let name = vigil_core::TenantName::new("acme").expect("name");
+        let tenant = state.create_tenant(&name, 30).await.expect("tenant").id;
+        let asset = AssetSpec {
+            name: "a".into(),
+            address: "192.0.2.1".into(),
+            kind: "host".into(),
+            tags: Vec::new(),
+            criticality: Criticality::parse("medium").expect("criticality"),
+            parent: None,
+        };
+        state.create_asset(tenant, &asset).await.expect("asset");
+        let rows = [
+            (
+                "prometheus",
+                serde_json::json!({"target": "http://192.0.2.1:9100/metrics", "interval": "18446744073709551615s"}),
+            ),
+            (
+                "snmp",
+                serde_json::json!({"target": "192.0.2.1", "interval": 18446744073709551615u64}),
+            ),
+            (
+                "http",
+                serde_json::json!({"target": "https://192.0.2.1/", "ca_file": "/dev/urandom"}),
+            ),
+        ];
+        let mut ids = Vec::new();
+        for (kind, spec) in rows {
+            let record = CheckRecord {
+                asset: "a".into(),
+                kind: kind.into(),
+                target: spec["target"].as_str().unwrap_or_default().into(),
+                interval_ms: -1,
+                spec,
+                enabled: true,
+            };
+            ids.push(
+                state
+                    .create_check(tenant, &record)
+                    .await
+                    .expect("stored")
+                    .id,
+            );
+        }
+        let (noc, tasks) = Noc::start(
+            dir.path(),
+            metrics,
+            state.clone(),
+            state,
+            EngineConfig::default(),
+        );
+        noc.sync().await.expect("sync");
+        for (id, field) in ids.into_iter().zip(["interval", "interval", "ca_file"]) {
+            let status = noc.check_status(tenant, id).expect("a status");
+            assert_eq!(status.state, status::State::Down);
+            let reason = status.reason.unwrap_or_default();
+            assert!(
+                reason.starts_with(&format!("refused: {field}:")),
+                "{reason}"
+            );
+        }
+        assert!(noc.scrapes.lock().unwrap().is_empty());
+        assert!(noc.checks.lock().unwrap().is_empty());
+        for task in tasks {
+            assert!(!task.is_finished());
+            task.abort();
+        }
+    }
+
+    #[test]
+    fn a_tick_that_does_not_panic_is_not_counted() {
+        let before = panics("noc");
+        let mut engine = Engine::new(Vec::new(), EngineConfig::default()).expect("engine");
+        assert!(tick_caught(TenantId(1), &mut engine, 0).is_empty());
+        assert_eq!(panics("noc"), before);
+    }
 
     #[test]
     fn check_samples_get_the_names_the_rules_read() {

@@ -39,8 +39,9 @@ async fn address(target: &str) -> Result<SocketAddr, String> {
 async fn client(spec: &Value, timeout: Duration) -> Result<Client, String> {
     let target = text(spec, "target").ok_or("an snmp check needs a target")?;
     let addr = address(target).await?;
-    // Retries share the budget: three tries of a third each.
-    let per_try = timeout / 3;
+    // Retries share the budget: three tries of a third each (of at most
+    // the longest timeout a check may have).
+    let per_try = timeout.min(vigil_checks::settings::MAX_TIMEOUT) / 3;
     let result = match text(spec, "user") {
         Some(user) => {
             let auth = match text(spec, "auth_protocol").unwrap_or("sha") {

@@ -3,52 +3,19 @@
 //! written in the target (`db01:5432`), an HTTP check whose target is its
 //! URL, a DNS check whose target is the name to resolve.
 
-use crate::inventory::{interval_of, timeout_of};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use vigil_checks::CheckSpec;
 
 /// Kinds the scheduler runs itself (SNMP and Prometheus scrapes are
 /// polled by their own loops).
-pub const RUNNABLE: &[&str] = &["icmp", "tcp", "http", "dns"];
+pub use vigil_checks::settings::RUNNABLE;
 
+/// The run of a stored check of a kind the scheduler runs, read and
+/// bounded as when it was written.
 pub fn check_spec(kind: &str, stored: &Value) -> Result<CheckSpec, String> {
-    let mut spec: Map<String, Value> = match stored {
-        Value::Object(map) => map.clone(),
-        _ => return Err("a check specification is a JSON object".into()),
-    };
-    spec.remove("asset");
-    spec.remove("enabled");
-    spec.insert("kind".into(), kind.into());
-    let text = |spec: &Map<String, Value>, key: &str| {
-        spec.get(key).and_then(Value::as_str).map(str::to_string)
-    };
-    let target = text(&spec, "target").unwrap_or_default();
-    let interval = interval_of(&spec)?;
-    let timeout = timeout_of(&spec, interval)?;
-    for (key, value) in [("interval", interval), ("timeout", timeout)] {
-        spec.insert(key.into(), format!("{}ms", value.as_millis()).into());
-    }
-    match kind {
-        "tcp" if !spec.contains_key("port") => {
-            let (host, port) = target
-                .rsplit_once(':')
-                .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-                .ok_or("a tcp check needs a port: \"port\" or a target such as host:443")?;
-            spec.insert("target".into(), host.trim_matches(['[', ']']).into());
-            spec.insert("port".into(), port.into());
-        }
-        "http" if !spec.contains_key("url") => {
-            spec.insert("url".into(), target.into());
-        }
-        "dns" if !spec.contains_key("name") => {
-            spec.insert("name".into(), target.into());
-        }
-        _ => {}
-    }
-    let spec: CheckSpec =
-        serde_json::from_value(Value::Object(spec)).map_err(|e| format!("check: {e}"))?;
-    spec.validate().map_err(|e| e.to_string())?;
-    Ok(spec)
+    crate::inventory::read_stored_check(kind, stored)?
+        .run
+        .ok_or_else(|| format!("{kind} checks are not run by the scheduler"))
 }
 
 #[cfg(test)]

@@ -71,8 +71,9 @@ pub struct Asset {
     pub created_at: Timestamp,
 }
 
-/// A check as given to create or replace it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A check as given to create or replace it. Its `Debug` shows secrets
+/// as `"set"`.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRecord {
     /// The asset's name, in the same tenant.
     pub asset: String,
@@ -83,6 +84,21 @@ pub struct CheckRecord {
     /// The whole specification, as the checks crate reads it.
     pub spec: serde_json::Value,
     pub enabled: bool,
+}
+
+impl std::fmt::Debug for CheckRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut spec = self.spec.clone();
+        crate::secrets::redact_fields(&mut spec, crate::secrets::CHECK_SECRET_FIELDS);
+        f.debug_struct("CheckRecord")
+            .field("asset", &self.asset)
+            .field("kind", &self.kind)
+            .field("target", &self.target)
+            .field("interval_ms", &self.interval_ms)
+            .field("spec", &spec)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -30,6 +30,9 @@ const TENANT_COLUMNS: &str = "id, name, retention_days, created_at";
 #[derive(Debug, Clone)]
 pub struct SqliteState {
     pub(super) pool: SqlitePool,
+    /// Seals the secrets of checks at rest; none: they are stored as given
+    /// (tests in memory).
+    pub(super) sealer: Option<std::sync::Arc<crate::secrets::Sealer>>,
 }
 
 impl SqliteState {
@@ -42,6 +45,9 @@ impl SqliteState {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
+            // A secret sealed over an old plaintext leaves no copy in a
+            // free page.
+            .pragma("secure_delete", "ON")
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(FILE_CONNECTIONS)
@@ -83,9 +89,16 @@ impl SqliteState {
     async fn start(pool: SqlitePool) -> Result<Self, StateError> {
         schema::migrate(&pool).await?;
         password::warm_up().await?;
-        let state = SqliteState { pool };
+        let state = SqliteState { pool, sealer: None };
         state.fill_name_keys().await?;
         Ok(state)
+    }
+
+    /// Seals the secrets of checks with `sealer` from now on (and opens
+    /// them when read).
+    pub fn with_sealer(mut self, sealer: crate::secrets::Sealer) -> Self {
+        self.sealer = Some(std::sync::Arc::new(sealer));
+        self
     }
 
     /// A transaction that writes. SQLite: `BEGIN IMMEDIATE` takes the write

@@ -5,6 +5,7 @@ use super::inventory::{
 };
 use super::sqlite::{db, found, get, kind};
 use super::{SqliteState, StateError};
+use crate::secrets::CHECK_SECRET_FIELDS;
 use sqlx::error::ErrorKind;
 use sqlx::sqlite::SqliteRow;
 use sqlx::SqliteConnection;
@@ -211,7 +212,7 @@ impl InventoryStore for SqliteState {
         .bind(&check.kind)
         .bind(&check.target)
         .bind(check.interval_ms)
-        .bind(check.spec.to_string())
+        .bind(self.sealed_spec(&check.spec)?)
         .bind(check.enabled)
         .bind(Timestamp::now().micros())
         .fetch_one(&mut *tx)
@@ -221,7 +222,7 @@ impl InventoryStore for SqliteState {
             .await?
             .ok_or_else(|| StateError::Backend("a created check vanished".into()))?;
         tx.commit().await.map_err(db)?;
-        Ok(check)
+        Ok(self.opened(check))
     }
 
     async fn update_check(
@@ -244,7 +245,7 @@ impl InventoryStore for SqliteState {
         .bind(&check.kind)
         .bind(&check.target)
         .bind(check.interval_ms)
-        .bind(check.spec.to_string())
+        .bind(self.sealed_spec(&check.spec)?)
         .bind(check.enabled)
         .execute(&mut *tx)
         .await
@@ -254,7 +255,7 @@ impl InventoryStore for SqliteState {
             .await?
             .ok_or_else(|| StateError::NotFound(format!("no check {id}")))?;
         tx.commit().await.map_err(db)?;
-        Ok(check)
+        Ok(self.opened(check))
     }
 
     async fn delete_check(&self, tenant: TenantId, id: i64) -> Result<(), StateError> {
@@ -270,7 +271,9 @@ impl InventoryStore for SqliteState {
 
     async fn check(&self, tenant: TenantId, id: i64) -> Result<Option<Check>, StateError> {
         let mut conn = self.pool.acquire().await.map_err(db)?;
-        fetch_check(&mut conn, tenant, id).await
+        Ok(fetch_check(&mut conn, tenant, id)
+            .await?
+            .map(|c| self.opened(c)))
     }
 
     async fn list_checks(&self, tenant: Option<TenantId>) -> Result<Vec<Check>, StateError> {
@@ -290,7 +293,9 @@ impl InventoryStore for SqliteState {
             }
         }
         .map_err(db)?;
-        rows.iter().map(check_from_row).collect()
+        rows.iter()
+            .map(|row| check_from_row(row).map(|c| self.opened(c)))
+            .collect()
     }
 
     async fn create_definition(
@@ -381,6 +386,69 @@ impl InventoryStore for SqliteState {
         rows.iter()
             .map(|row| definition_from_row(row, kind))
             .collect()
+    }
+}
+
+impl SqliteState {
+    /// A check's spec as stored: its secrets sealed.
+    fn sealed_spec(&self, spec: &serde_json::Value) -> Result<String, StateError> {
+        let (Some(sealer), serde_json::Value::Object(map)) = (&self.sealer, spec) else {
+            return Ok(spec.to_string());
+        };
+        let mut map = map.clone();
+        sealer
+            .seal_fields(&mut map, CHECK_SECRET_FIELDS)
+            .map_err(|e| StateError::Backend(e.to_string()))?;
+        Ok(serde_json::Value::Object(map).to_string())
+    }
+
+    /// A check as read: its secrets opened (one that cannot be stays
+    /// sealed; the NOC refuses such a check, saying why).
+    fn opened(&self, mut check: Check) -> Check {
+        if let (Some(sealer), serde_json::Value::Object(map)) =
+            (&self.sealer, &mut check.record.spec)
+        {
+            sealer.open_fields(map, CHECK_SECRET_FIELDS);
+        }
+        check
+    }
+
+    /// Seals the secrets of checks stored before sealing existed (or
+    /// before this store had a sealer). Returns how many checks changed.
+    pub async fn seal_stored_secrets(&self) -> Result<usize, StateError> {
+        let Some(sealer) = &self.sealer else {
+            return Ok(0);
+        };
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, spec FROM checks")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        let mut changed = 0;
+        for (id, text) in rows {
+            let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&text) else {
+                continue;
+            };
+            let plain = CHECK_SECRET_FIELDS.iter().any(|f| {
+                map.get(*f)
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|v| !crate::secrets::is_sealed(v))
+            });
+            if !plain {
+                continue;
+            }
+            let mut sealed = map;
+            sealer
+                .seal_fields(&mut sealed, CHECK_SECRET_FIELDS)
+                .map_err(|e| StateError::Backend(e.to_string()))?;
+            sqlx::query("UPDATE checks SET spec = $2 WHERE id = $1")
+                .bind(id)
+                .bind(serde_json::Value::Object(sealed).to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+            changed += 1;
+        }
+        Ok(changed)
     }
 }
 
@@ -491,4 +559,85 @@ fn check_from_row(row: &SqliteRow) -> Result<Check, StateError> {
         },
         created_at: Timestamp(get(row, "created_at")?),
     })
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::secrets::Sealer;
+    use crate::state::StateStore;
+    use serde_json::json;
+
+    async fn store_with_asset() -> (SqliteState, TenantId) {
+        let store = SqliteState::in_memory()
+            .await
+            .unwrap()
+            .with_sealer(Sealer::from_key(&[3; 32]));
+        let name = vigil_core::TenantName::new("acme").unwrap();
+        let tenant = store.create_tenant(&name, 30).await.unwrap().id;
+        let asset = AssetSpec {
+            name: "sw1".into(),
+            address: "192.0.2.1".into(),
+            kind: "switch".into(),
+            tags: Vec::new(),
+            criticality: Criticality::Medium,
+            parent: None,
+        };
+        store.create_asset(tenant, &asset).await.unwrap();
+        (store, tenant)
+    }
+
+    async fn raw_specs(store: &SqliteState) -> Vec<String> {
+        sqlx::query_scalar("SELECT spec FROM checks")
+            .fetch_all(&store.pool)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn secrets_are_sealed_at_rest_and_open_when_read() {
+        let (store, tenant) = store_with_asset().await;
+        let record = CheckRecord {
+            asset: "sw1".into(),
+            kind: "snmp".into(),
+            target: "192.0.2.1".into(),
+            interval_ms: 60_000,
+            spec: json!({"target": "192.0.2.1", "community": "c0mmunity-XYZ"}),
+            enabled: true,
+        };
+        let created = store.create_check(tenant, &record).await.unwrap();
+        assert_eq!(created.record.spec["community"], "c0mmunity-XYZ");
+        let raw = raw_specs(&store).await.join("\n");
+        assert!(!raw.contains("c0mmunity-XYZ"), "{raw}");
+        assert!(raw.contains("enc:v1:"), "{raw}");
+        let listed = store.list_checks(Some(tenant)).await.unwrap();
+        assert_eq!(listed[0].record.spec["community"], "c0mmunity-XYZ");
+        assert!(!format!("{:?}", listed[0]).contains("c0mmunity-XYZ"));
+    }
+
+    #[tokio::test]
+    async fn plaintext_rows_from_before_are_read_and_sealed_at_start() {
+        let (store, tenant) = store_with_asset().await;
+        let asset: i64 = sqlx::query_scalar("SELECT id FROM assets")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO checks (tenant_id, asset_id, kind, target, interval_ms, spec, enabled, created_at)
+             VALUES ($1, $2, 'snmp', 'h', 60000, $3, 1, 0)",
+        )
+        .bind(tenant.0)
+        .bind(asset)
+        .bind(json!({"target": "h", "community": "legacy-plain"}).to_string())
+        .execute(&store.pool)
+        .await
+        .unwrap();
+        let listed = store.list_checks(Some(tenant)).await.unwrap();
+        assert_eq!(listed[0].record.spec["community"], "legacy-plain");
+        assert_eq!(store.seal_stored_secrets().await.unwrap(), 1);
+        assert_eq!(store.seal_stored_secrets().await.unwrap(), 0);
+        assert!(!raw_specs(&store).await.join("").contains("legacy-plain"));
+        let listed = store.list_checks(Some(tenant)).await.unwrap();
+        assert_eq!(listed[0].record.spec["community"], "legacy-plain");
+    }
 }

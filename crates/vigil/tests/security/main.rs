@@ -10,6 +10,7 @@ mod common;
 mod audit;
 mod baseline;
 mod bystander;
+mod checks;
 mod http;
 mod ingest;
 mod login;
