@@ -15,6 +15,7 @@
 //! of targets that all time out at once can use at most that many sockets.
 //! The wait is the *lateness* each result reports.
 
+use crate::guard::NetworkPolicy;
 use crate::result::CheckResult;
 use crate::run::run_check;
 use crate::spec::{CheckSpec, SpecError};
@@ -50,10 +51,13 @@ pub struct SchedulerStats {
 pub struct Scheduler {
     shared: Arc<Shared>,
     checks: Mutex<HashMap<CheckId, Scheduled>>,
+    /// The network policy of checks added by [`Scheduler::upsert`].
+    policy: Arc<NetworkPolicy>,
 }
 
 struct Scheduled {
     spec: CheckSpec,
+    policy: Arc<NetworkPolicy>,
     task: JoinHandle<()>,
 }
 
@@ -87,22 +91,47 @@ impl Scheduler {
                 missed_slots: AtomicU64::new(0),
             }),
             checks: Mutex::new(HashMap::new()),
+            policy: Arc::new(NetworkPolicy::default()),
         }
     }
 
-    /// Adds a check, or replaces the one with this id. An unchanged spec
-    /// keeps its task (and its place in the schedule).
+    /// The network policy of checks added without one (the default denies
+    /// loopback, link-local, metadata and the other reserved ranges).
+    pub fn with_policy(mut self, policy: NetworkPolicy) -> Scheduler {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Adds a check, or replaces the one with this id, under the
+    /// scheduler's policy. An unchanged spec keeps its task (and its place
+    /// in the schedule).
     pub fn upsert(&self, id: CheckId, spec: CheckSpec) -> Result<(), SpecError> {
+        self.upsert_with(id, spec, self.policy.clone())
+    }
+
+    /// Adds or replaces a check that connects only where `policy` allows
+    /// (its tenant's policy).
+    pub fn upsert_with(
+        &self,
+        id: CheckId,
+        spec: CheckSpec,
+        policy: Arc<NetworkPolicy>,
+    ) -> Result<(), SpecError> {
         spec.validate()?;
         let mut checks = self.lock();
-        if checks.get(&id).is_some_and(|s| s.spec == spec) {
+        if checks
+            .get(&id)
+            .is_some_and(|s| s.spec == spec && Arc::ptr_eq(&s.policy, &policy))
+        {
             return Ok(());
         }
-        let task = self
-            .shared
-            .runtime
-            .spawn(run_schedule(id, spec.clone(), self.shared.clone()));
-        if let Some(old) = checks.insert(id, Scheduled { spec, task }) {
+        let task = self.shared.runtime.spawn(run_schedule(
+            id,
+            spec.clone(),
+            policy.clone(),
+            self.shared.clone(),
+        ));
+        if let Some(old) = checks.insert(id, Scheduled { spec, policy, task }) {
             old.task.abort();
         }
         Ok(())
@@ -164,7 +193,12 @@ impl Drop for Scheduler {
     }
 }
 
-async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
+async fn run_schedule(
+    id: CheckId,
+    spec: CheckSpec,
+    policy: Arc<NetworkPolicy>,
+    shared: Arc<Shared>,
+) {
     let interval = spec.interval;
     let mut slot = first_slot(shared.epoch, Instant::now(), interval, phase(id, interval));
     let mut missed = 0;
@@ -174,7 +208,7 @@ async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
             return;
         };
         let lateness = slot.elapsed();
-        let mut result = run_check(&spec).await;
+        let mut result = run_check(&spec, &policy).await;
         drop(permit);
         result.lateness = lateness;
         result.missed_slots = missed;

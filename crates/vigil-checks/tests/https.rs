@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
-use vigil_checks::{run_check, CheckKind, CheckResult, CheckState};
+use vigil_checks::{run_check, CheckKind, CheckResult, CheckState, NetworkPolicy};
 
 struct Pki {
     dir: tempfile::TempDir,
@@ -144,7 +144,7 @@ async fn https_check(url: String, ca: Option<PathBuf>, verify: bool, min_days: u
         ca_file: ca,
         cert_min_days: min_days,
     };
-    run_check(&spec(kind, "secure", 3000)).await
+    run_check(&spec(kind, "secure", 3000), &NetworkPolicy::permissive()).await
 }
 
 #[tokio::test]

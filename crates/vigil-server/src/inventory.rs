@@ -79,6 +79,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// A check from its JSON specification (`asset`, `kind`, `target`,
 /// `interval`, and the kind's own settings, kept as given).
 pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
+    crate::noc::guard::refuse_control(&spec)?;
     let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
     let asset = text("asset").ok_or("a check names its asset: \"asset\"")?;
     let kind = text("kind").ok_or("a check has a kind: \"kind\"")?;

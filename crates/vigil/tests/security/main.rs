@@ -7,5 +7,5 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-mod bystander;
 mod baseline;
+mod bystander;
