@@ -9,3 +9,4 @@ mod common;
 
 mod baseline;
 mod bystander;
+mod ssrf;
