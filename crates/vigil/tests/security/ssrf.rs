@@ -129,7 +129,7 @@ fn internal_targets_are_refused_and_a_name_resolving_to_loopback_is_down() {
     // Literals: refused at once, naming the address and the range.
     for (check, says) in [
         (json!({"kind": "tcp", "target": "127.0.0.1:22"}), "target 127.0.0.1 is in a denied network (loopback); the MSP can allow it in the config"),
-        (json!({"kind": "tcp", "target": format!("127.0.0.1:{own}")}), "denied network (loopback)"),
+        (json!({"kind": "tcp", "target": format!("127.0.0.1:{own}")}), "is one of Vigil's own listeners"),
         (json!({"kind": "http", "target": "http://[::1]:8080/"}), "target ::1 is in a denied network (loopback)"),
         (json!({"kind": "http", "target": "http://169.254.169.254/latest/meta-data/"}), "denied network (cloud metadata)"),
         (json!({"kind": "icmp", "target": "169.254.169.254"}), "denied network (cloud metadata)"),
