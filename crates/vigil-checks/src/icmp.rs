@@ -14,6 +14,7 @@
 //!
 //! IPv4 only for now.
 
+use crate::guard::NetworkPolicy;
 use crate::reason::Failure;
 use crate::run::{Attempt, Budget};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -27,11 +28,17 @@ const ECHO_REPLY: u8 = 0;
 const HEADER: usize = 8;
 const TOKEN: usize = 8;
 
-pub(crate) async fn check(host: &str, count: u16, interval: Duration, budget: Budget) -> Attempt {
+pub(crate) async fn check(
+    host: &str,
+    count: u16,
+    interval: Duration,
+    policy: &NetworkPolicy,
+    budget: Budget,
+) -> Attempt {
     if count == 0 {
         return Attempt::failed(Failure::error("an ICMP check of 0 pings"));
     }
-    match ping(host, count, interval, budget).await {
+    match ping(host, count, interval, policy, budget).await {
         Ok(burst) => burst.into_attempt(count),
         Err(failure) => Attempt::failed(failure),
     }
@@ -73,9 +80,11 @@ async fn ping(
     host: &str,
     count: u16,
     interval: Duration,
+    policy: &NetworkPolicy,
     budget: Budget,
 ) -> Result<Burst, Failure> {
-    let addrs = crate::tcp::resolve(host, 0, budget).await?;
+    // Port 0: judged as an address alone (no listener to compare with).
+    let addrs = crate::tcp::resolve(host, 0, policy, budget).await?;
     let Some(target) = addrs.iter().find(|a| a.is_ipv4()).copied() else {
         return Err(Failure::error(format!(
             "{host} has no IPv4 address (ICMP checks are IPv4 only)"
@@ -221,7 +230,7 @@ mod loopback {
             timeout: Duration::from_secs(2),
             retries: 0,
         };
-        let result = run_check(&spec).await;
+        let result = run_check(&spec, &crate::NetworkPolicy::permissive()).await;
         assert_eq!(result.state, CheckState::Up, "{result:?}");
         assert_eq!(result.sample("vigil_icmp_loss_ratio"), Some(0.0));
         let (min, avg, max) = (
@@ -247,7 +256,11 @@ mod loopback {
             timeout: Duration::from_secs(1),
             retries: 0,
         };
-        let reason = run_check(&spec).await.state.reason().map(str::to_owned);
+        let reason = run_check(&spec, &crate::NetworkPolicy::permissive())
+            .await
+            .state
+            .reason()
+            .map(str::to_owned);
         assert_eq!(
             reason.as_deref(),
             Some("::1 has no IPv4 address (ICMP checks are IPv4 only)")

@@ -26,6 +26,8 @@
 //!   (handshake, chain verification, expiry), [`dns`] (wire format and
 //!   client): one module per kind of check.
 //! - `scheduler`: the fixed grid of slots, jitter, the concurrency bound.
+//! - `guard` ([`NetworkPolicy`]): which addresses a tenant's checks may
+//!   connect to, judged for every address of every connection.
 //!
 //! Tests talk to real peers on loopback (`tests/`): TCP listeners open,
 //! closed and silent; an HTTP server; an HTTPS server with certificates
@@ -49,6 +51,7 @@
 //!   (`getaddrinfo` on tokio's blocking pool); address literals skip it.
 
 mod duration;
+mod guard;
 mod icmp;
 mod reason;
 mod result;
@@ -63,6 +66,10 @@ pub mod dns;
 pub mod http;
 
 pub use duration::{format_duration, parse_duration, DurationError};
+pub use guard::{
+    embedded_v4, has_control, is_local_address, parse_networks, Denial, Network, NetworkError,
+    NetworkPolicy, OwnListeners, Reserved,
+};
 pub use result::{CheckResult, CheckState, Sample, INTERNAL_FAULT};
 pub use run::run_check;
 pub use scheduler::{CheckId, Runner, Scheduler, SchedulerStats};

@@ -1,6 +1,7 @@
 //! One run of a check: attempts and retries within the timeout budget, and
 //! the samples every check gives.
 
+use crate::guard::NetworkPolicy;
 use crate::reason::Failure;
 use crate::result::{CheckResult, CheckState, Sample};
 use crate::spec::{CheckKind, CheckSpec};
@@ -66,14 +67,15 @@ impl Attempt {
 }
 
 /// Runs `spec` once: up to `retries` more attempts after a failed one, all
-/// within `spec.timeout`. Never panics on what a target sends.
-pub async fn run_check(spec: &CheckSpec) -> CheckResult {
+/// within `spec.timeout`, connecting only where `policy` allows. Never
+/// panics on what a target sends.
+pub async fn run_check(spec: &CheckSpec, policy: &NetworkPolicy) -> CheckResult {
     let started = SystemTime::now();
     let budget = Budget::new(spec.timeout);
     let mut attempts = 0u8;
     let attempt = loop {
         attempts += 1;
-        let attempt = attempt_once(spec, budget).await;
+        let attempt = attempt_once(spec, policy, budget).await;
         let retry = attempt.outcome.is_some()
             && attempts <= spec.retries
             && budget.remaining() >= RETRY_PAUSE * 2;
@@ -85,14 +87,14 @@ pub async fn run_check(spec: &CheckSpec) -> CheckResult {
     finish(spec, attempt, attempts, started)
 }
 
-async fn attempt_once(spec: &CheckSpec, budget: Budget) -> Attempt {
+async fn attempt_once(spec: &CheckSpec, policy: &NetworkPolicy, budget: Budget) -> Attempt {
     match &spec.kind {
-        CheckKind::Tcp { port } => crate::tcp::check(&spec.target, *port, budget).await,
+        CheckKind::Tcp { port } => crate::tcp::check(&spec.target, *port, policy, budget).await,
         CheckKind::Icmp { count, interval } => {
-            crate::icmp::check(&spec.target, *count, *interval, budget).await
+            crate::icmp::check(&spec.target, *count, *interval, policy, budget).await
         }
-        CheckKind::Http { .. } => crate::http::check(&spec.kind, budget).await,
-        CheckKind::Dns { .. } => crate::dns::check(&spec.kind, budget).await,
+        CheckKind::Http { .. } => crate::http::check(&spec.kind, policy, budget).await,
+        CheckKind::Dns { .. } => crate::dns::check(&spec.kind, policy, budget).await,
     }
 }
 

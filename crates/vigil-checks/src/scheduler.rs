@@ -21,6 +21,7 @@
 //! log) and keeps its schedule; the other checks never notice. Slot
 //! arithmetic saturates instead of overflowing.
 
+use crate::guard::NetworkPolicy;
 use crate::result::CheckResult;
 use crate::run::run_check;
 use crate::spec::{CheckSpec, SpecError, MAX_INTERVAL};
@@ -48,8 +49,11 @@ impl fmt::Display for CheckId {
 }
 
 /// What runs a check once: [`run_check`], or a stand-in in tests.
-pub type Runner =
-    Arc<dyn Fn(CheckSpec) -> Pin<Box<dyn Future<Output = CheckResult> + Send>> + Send + Sync>;
+pub type Runner = Arc<
+    dyn Fn(CheckSpec, Arc<NetworkPolicy>) -> Pin<Box<dyn Future<Output = CheckResult> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// Counters since the scheduler started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,10 +70,13 @@ pub struct SchedulerStats {
 pub struct Scheduler {
     shared: Arc<Shared>,
     checks: Mutex<HashMap<CheckId, Scheduled>>,
+    /// The network policy of checks added by [`Scheduler::upsert`].
+    policy: Arc<NetworkPolicy>,
 }
 
 struct Scheduled {
     spec: CheckSpec,
+    policy: Arc<NetworkPolicy>,
     task: JoinHandle<()>,
 }
 
@@ -92,8 +99,8 @@ impl Scheduler {
     /// Must be made inside a tokio runtime; the checks run on it, and can
     /// then be changed from any thread.
     pub fn new(max_running: usize, results: mpsc::Sender<(CheckId, CheckResult)>) -> Scheduler {
-        let runner: Runner = Arc::new(|spec: CheckSpec| {
-            Box::pin(async move { run_check(&spec).await })
+        let runner: Runner = Arc::new(|spec: CheckSpec, policy: Arc<NetworkPolicy>| {
+            Box::pin(async move { run_check(&spec, &policy).await })
                 as Pin<Box<dyn Future<Output = CheckResult> + Send>>
         });
         Self::with_runner(max_running, results, runner)
@@ -120,22 +127,47 @@ impl Scheduler {
                 runner,
             }),
             checks: Mutex::new(HashMap::new()),
+            policy: Arc::new(NetworkPolicy::default()),
         }
     }
 
-    /// Adds a check, or replaces the one with this id. An unchanged spec
-    /// keeps its task (and its place in the schedule).
+    /// The network policy of checks added without one (the default denies
+    /// loopback, link-local, metadata and the other reserved ranges).
+    pub fn with_policy(mut self, policy: NetworkPolicy) -> Scheduler {
+        self.policy = Arc::new(policy);
+        self
+    }
+
+    /// Adds a check, or replaces the one with this id, under the
+    /// scheduler's policy. An unchanged spec keeps its task (and its place
+    /// in the schedule).
     pub fn upsert(&self, id: CheckId, spec: CheckSpec) -> Result<(), SpecError> {
+        self.upsert_with(id, spec, self.policy.clone())
+    }
+
+    /// Adds or replaces a check that connects only where `policy` allows
+    /// (its tenant's policy).
+    pub fn upsert_with(
+        &self,
+        id: CheckId,
+        spec: CheckSpec,
+        policy: Arc<NetworkPolicy>,
+    ) -> Result<(), SpecError> {
         spec.validate()?;
         let mut checks = self.lock();
-        if checks.get(&id).is_some_and(|s| s.spec == spec) {
+        if checks
+            .get(&id)
+            .is_some_and(|s| s.spec == spec && Arc::ptr_eq(&s.policy, &policy))
+        {
             return Ok(());
         }
-        let task = self
-            .shared
-            .runtime
-            .spawn(run_schedule(id, spec.clone(), self.shared.clone()));
-        if let Some(old) = checks.insert(id, Scheduled { spec, task }) {
+        let task = self.shared.runtime.spawn(run_schedule(
+            id,
+            spec.clone(),
+            policy.clone(),
+            self.shared.clone(),
+        ));
+        if let Some(old) = checks.insert(id, Scheduled { spec, policy, task }) {
             old.task.abort();
         }
         Ok(())
@@ -200,7 +232,12 @@ impl Drop for Scheduler {
     }
 }
 
-async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
+async fn run_schedule(
+    id: CheckId,
+    spec: CheckSpec,
+    policy: Arc<NetworkPolicy>,
+    shared: Arc<Shared>,
+) {
     let interval = spec.interval;
     let mut slot = first_slot(shared.epoch, Instant::now(), interval, phase(id, interval));
     let mut missed = 0;
@@ -210,7 +247,7 @@ async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
             return;
         };
         let lateness = slot.elapsed();
-        let mut result = run_caught(&shared, spec.clone()).await;
+        let mut result = run_caught(&shared, spec.clone(), policy.clone()).await;
         drop(permit);
         result.lateness = lateness;
         result.missed_slots = missed;
@@ -227,9 +264,12 @@ async fn run_schedule(id: CheckId, spec: CheckSpec, shared: Arc<Shared>) {
 }
 
 /// One run; a panic in it becomes an error result (and is counted).
-async fn run_caught(shared: &Shared, spec: CheckSpec) -> CheckResult {
+async fn run_caught(shared: &Shared, spec: CheckSpec, policy: Arc<NetworkPolicy>) -> CheckResult {
     let started = std::time::SystemTime::now();
-    match AssertUnwindSafe((shared.runner)(spec)).catch_unwind().await {
+    match AssertUnwindSafe((shared.runner)(spec, policy))
+        .catch_unwind()
+        .await
+    {
         Ok(result) => result,
         Err(_) => {
             shared.panics.fetch_add(1, Ordering::Relaxed);
@@ -310,7 +350,7 @@ mod tests {
     /// on as if nothing happened.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_check_is_caught_and_the_others_go_on() {
-        let runner: Runner = Arc::new(|spec: CheckSpec| {
+        let runner: Runner = Arc::new(|spec: CheckSpec, _policy| {
             Box::pin(async move {
                 if spec.target == "panic" {
                     panic!("injected fault");

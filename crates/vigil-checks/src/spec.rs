@@ -8,7 +8,7 @@ use crate::duration::serde_duration;
 use crate::format_duration;
 use crate::http::Url;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -295,6 +295,8 @@ pub enum SpecError {
     DnsName { name: String, reason: &'static str },
     #[error("an expected DNS answer is empty")]
     EmptyExpectedAnswer,
+    #[error("{0} has a control character (CR, LF, NUL or another): refused")]
+    ControlCharacter(&'static str),
 }
 
 impl CheckSpec {
@@ -306,6 +308,7 @@ impl CheckSpec {
         if self.target.len() > MAX_TARGET_BYTES {
             return Err(SpecError::LongTarget);
         }
+        self.refuse_control()?;
         if self.interval < MIN_INTERVAL {
             return Err(SpecError::IntervalTooShort(format_duration(self.interval)));
         }
@@ -328,6 +331,68 @@ impl CheckSpec {
             return Err(SpecError::TooManyRetries(self.retries));
         }
         self.kind.validate(self.timeout)
+    }
+}
+
+impl CheckSpec {
+    /// A host, URL or name with a control character would inject protocol
+    /// lines (CR/LF) or hide what it is: refused.
+    fn refuse_control(&self) -> Result<(), SpecError> {
+        let texts: [(&'static str, Option<&str>); 3] = match &self.kind {
+            CheckKind::Http { url, .. } => [
+                ("target", Some(&self.target)),
+                ("url", Some(url)),
+                ("", None),
+            ],
+            CheckKind::Dns { name, .. } => [
+                ("target", Some(&self.target)),
+                ("name", Some(name)),
+                ("", None),
+            ],
+            _ => [("target", Some(&self.target)), ("", None), ("", None)],
+        };
+        match texts
+            .into_iter()
+            .find(|(_, t)| t.is_some_and(crate::guard::has_control))
+        {
+            Some((field, _)) => Err(SpecError::ControlCharacter(field)),
+            None => Ok(()),
+        }
+    }
+
+    /// The peers this check connects to that are written as address
+    /// literals, with their ports (0 for ICMP). Names are judged when they
+    /// are resolved, at every run; literals can be judged when the check
+    /// is made.
+    pub fn literal_peers(&self) -> Vec<SocketAddr> {
+        let literal = |host: &str| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok()
+        };
+        let peer = |host: &str, port| literal(host).map(|ip| SocketAddr::new(ip, port));
+        match &self.kind {
+            CheckKind::Icmp { .. } => peer(&self.target, 0).into_iter().collect(),
+            CheckKind::Tcp { port } => peer(&self.target, *port).into_iter().collect(),
+            CheckKind::Http { url, .. } => Url::parse(url)
+                .ok()
+                .and_then(|u| peer(&u.host, u.port))
+                .into_iter()
+                .collect(),
+            CheckKind::Dns { server, .. } => vec![*server],
+        }
+    }
+
+    /// Judges the literal peers by `policy` (see [`Self::literal_peers`]).
+    pub fn check_policy(&self, policy: &crate::NetworkPolicy) -> Result<(), crate::Denial> {
+        self.literal_peers().into_iter().try_for_each(|peer| {
+            if peer.port() == 0 {
+                policy.check_ip(peer.ip())
+            } else {
+                policy.check(peer)
+            }
+        })
     }
 }
 
@@ -582,5 +647,36 @@ mod tests {
             expect: None,
         };
         assert!(matches!(spec.validate(), Err(SpecError::DnsName { .. })));
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_literals_judged() {
+        let mut spec = tcp(1000, 500);
+        spec.target = "db01\r\nX: y".into();
+        assert_eq!(
+            spec.validate().unwrap_err().to_string(),
+            "target has a control character (CR, LF, NUL or another): refused"
+        );
+        spec.target = "127.0.0.1".into();
+        spec.validate().unwrap();
+        let policy = crate::NetworkPolicy::default();
+        assert!(spec.check_policy(&policy).is_err());
+        spec.target = "db01".into();
+        assert!(
+            spec.literal_peers().is_empty(),
+            "a name is judged at run time"
+        );
+        spec.kind = CheckKind::Http {
+            url: "http://[::1]:8080/".into(),
+            expect_status: None,
+            expect_text: None,
+            follow_redirects: 0,
+            verify_tls: true,
+            ca_file: None,
+            ca_pem: None,
+            cert_min_days: 7,
+        };
+        assert_eq!(spec.literal_peers(), vec!["[::1]:8080".parse().unwrap()]);
+        assert!(spec.check_policy(&policy).is_err());
     }
 }

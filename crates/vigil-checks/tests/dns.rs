@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
-use vigil_checks::{run_check, CheckKind, CheckResult, CheckState, RecordType};
+use vigil_checks::{run_check, CheckKind, CheckResult, CheckState, NetworkPolicy, RecordType};
 
 /// The query with the answer flags set and `records` (owner: a pointer to
 /// the question name) appended.
@@ -103,7 +103,7 @@ async fn check(
         server,
         expect: expect.map(|e| e.into_iter().map(String::from).collect()),
     };
-    run_check(&spec(kind, "resolver", 700)).await
+    run_check(&spec(kind, "resolver", 700), &NetworkPolicy::permissive()).await
 }
 
 #[tokio::test]
@@ -121,7 +121,7 @@ async fn an_expected_answer_is_up() {
     let result = check(server, RecordType::A, Some(vec!["192.0.2.9"])).await;
     assert_eq!(
         result.state.reason(),
-        Some("expected answer 192.0.2.9 not found (got 192.0.2.1, 192.0.2.2)")
+        Some("expected answer 192.0.2.9 not found among 2 answers")
     );
 }
 
@@ -264,6 +264,6 @@ async fn an_answer_to_another_question_is_an_error() {
     let result = check(server, RecordType::A, None).await;
     assert_eq!(
         result.state.reason(),
-        Some("the DNS answer is for another question (xww.example.org)")
+        Some("the DNS answer is for another question")
     );
 }

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use vigil_checks::{run_check, CheckKind, CheckState, StatusExpect};
+use vigil_checks::{run_check, CheckKind, CheckState, NetworkPolicy, StatusExpect};
 
 fn site(path: &str) -> Vec<u8> {
     match path {
@@ -43,7 +43,7 @@ fn set_redirects(kind: &mut CheckKind, n: u8) {
 }
 
 async fn check(kind: CheckKind) -> vigil_checks::CheckResult {
-    run_check(&spec(kind, "site", 2000)).await
+    run_check(&spec(kind, "site", 2000), &NetworkPolicy::permissive()).await
 }
 
 #[tokio::test]
@@ -149,7 +149,11 @@ async fn a_server_that_speaks_something_else_is_an_error() {
 async fn a_listener_that_never_answers_times_out_with_the_step() {
     let addr = silent_listener().await;
     let start = Instant::now();
-    let result = run_check(&spec(http(format!("http://{addr}/")), "silent", 500)).await;
+    let result = run_check(
+        &spec(http(format!("http://{addr}/")), "silent", 500),
+        &NetworkPolicy::permissive(),
+    )
+    .await;
     let took = start.elapsed();
     assert_eq!(
         result.state,

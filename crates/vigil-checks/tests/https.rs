@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
-use vigil_checks::{run_check, CheckKind, CheckResult, CheckState};
+use vigil_checks::{run_check, CheckKind, CheckResult, CheckState, NetworkPolicy};
 
 struct Pki {
     dir: tempfile::TempDir,
@@ -145,7 +145,7 @@ async fn https_check(url: String, ca: Option<PathBuf>, verify: bool, min_days: u
         ca_pem: None,
         cert_min_days: min_days,
     };
-    run_check(&spec(kind, "secure", 3000)).await
+    run_check(&spec(kind, "secure", 3000), &NetworkPolicy::permissive()).await
 }
 
 #[tokio::test]
@@ -259,7 +259,7 @@ async fn ca_certificates_as_pem_text_verify_the_chain() {
     };
     let spec = spec(kind, "secure", 3000);
     spec.validate().unwrap();
-    let result = run_check(&spec).await;
+    let result = run_check(&spec, &NetworkPolicy::permissive()).await;
     assert_eq!(result.state, CheckState::Up, "{result:?}");
     assert_eq!(result.sample("vigil_tls_cert_valid"), Some(1.0));
 }

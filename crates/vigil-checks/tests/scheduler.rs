@@ -7,7 +7,7 @@ use common::*;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use vigil_checks::{CheckId, CheckKind, CheckResult, CheckSpec, Scheduler};
+use vigil_checks::{CheckId, CheckKind, CheckResult, CheckSpec, NetworkPolicy, Scheduler};
 
 fn every(kind: CheckKind, interval_ms: u64, timeout_ms: u64) -> CheckSpec {
     CheckSpec {
@@ -37,7 +37,7 @@ async fn silent_targets_do_not_slow_the_others() {
     let port = open_listener().await;
     let silent = silent_listener().await;
     let (tx, mut rx) = mpsc::channel(1024);
-    let scheduler = Scheduler::new(100, tx);
+    let scheduler = Scheduler::new(100, tx).with_policy(NetworkPolicy::permissive());
     for id in 0..20 {
         let spec = every(CheckKind::Tcp { port }, 200, 100);
         scheduler.upsert(CheckId(id), spec).unwrap();
@@ -81,7 +81,7 @@ async fn the_bound_on_running_checks_shows_as_lateness_and_missed_slots() {
     // 10 checks of 400ms each per second, one at a time: 4 times too much.
     let silent = silent_listener().await;
     let (tx, mut rx) = mpsc::channel(1024);
-    let scheduler = Scheduler::new(1, tx);
+    let scheduler = Scheduler::new(1, tx).with_policy(NetworkPolicy::permissive());
     for id in 0..10 {
         let spec = every(http(format!("http://{silent}/")), 1000, 400);
         scheduler.upsert(CheckId(id), spec).unwrap();
@@ -110,7 +110,7 @@ async fn checks_change_at_runtime() {
     let port = open_listener().await;
     let closed = closed_port().await;
     let (tx, mut rx) = mpsc::channel(1024);
-    let scheduler = Scheduler::new(10, tx);
+    let scheduler = Scheduler::new(10, tx).with_policy(NetworkPolicy::permissive());
     scheduler
         .upsert(CheckId(1), every(CheckKind::Tcp { port }, 100, 50))
         .unwrap();

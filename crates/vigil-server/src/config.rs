@@ -29,6 +29,9 @@ pub struct Config {
     /// which check kinds make an asset down for its children
     /// (`reachability_kinds`), flapping, and when a sample is stale.
     pub noc: vigil_noc::EngineConfig,
+    /// Where checks may connect (`[check_policy]`): networks denied and
+    /// allowed for every tenant; a tenant adds its own in `[[tenants]]`.
+    pub check_policy: CheckPolicyConfig,
     /// Tenants created at start when missing.
     pub tenants: Vec<TenantConfig>,
     /// NOC assets created at start when missing: `[[assets]]` tables.
@@ -216,6 +219,42 @@ pub struct TenantConfig {
     /// DNS name, or `sha256:<hex>` of the certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client_certs: Vec<String>,
+    /// Networks this tenant's checks may reach although they are denied
+    /// by default (loopback, link-local, metadata): addresses or CIDR
+    /// blocks. A deny (here or in `[check_policy]`) still wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_allow_networks: Vec<String>,
+    /// Networks this tenant's checks may never reach, besides
+    /// `[check_policy] deny_networks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub check_deny_networks: Vec<String>,
+    /// Whether this tenant's checks may reach Vigil's own listeners (its
+    /// API, syslog and trap inputs); `[check_policy]` decides when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_allow_own_listeners: Option<bool>,
+}
+
+/// The network policy of checks (`[check_policy]`), for every tenant.
+///
+/// Precedence, for each address a check connects to (after resolving,
+/// for every connection; an IPv4-mapped or -compatible IPv6 address
+/// counts as its IPv4 address too): a denied network (`deny_networks`,
+/// or the tenant's `check_deny_networks`) refuses; Vigil's own listeners
+/// refuse unless `allow_own_listeners` (or the tenant's
+/// `check_allow_own_listeners`); an allowed network (`allow_networks`, or
+/// the tenant's `check_allow_networks`) admits; loopback, unspecified,
+/// link-local, cloud metadata, multicast and broadcast addresses refuse;
+/// anything else is admitted.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct CheckPolicyConfig {
+    /// Networks no tenant's check may reach (`["10.10.0.0/16"]`).
+    pub deny_networks: Vec<String>,
+    /// Networks every tenant's checks may reach although denied by
+    /// default (`["127.0.0.0/8"]` to check services on Vigil's host).
+    pub allow_networks: Vec<String>,
+    /// Whether checks may reach Vigil's own listeners.
+    pub allow_own_listeners: bool,
 }
 
 /// An asset of a tenant, as `[[assets]]`.
@@ -675,6 +714,9 @@ impl Config {
                 return fail(format!("inputs.syslog[{i}] ({}): {e}", input.listen));
             }
         }
+        if let Err(e) = crate::noc::guard::Policies::validate(&self) {
+            return fail(e);
+        }
         for tenant in &self.tenants {
             for source in &tenant.sources {
                 if let Err(e) = crate::pipeline::tenants::Cidr::parse(source) {
@@ -1010,6 +1052,35 @@ mod tests {
             .to_string();
         assert!(err.contains("detection.upload_max_depth"), "{err}");
         assert!(Config::parse("[detection]\ncompile_workers = 0\n", "t", env(&[])).is_err());
+    }
+
+    #[test]
+    fn check_policy_networks_are_read_and_checked() {
+        let text = "[check_policy]\ndeny_networks = [\"10.0.0.0/8\"]\n[[tenants]]\nname = \"acme\"\ncheck_allow_networks = [\"127.0.0.0/8\", \"::1\"]\n";
+        let config = Config::parse(text, "t", env(&[])).unwrap();
+        assert_eq!(config.check_policy.deny_networks, ["10.0.0.0/8"]);
+        assert_eq!(config.tenants[0].check_allow_networks.len(), 2);
+        let config = Config::parse(
+            "",
+            "t",
+            env(&[("VIGIL_CHECK_POLICY_ALLOW_NETWORKS", "[\"127.0.0.1\"]")]),
+        )
+        .unwrap();
+        assert_eq!(config.check_policy.allow_networks, ["127.0.0.1"]);
+        let err = Config::parse(
+            "[check_policy]\ndeny_networks = [\"10.0.0.0/33\"]\n",
+            "t",
+            env(&[]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("check_policy.deny_networks") && err.contains("10.0.0.0/33"),
+            "{err}"
+        );
+        let text = "[[tenants]]\nname = \"acme\"\ncheck_allow_networks = [\"localhost\"]\n";
+        let err = Config::parse(text, "t", env(&[])).unwrap_err().to_string();
+        assert!(err.contains("acme") && err.contains("localhost"), "{err}");
     }
 
     #[test]

@@ -75,6 +75,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// the API and the config. It names no server file (`ca_file` is refused:
 /// see [`config_check_record`]).
 pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
+    crate::noc::guard::refuse_control(&spec)?;
     let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
     let asset = text("asset").ok_or("a check names its asset: \"asset\"")?;
     if asset.trim().is_empty() || asset.len() > 200 {

@@ -142,12 +142,16 @@ pub async fn run(
             .with_index_backlog(move || backlog.queue_depths().1),
     );
     let metric_store = open_metric_store(&data).await?;
+    let policies = noc::guard::Policies::from_config(&config, state.as_ref())
+        .await
+        .context("cannot read the check policy")?;
     let (noc, noc_tasks) = noc::Noc::start(
         &data,
         metric_store.clone(),
         detections.clone(),
         inventory.clone(),
         config.noc.clone(),
+        policies,
     );
     let app_noc = noc.clone();
     let depths = events.clone();
@@ -188,6 +192,8 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let addr = listener.local_addr()?;
+    // Checks may not reach the API (its port may have been 0 until now).
+    app_noc.own_listeners().add([addr]);
     tracing::info!(%addr, data = %data.display(), "vigil is listening");
     let mut http_stopping = stopping.clone();
     let serve_options = http_server::ServeOptions::from_config(&config.server)

@@ -81,8 +81,15 @@ pub struct HostResources {
     pub storage: Vec<Storage>,
 }
 
+/// The value is the agent's: its type is named, never its content.
 fn missing(what: &str, oid: &Oid, value: &Value) -> Error {
-    Error::Unexpected(format!("{what} ({oid}) is {value:?}"))
+    let kind = match value {
+        Value::Null => "null",
+        Value::NoSuchObject | Value::NoSuchInstance => "missing",
+        Value::EndOfMibView => "past the end of the MIB",
+        _ => "of another type",
+    };
+    Error::Unexpected(format!("{what} ({oid}) is {kind}"))
 }
 
 /// sysDescr, sysName and sysUpTime.

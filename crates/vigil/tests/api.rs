@@ -524,6 +524,8 @@ fn assets_and_checks_from_the_api_and_the_config() {
         r#"
 [[tenants]]
 name = "acme"
+# Its checks below name loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8"]
 
 [[assets]]
 tenant = "acme"

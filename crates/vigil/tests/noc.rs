@@ -58,6 +58,8 @@ fn a_service_down_pages_once_and_resolves_by_itself() {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"
@@ -136,6 +138,8 @@ fn node_exporter_is_scraped_into_the_metric_store() {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"
@@ -222,6 +226,8 @@ fn snmpd_is_polled_into_the_metric_store() {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"
@@ -338,6 +344,8 @@ fn snmp_traps_become_events() {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[inputs.snmp_traps]]
 listen = "127.0.0.1:{port}"

@@ -133,6 +133,8 @@ fn nginx_and_unbound_are_checked_and_an_expiring_certificate_alerts() {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"

@@ -337,6 +337,8 @@ fn serve(lab: &Lab, data: &tempfile::TempDir, extra: &str) -> Server {
             r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"

@@ -153,6 +153,8 @@ fn a_router_down_pages_once_and_holds_back_the_host_behind_it() {
         r#"
 [[tenants]]
 name = "acme"
+# The peers listen on loopback, which checks may reach only when allowed.
+check_allow_networks = ["127.0.0.0/8", "::1"]
 
 [[assets]]
 tenant = "acme"

@@ -8,6 +8,7 @@ pub use wire::{
     MAX_RECORDS, TYPE_A, TYPE_AAAA, TYPE_CNAME, TYPE_MX, TYPE_TXT,
 };
 
+use crate::guard::NetworkPolicy;
 use crate::reason::Failure;
 use crate::run::{Attempt, Budget};
 use crate::spec::{CheckKind, RecordType};
@@ -20,7 +21,7 @@ use tokio::time::Instant;
 /// truncated and are asked again over TCP.
 const UDP_BUFFER: usize = 4096;
 
-pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
+pub(crate) async fn check(kind: &CheckKind, policy: &NetworkPolicy, budget: Budget) -> Attempt {
     let CheckKind::Dns {
         name,
         record_type,
@@ -30,6 +31,10 @@ pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
     else {
         return Attempt::failed(Failure::error("not a DNS check"));
     };
+    // The server is an address: judged once, before the first datagram.
+    if let Err(denial) = policy.check(*server) {
+        return Attempt::failed(Failure::down(denial.to_string()));
+    }
     let start = Instant::now();
     let response = match query(name, *record_type, *server, budget).await {
         Ok(response) => response,
@@ -81,11 +86,18 @@ fn judge(
             rtype.as_str()
         )));
     }
+    // What the server answered is not quoted: the reason is ours alone
+    // (the count of answers is a sample).
     for wanted in expect.unwrap_or_default() {
         if !found.iter().any(|got| same_answer(got, wanted)) {
             return Err(Failure::down(format!(
-                "expected answer {wanted} not found (got {})",
-                found.join(", ")
+                "expected answer {wanted} not found among {} {}",
+                found.len(),
+                if found.len() == 1 {
+                    "answer"
+                } else {
+                    "answers"
+                }
             )));
         }
     }
@@ -129,9 +141,9 @@ async fn query(
 fn check_question(response: &Response, name: &str, rtype: RecordType) -> Result<(), Failure> {
     let asked = name.trim_end_matches('.').to_ascii_lowercase();
     match &response.question {
-        Some((got, code)) if *got != asked || *code != rtype.code() => Err(Failure::error(
-            format!("the DNS answer is for another question ({got})"),
-        )),
+        Some((got, code)) if *got != asked || *code != rtype.code() => {
+            Err(Failure::error("the DNS answer is for another question"))
+        }
         _ => Ok(()),
     }
 }

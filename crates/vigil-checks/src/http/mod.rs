@@ -11,6 +11,7 @@ mod url;
 pub use head::{parse_head, Framing, Head, HeadError, MAX_HEAD, MAX_HEADERS};
 pub use url::{Url, UrlError};
 
+use crate::guard::NetworkPolicy;
 use crate::reason::Failure;
 use crate::run::{Attempt, Budget};
 use crate::spec::{CheckKind, StatusExpect};
@@ -34,6 +35,8 @@ struct Request<'a> {
     /// The roots the chain is verified against (named for the setting it
     /// first came from: a file, or now also PEM text).
     ca_file: Roots<'a>,
+    /// Judges the address of every connection, each redirect's included.
+    policy: &'a NetworkPolicy,
 }
 
 /// One response, and the certificate of its connection when it was TLS.
@@ -43,7 +46,7 @@ struct Response {
     text_found: Option<bool>,
 }
 
-pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
+pub(crate) async fn check(kind: &CheckKind, policy: &NetworkPolicy, budget: Budget) -> Attempt {
     let CheckKind::Http {
         url,
         expect_status,
@@ -64,6 +67,7 @@ pub(crate) async fn check(kind: &CheckKind, budget: Budget) -> Attempt {
             (None, Some(path)) => Roots::File(path),
             (None, None) => Roots::System,
         },
+        policy,
     };
     let start = Instant::now();
     let (response, redirects) = match fetch(url, &request, *follow_redirects, budget).await {
@@ -159,7 +163,7 @@ async fn fetch(
     max_redirects: u8,
     budget: Budget,
 ) -> Result<(Response, u8), Failure> {
-    let mut url = Url::parse(url).map_err(|e| Failure::error(format!("url {url:?}: {e}")))?;
+    let mut url = Url::parse(url).map_err(|e| Failure::error(format!("bad url: {e}")))?;
     let mut redirects = 0;
     loop {
         let is_last = redirects == max_redirects;
@@ -177,9 +181,11 @@ async fn fetch(
                 "more than {max_redirects} redirect{plural}"
             )));
         }
+        // The location is the target's text: named by what is wrong with
+        // it only, never quoted.
         url = url
             .join(location)
-            .map_err(|e| Failure::down(format!("redirect to a bad location {location:?}: {e}")))?;
+            .map_err(|e| Failure::down(format!("redirect to a bad location: {e}")))?;
         redirects += 1;
     }
 }
@@ -192,8 +198,8 @@ async fn get(
     may_redirect: bool,
     budget: Budget,
 ) -> Result<Response, Failure> {
-    let addrs = crate::tcp::resolve(&url.host, url.port, budget).await?;
-    let stream = crate::tcp::connect(&addrs, budget).await?;
+    let addrs = crate::tcp::resolve(&url.host, url.port, request.policy, budget).await?;
+    let stream = crate::tcp::connect(&addrs, request.policy, budget).await?;
     let (mut io, cert): (Box<dyn Io>, _) = if url.https {
         let (tls, cert) = crate::tls::handshake(stream, &url.host, request.ca_file, budget).await?;
         (Box::new(tls), Some(cert))

@@ -31,7 +31,7 @@ pub enum UrlError {
 
 impl Url {
     pub fn parse(text: &str) -> Result<Url, UrlError> {
-        if text.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        if text.chars().any(|c| c == ' ' || c.is_control()) {
             return Err(UrlError::Character);
         }
         let (https, rest) = match text.split_once("://") {

@@ -82,6 +82,7 @@ pub async fn create(
         }
     }
     let record = check_record(body).map_err(ApiError::bad_request)?;
+    judge_literals(&app, tenant.id, &record)?;
     let check = app.inventory.create_check(tenant.id, &record).await?;
     app.noc.inventory_changed();
     Ok((StatusCode::CREATED, Json(CheckView::new(check, &app.noc))))
@@ -141,12 +142,27 @@ pub async fn update(
     spec.insert("asset".into(), current.record.asset.into());
     spec.extend(patch);
     let record = check_record(spec).map_err(ApiError::bad_request)?;
+    judge_literals(&app, tenant.id, &record)?;
     let check = app.inventory.update_check(tenant.id, id, &record).await?;
     if !check.record.enabled {
         app.noc.forget_status(check.id);
     }
     app.noc.inventory_changed();
     Ok(Json(CheckView::new(check, &app.noc)))
+}
+
+/// A target written as an address in a network the tenant's checks may
+/// not reach is refused at once (a name is judged at every run).
+fn judge_literals(
+    app: &AppState,
+    tenant: vigil_core::TenantId,
+    record: &vigil_store::state::CheckRecord,
+) -> Result<(), ApiError> {
+    let Value::Object(spec) = &record.spec else {
+        return Ok(());
+    };
+    let policy = app.noc.policy(tenant);
+    crate::noc::guard::judge_literals(&record.kind, spec, &policy).map_err(ApiError::bad_request)
 }
 
 pub async fn remove(

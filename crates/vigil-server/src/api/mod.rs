@@ -196,7 +196,7 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         (
             body(
                 endpoint("POST", "/api/v1/checks"),
-                r#"{"asset":"probe","kind":"tcp","target":"127.0.0.1:9","interval":"30s","enabled":false}"#,
+                r#"{"asset":"probe","kind":"tcp","target":"192.0.2.9:9","interval":"30s","enabled":false}"#,
             ),
             post(checks::create),
         ),

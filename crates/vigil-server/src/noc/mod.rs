@@ -24,6 +24,7 @@
 
 pub mod alerts;
 pub mod definitions;
+pub mod guard;
 pub mod scrape;
 pub mod snmp;
 pub mod spec;
@@ -108,6 +109,8 @@ pub struct Noc {
     changed: Notify,
     /// Each check's last result, for the API.
     statuses: status::Statuses,
+    /// Where each tenant's checks may connect.
+    policies: guard::Policies,
 }
 
 impl Noc {
@@ -119,6 +122,7 @@ impl Noc {
         detections: Arc<dyn DetectionStore>,
         inventory: Arc<dyn InventoryStore>,
         engine_config: EngineConfig,
+        policies: guard::Policies,
     ) -> (Arc<Noc>, Vec<tokio::task::JoinHandle<()>>) {
         let (results, mut incoming) = mpsc::channel(4096);
         let noc = Arc::new(Noc {
@@ -136,6 +140,7 @@ impl Noc {
             refused: Mutex::new(HashMap::new()),
             changed: Notify::new(),
             statuses: status::Statuses::default(),
+            policies,
         });
         let handler = noc.clone();
         let handle = tokio::spawn(async move {
@@ -222,6 +227,16 @@ impl Noc {
             }
         });
         (noc, vec![handle, sync, tick, compact, save, scrape])
+    }
+
+    /// The network policy of `tenant`'s checks.
+    pub fn policy(&self, tenant: TenantId) -> Arc<vigil_checks::NetworkPolicy> {
+        self.policies.of(tenant)
+    }
+
+    /// Vigil's own listeners, which checks may not reach by default.
+    pub fn own_listeners(&self) -> &vigil_checks::OwnListeners {
+        self.policies.own_listeners()
     }
 
     /// The inventory changed: read it again now.
@@ -435,7 +450,11 @@ impl Noc {
                 continue;
             }
             match spec::check_spec(&meta.kind, &meta.spec) {
-                Ok(spec) => match self.scheduler.upsert(CheckId(id), spec) {
+                Ok(spec) => match self.scheduler.upsert_with(
+                    CheckId(id),
+                    spec,
+                    self.policies.of(meta.tenant),
+                ) {
                     Ok(()) => {
                         current.insert(id, meta);
                     }
@@ -560,12 +579,13 @@ impl Noc {
             .to_string();
         let started = std::time::SystemTime::now();
         let clock = tokio::time::Instant::now();
+        let policy = self.policies.of(meta.tenant);
         let outcome = match meta.kind.as_str() {
             "snmp" => self
-                .poll_snmp(id, &meta, timeout)
+                .poll_snmp(id, &meta, timeout, &policy)
                 .await
                 .map(|rows| (rows, None)),
-            _ => scrape::scrape(&target, timeout)
+            _ => scrape::scrape(&target, timeout, &policy)
                 .await
                 .and_then(scrape::rows_of),
         };
@@ -634,6 +654,7 @@ impl Noc {
         id: u64,
         meta: &CheckMeta,
         timeout: Duration,
+        policy: &vigil_checks::NetworkPolicy,
     ) -> Result<Vec<Row>, String> {
         let known = self
             .snmp_rates
@@ -641,7 +662,7 @@ impl Noc {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
         let mut rates = known.unwrap_or_else(|| self.resumed_rates(id, meta.tenant));
-        let result = snmp::poll(&meta.spec, timeout, &mut rates).await;
+        let result = snmp::poll(&meta.spec, timeout, &mut rates, policy).await;
         self.snmp_rates
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -955,8 +976,11 @@ mod tests {
             dir.path(),
             metrics,
             state.clone(),
-            state,
+            state.clone(),
             EngineConfig::default(),
+            guard::Policies::from_config(&crate::config::Config::default(), state.as_ref())
+                .await
+                .expect("policies"),
         );
         noc.scrapes.lock().unwrap().insert(7, job(1, "snmp"));
         noc.scrapes.lock().unwrap().insert(8, job(2, "prometheus"));
@@ -1048,8 +1072,11 @@ mod tests {
             dir.path(),
             metrics,
             state.clone(),
-            state,
+            state.clone(),
             EngineConfig::default(),
+            guard::Policies::from_config(&crate::config::Config::default(), state.as_ref())
+                .await
+                .expect("policies"),
         );
         noc.sync().await.expect("sync");
         for (id, field) in ids.into_iter().zip(["interval", "interval", "ca_file"]) {

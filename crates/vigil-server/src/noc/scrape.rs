@@ -16,13 +16,19 @@
 use super::Row;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use vigil_checks::NetworkPolicy;
 use vigil_decode::prometheus::{parse_exposition, Exposition, ParseLimits};
 
 /// The most bytes read from one exporter.
 pub const MAX_SCRAPE_BYTES: usize = 16 << 20;
 
-/// `http://host[:port][/path]` into `(host:port, path)`.
-fn split_url(url: &str) -> Result<(String, String), String> {
+/// `http://host[:port][/path]` into `(host:port, path)`. A control
+/// character anywhere is refused: CR/LF in a target would be sent as
+/// request lines of their own.
+pub fn split_url(url: &str) -> Result<(String, String), String> {
+    if vigil_checks::has_control(url) || url.contains(' ') {
+        return Err("the exporter URL has spaces or control characters".into());
+    }
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url:?}: only http:// exporters are scraped"))?;
@@ -45,13 +51,20 @@ fn split_url(url: &str) -> Result<(String, String), String> {
 }
 
 /// Reads and parses one exporter. `Err` says what went wrong, in words an
-/// operator can act on.
-pub async fn scrape(url: &str, timeout: Duration) -> Result<Exposition, String> {
+/// operator can act on, and never quotes what the exporter sent. The
+/// exporter's name is resolved once per scrape and every address judged
+/// by `policy`; the connection is to a judged address.
+pub async fn scrape(
+    url: &str,
+    timeout: Duration,
+    policy: &NetworkPolicy,
+) -> Result<Exposition, String> {
     let (authority, path) = split_url(url)?;
     let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(&authority)
-            .await
-            .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+        let (host, port) = super::guard::split_host_port(&authority, 80)
+            .ok_or_else(|| format!("{url:?}: bad host or port"))?;
+        let addrs = super::guard::resolve_vetted(host, port, policy).await?;
+        let mut stream = connect(&addrs).await?;
         let host = authority
             .rsplit_once(':')
             .map_or(authority.as_str(), |(h, _)| h);
@@ -80,21 +93,38 @@ pub async fn scrape(url: &str, timeout: Duration) -> Result<Exposition, String> 
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| format!("{url} did not answer HTTP"))?;
+    // The status code only: the rest of the line is the exporter's text.
     let status = head.lines().next().unwrap_or_default();
-    if status.split_whitespace().nth(1).is_none_or(|c| c != "200") {
-        return Err(format!("{url} answered {status:?}"));
+    match status.split_whitespace().nth(1) {
+        Some("200") => Ok(parse_exposition(body, ParseLimits::default())),
+        Some(code) if code.len() == 3 && code.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(format!("{url} answered HTTP status {code} (expected 200)"))
+        }
+        _ => Err(format!("{url} did not answer HTTP")),
     }
-    Ok(parse_exposition(body, ParseLimits::default()))
+}
+
+/// The first of the judged addresses that accepts.
+async fn connect(addrs: &[std::net::SocketAddr]) -> Result<tokio::net::TcpStream, String> {
+    let mut failure = String::from("no address to connect to");
+    for addr in addrs {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => failure = format!("cannot connect to {addr}: {e}"),
+        }
+    }
+    Err(failure)
 }
 
 /// The sample rows of a scrape, and a note when lines were refused; `Err`
-/// when lines came and none of them was a sample.
+/// when lines came and none of them was a sample. Refused lines are named
+/// by number only: the parser's reason quotes the line.
 pub fn rows_of(exposition: Exposition) -> Result<(Vec<Row>, Option<String>), String> {
     let refused = exposition.errors.len();
     let first = exposition
         .errors
         .first()
-        .map(|e| format!("line {}: {}", e.line, e.reason));
+        .map(|e| format!("line {}", e.line));
     if exposition.samples.is_empty() {
         if let Some(first) = first {
             return Err(format!(
@@ -141,6 +171,9 @@ mod tests {
         );
         assert!(split_url("https://srv1/metrics").is_err());
         assert!(split_url("http:///metrics").is_err());
+        assert!(split_url("http://h/metrics\r\nX: y").is_err());
+        assert!(split_url("http://h\n/metrics").is_err());
+        assert!(split_url("http://h/\u{85}").is_err());
     }
 
     fn parse(text: &str) -> Exposition {
@@ -150,9 +183,9 @@ mod tests {
     #[test]
     fn an_answer_without_one_sample_is_a_failed_scrape() {
         let err = rows_of(parse("\u{1}\u{2}junk\n<html>\nup 1 2 3 4\n")).unwrap_err();
-        assert!(
-            err.starts_with("no sample could be parsed: first error line 1:"),
-            "{err}"
+        assert_eq!(
+            err, "no sample could be parsed: first error line 1 (lines refused: 3)",
+            "the lines are not quoted"
         );
         assert!(err.ends_with("(lines refused: 3)"), "{err}");
     }
@@ -165,10 +198,7 @@ mod tests {
         assert_eq!(names, ["a", "b", "vigil_scrape_lines_refused"]);
         assert_eq!(rows[2].2, 1.0);
         let note = note.expect("a note");
-        assert!(
-            note.starts_with("exporter lines refused: 1, first line 4:"),
-            "{note}"
-        );
+        assert_eq!(note, "exporter lines refused: 1, first line 4");
     }
 
     #[test]
@@ -200,9 +230,18 @@ mod tests {
             }
         });
         let url = format!("http://{addr}/metrics");
-        let err = scrape(&url, Duration::from_secs(2)).await.unwrap_err();
+        let open = NetworkPolicy::permissive();
+        let err = scrape(&url, Duration::from_secs(2), &open)
+            .await
+            .unwrap_err();
         assert!(err.contains("did not answer HTTP"), "{err}");
-        let err = scrape(&url, Duration::from_millis(300)).await.unwrap_err();
+        let err = scrape(&url, Duration::from_millis(300), &open)
+            .await
+            .unwrap_err();
         assert!(err.contains("no complete answer"), "{err}");
+        let err = scrape(&url, Duration::from_secs(1), &NetworkPolicy::default())
+            .await
+            .unwrap_err();
+        assert!(err.contains("denied network (loopback)"), "{err}");
     }
 }

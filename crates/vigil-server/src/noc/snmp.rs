@@ -13,32 +13,28 @@ use super::Row;
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use vigil_checks::NetworkPolicy;
 use vigil_snmp::{AuthProtocol, Client, InterfaceRates, PrivProtocol, UsmUser};
 
 fn text<'a>(spec: &'a Value, key: &str) -> Option<&'a str> {
     spec.get(key).and_then(Value::as_str)
 }
 
-async fn address(target: &str) -> Result<SocketAddr, String> {
-    let with_port = if target
-        .rsplit_once(':')
-        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-    {
-        target.to_string()
-    } else {
-        format!("{target}:161")
-    };
-    let mut found = tokio::net::lookup_host(with_port.as_str())
-        .await
-        .map_err(|e| format!("cannot resolve {target}: {e}"))?;
+/// The device's address: resolved once per poll, every address judged by
+/// the policy; the client sends to the judged address.
+async fn address(target: &str, policy: &NetworkPolicy) -> Result<SocketAddr, String> {
+    let (host, port) = super::guard::split_host_port(target, 161)
+        .ok_or_else(|| format!("{target:?}: bad host or port"))?;
+    let found = super::guard::resolve_vetted(host, port, policy).await?;
     found
-        .next()
+        .first()
+        .copied()
         .ok_or_else(|| format!("{target} resolves to no address"))
 }
 
-async fn client(spec: &Value, timeout: Duration) -> Result<Client, String> {
+async fn client(spec: &Value, timeout: Duration, policy: &NetworkPolicy) -> Result<Client, String> {
     let target = text(spec, "target").ok_or("an snmp check needs a target")?;
-    let addr = address(target).await?;
+    let addr = address(target, policy).await?;
     // Retries share the budget: three tries of a third each (of at most
     // the longest timeout a check may have).
     let per_try = timeout.min(vigil_checks::settings::MAX_TIMEOUT) / 3;
@@ -76,8 +72,9 @@ pub async fn poll(
     spec: &Value,
     timeout: Duration,
     rates: &mut InterfaceRates,
+    policy: &NetworkPolicy,
 ) -> Result<Vec<Row>, String> {
-    let client = client(spec, timeout).await?;
+    let client = client(spec, timeout, policy).await?;
     let system = vigil_snmp::system(&client)
         .await
         .map_err(|e| e.to_string())?;

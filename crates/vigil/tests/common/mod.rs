@@ -25,6 +25,14 @@ pub struct Server {
     client: Client,
 }
 
+/// The config an MSP writes so that every tenant's checks may reach
+/// loopback (test peers listen there; by default checks may not).
+#[allow(dead_code)]
+pub const ALLOW_LOOPBACK_CHECKS: (&str, &str) = (
+    "VIGIL_CHECK_POLICY_ALLOW_NETWORKS",
+    r#"["127.0.0.0/8", "::1"]"#,
+);
+
 impl Server {
     /// Starts `vigil serve` on `data` with a short commit interval.
     pub fn start(data: &Path) -> Server {

@@ -16,3 +16,4 @@ mod ingest;
 mod login;
 mod partitions;
 mod sigma;
+mod ssrf;
