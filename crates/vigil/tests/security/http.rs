@@ -298,7 +298,7 @@ fn https_serves_the_api_and_plain_http_fails_on_it() {
         cert.display().to_string(),
         key.display().to_string()
     );
-    let server = Server::start_with_toml(dir.path(), &toml);
+    let server = Server::start_loading_with_toml(dir.path(), &toml);
     let base = format!("https://{}", server.addr);
     let ca = cert.to_str().expect("utf-8");
     let (ok, body) = curl(&["-sS", "--cacert", ca, &format!("{base}/healthz")]);
