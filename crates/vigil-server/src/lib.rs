@@ -337,8 +337,20 @@ pub async fn set_password(data: &Path, name: &str, password: &str) -> anyhow::Re
         .await?
         .with_context(|| format!("no user is named {name:?}"))?;
     let result = state.set_password(user.id, password, None).await;
+    // The CLI's changes go to the audit log like the API's: who ran it is
+    // the host's business, what was done is Vigil's. Never the password.
+    let mut entry = vigil_store::state::NewAuditEntry::cli(
+        format!("admin set-password {}", user.name),
+        None,
+    );
+    entry.detail = Some(match &result {
+        Ok(()) => serde_json::json!({"outcome": "password set; the user's sessions ended"}),
+        Err(e) => serde_json::json!({"outcome": "refused", "reason": e.to_string()}),
+    });
+    let audited = vigil_store::state::AuditStore::append(&state, entry).await;
     state.close().await;
     result?;
+    audited.context("the password is set, but the audit log could not record it")?;
     Ok(user.name)
 }
 

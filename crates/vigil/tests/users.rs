@@ -411,4 +411,26 @@ fn the_administrator_gets_a_usable_password() {
     let out = set_password(&server, "nobody", "", &["--generate"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nobody"));
+
+    // The CLI's changes are in the audit log, refused ones too, and no
+    // password is.
+    let audit: serde_json::Value = server
+        .get("/api/v1/audit", &server.admin)
+        .query(&[("method", "CLI"), ("limit", "100")])
+        .send()
+        .expect("audit")
+        .json()
+        .expect("audit json");
+    let entries = audit["entries"].as_array().expect("entries");
+    let cli: Vec<_> = entries
+        .iter()
+        .filter(|e| e["actor"] == "cli" && e["path"] == "admin set-password admin")
+        .collect();
+    assert_eq!(cli.len(), 3, "three runs on admin: {audit}");
+    assert!(
+        cli.iter().any(|e| e["detail"]["outcome"] == "refused"),
+        "{audit}"
+    );
+    let text = audit.to_string();
+    assert!(!text.contains("passphrase") && !text.contains(&generated), "{text}");
 }
