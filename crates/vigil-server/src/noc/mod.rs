@@ -496,17 +496,11 @@ impl Noc {
         }
     }
 
-    /// A scrape or a poll that panicked: counted, logged, its check marked
-    /// failed with a reason of our own, and its job free to run again.
-    fn scrape_panicked(&self, id: u64, meta: &CheckMeta) {
-        let loop_name = if meta.kind == "snmp" {
-            "snmp"
-        } else {
-            "scrape"
-        };
-        count_panic(loop_name);
-        tracing::error!(check = id, kind = %meta.kind, "a scrape panicked; its check is marked failed, the loop goes on");
-        let still_wanted = match self
+    /// Frees the job of check `id` to run again; false when it is gone
+    /// meanwhile (a check deleted or changed, whose status is not
+    /// recorded again).
+    fn finish_job(&self, id: u64) -> bool {
+        match self
             .scrapes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -517,7 +511,20 @@ impl Noc {
                 true
             }
             None => false,
+        }
+    }
+
+    /// A scrape or a poll that panicked: counted, logged, its check marked
+    /// failed with a reason of our own, and its job free to run again.
+    fn scrape_panicked(&self, id: u64, meta: &CheckMeta) {
+        let loop_name = if meta.kind == "snmp" {
+            "snmp"
+        } else {
+            "scrape"
         };
+        count_panic(loop_name);
+        tracing::error!(check = id, kind = %meta.kind, "a scrape panicked; its check is marked failed, the loop goes on");
+        let still_wanted = self.finish_job(id);
         if still_wanted {
             let outcome = status::Outcome {
                 up: false,
@@ -592,18 +599,7 @@ impl Noc {
         let duration = clock.elapsed();
         // A job gone meanwhile is a check deleted or changed: its status
         // is not recorded again.
-        let still_wanted = match self
-            .scrapes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get_mut(&id)
-        {
-            Some(job) => {
-                job.running = false;
-                true
-            }
-            None => false,
-        };
+        let still_wanted = self.finish_job(id);
         let time_ms = started
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
