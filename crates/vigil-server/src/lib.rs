@@ -339,10 +339,8 @@ pub async fn set_password(data: &Path, name: &str, password: &str) -> anyhow::Re
     let result = state.set_password(user.id, password, None).await;
     // The CLI's changes go to the audit log like the API's: who ran it is
     // the host's business, what was done is Vigil's. Never the password.
-    let mut entry = vigil_store::state::NewAuditEntry::cli(
-        format!("admin set-password {}", user.name),
-        None,
-    );
+    let mut entry =
+        vigil_store::state::NewAuditEntry::cli(format!("admin set-password {}", user.name), None);
     entry.detail = Some(match &result {
         Ok(()) => serde_json::json!({"outcome": "password set; the user's sessions ended"}),
         Err(e) => serde_json::json!({"outcome": "refused", "reason": e.to_string()}),

@@ -432,5 +432,8 @@ fn the_administrator_gets_a_usable_password() {
         "{audit}"
     );
     let text = audit.to_string();
-    assert!(!text.contains("passphrase") && !text.contains(&generated), "{text}");
+    assert!(
+        !text.contains("passphrase") && !text.contains(&generated),
+        "{text}"
+    );
 }
