@@ -185,4 +185,28 @@ interval = "1s"
     });
     assert_eq!(alerts["total"], 1, "{alerts}");
     assert_eq!(alerts["alerts"][0]["entities"]["host"], "web01");
+
+    // A tenant gives the same CA as PEM text through the API (it may name
+    // no file of the server's): the check verifies nginx's chain with it.
+    let admin = server.token("acme", "admin");
+    let pem = std::fs::read_to_string(peers.path().join("ca.pem")).expect("ca.pem");
+    let created = server
+        .post("/api/v1/checks", &admin)
+        .json(&serde_json::json!({"asset": "web01", "kind": "http",
+            "target": format!("https://127.0.0.1:{https}/health"),
+            "interval": "1s", "ca_pem": pem}))
+        .send()
+        .expect("create a check with ca_pem");
+    assert_eq!(created.status(), 201, "{:?}", created.text());
+    let id = created.json::<serde_json::Value>().expect("check json")["id"].clone();
+    let status = wait_for("the ca_pem check up", || {
+        let check: serde_json::Value = server
+            .get(&format!("/api/v1/checks/{id}"), &read)
+            .send()
+            .ok()?
+            .json()
+            .ok()?;
+        (check["status"]["state"] == "up").then_some(check)
+    });
+    assert_eq!(status["status"]["state"], "up", "{status}");
 }

@@ -104,6 +104,10 @@ fn build(
         .allowing_own_listeners(allow_own))
 }
 
+/// Settings that are text of many lines (PEM), never sent to a target as
+/// they are: line breaks and tabs are theirs, other control characters not.
+const MULTI_LINE_SETTINGS: &[&str] = &["ca_pem"];
+
 /// Refuses a check whose settings hold a control character (CR, LF, NUL,
 /// any C0 or C1, DEL): a target with CR/LF would be sent as protocol lines.
 pub fn refuse_control(spec: &Map<String, Value>) -> Result<(), String> {
@@ -113,7 +117,15 @@ pub fn refuse_control(spec: &Map<String, Value>) -> Result<(), String> {
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
             _ => Vec::new(),
         };
-        if vigil_checks::has_control(key) || texts.into_iter().any(vigil_checks::has_control) {
+        let bad = |text: &str| {
+            if MULTI_LINE_SETTINGS.contains(&key.as_str()) {
+                text.split(['\n', '\r', '\t'])
+                    .any(vigil_checks::has_control)
+            } else {
+                vigil_checks::has_control(text)
+            }
+        };
+        if vigil_checks::has_control(key) || texts.into_iter().any(bad) {
             return Err(format!(
                 "{key:?} has a control character (CR, LF, NUL or another): refused"
             ));
@@ -276,6 +288,16 @@ mod tests {
             refuse_control(&map(json!({"target": "h", "port": 1}))),
             Ok(())
         );
+    }
+
+    /// PEM text is lines: its breaks are fine, a NUL in it is not, and the
+    /// exception is for that setting only.
+    #[test]
+    fn pem_text_keeps_its_line_breaks() {
+        let pem = "-----BEGIN CERTIFICATE-----\r\nMIIB\tAA==\n-----END CERTIFICATE-----\n";
+        assert_eq!(refuse_control(&map(json!({"ca_pem": pem}))), Ok(()));
+        assert!(refuse_control(&map(json!({"ca_pem": "MIIB\u{0}\n"}))).is_err());
+        assert!(refuse_control(&map(json!({"target": pem}))).is_err());
     }
 
     #[tokio::test]
