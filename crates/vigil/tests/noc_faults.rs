@@ -349,11 +349,20 @@ fn faulty_peers_show_down_with_reasons_and_the_scheduler_keeps_its_pace() {
     let before = points(&server, &read, series).len();
     std::thread::sleep(Duration::from_secs(WINDOW));
     let after = points(&server, &read, series).len();
-    assert!(
-        after.saturating_sub(before) as u64 >= WINDOW / 2,
-        "the healthy check ran {} times in {WINDOW} s",
-        after.saturating_sub(before)
-    );
+    if (after.saturating_sub(before) as u64) < WINDOW / 2 {
+        // It failed once in a dozen full runs and never alone: say all
+        // that was seen, for the next reader.
+        let answer = server.metrics(&read, series, None);
+        let log = server.log();
+        let tail: Vec<&str> = log.lines().rev().take(60).collect();
+        panic!(
+            "the healthy check ran {} times in {WINDOW} s ({before} points before, {after} after); \
+             the query now answers {answer:?}; its status {}; the server's last log lines:\n{}",
+            after.saturating_sub(before),
+            check(&server, &read, healthy)["status"],
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
     let status = check(&server, &read, healthy)["status"].clone();
     assert_eq!(status["state"], "up", "{status}");
     assert_eq!(status["failures"], 0, "{status}");
