@@ -249,7 +249,8 @@ fn secrets_are_never_returned_to_any_role_nor_stored_in_plaintext() {
     let (status, _) = create(
         &server,
         &token,
-        &json!({"asset": "sw1", "kind": "snmp", "target": "192.0.2.3", "community": "set"}),
+        &json!({"asset": "sw1", "kind": "snmp", "target": "192.0.2.3", "community": "set",
+                "enabled": false}),
     );
     assert_eq!(status, 400);
     // An update that leaves the community out, or sends "set", keeps it.

@@ -126,6 +126,13 @@ fn internal_targets_are_refused_and_a_name_resolving_to_loopback_is_down() {
         check["timeout"] = "500ms".into();
         check
     };
+    // What must be refused is also disabled: were the guard to let one
+    // through, it would still never send a packet off this machine.
+    let never_run = |check: Value| {
+        let mut check = every(check);
+        check["enabled"] = false.into();
+        check
+    };
 
     // Literals: refused at once, naming the address and the range.
     for (check, says) in [
@@ -142,7 +149,7 @@ fn internal_targets_are_refused_and_a_name_resolving_to_loopback_is_down() {
         (json!({"kind": "prometheus", "target": "http://[::ffff:169.254.169.254]/metrics"}), "denied network (cloud metadata)"),
         (json!({"kind": "prometheus", "target": "http://100.100.100.200/latest/meta-data/"}), "denied network (cloud metadata)"),
     ] {
-        let message = refused(&server, &alpha, every(check.clone()));
+        let message = refused(&server, &alpha, never_run(check.clone()));
         assert!(message.contains(says), "{check}: {message}");
     }
 
@@ -155,7 +162,7 @@ fn internal_targets_are_refused_and_a_name_resolving_to_loopback_is_down() {
         json!({"kind": "tcp", "target": "db01\u{0}:22"}),
         json!({"kind": "snmp", "target": "db01\n", "community": "public"}),
     ] {
-        let message = refused(&server, &alpha, every(check.clone()));
+        let message = refused(&server, &alpha, never_run(check.clone()));
         assert!(message.contains("control character"), "{check}: {message}");
     }
 
