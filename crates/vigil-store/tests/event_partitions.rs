@@ -3,16 +3,18 @@
 //! in their events' day, as before), and partitions of the first format
 //! (named by their events' day, no bounds file) keep working.
 
+mod common;
+
+use common::open;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::time::Duration;
 use vigil_core::{Event, TenantId, Timestamp};
 use vigil_query::Query;
 use vigil_store::events::codec::{encode_batch, encode_batch_v1};
 use vigil_store::events::conformance::{event, NOON};
 use vigil_store::events::partition::day_name;
-use vigil_store::events::{EmbeddedEventStore, EmbeddedOptions, EventStore, SearchRequest};
+use vigil_store::events::{EventStore, SearchRequest};
 use vigil_store::wal::{Sink, Wal, WalOptions};
 
 const A: TenantId = TenantId(1);
@@ -20,16 +22,6 @@ const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
 /// 2019-01-01
 const Y2019: i64 = 1_546_300_800_000_000;
-
-fn open(dir: &Path) -> EmbeddedEventStore {
-    let options = EmbeddedOptions {
-        commit_interval: Duration::from_millis(200),
-        writer_threads: 1,
-        writer_memory_bytes: 20 << 20,
-        ..EmbeddedOptions::default()
-    };
-    EmbeddedEventStore::open(dir, options).expect("open the embedded event store")
-}
 
 fn partitions(dir: &Path, tenant: TenantId) -> BTreeSet<String> {
     let Ok(entries) = std::fs::read_dir(dir.join("events").join(tenant.0.to_string())) else {

@@ -939,6 +939,29 @@ mod tests {
             .get()
     }
 
+    /// A NOC over `state` whose checks may reach no network at all:
+    /// nothing these tests store can send a packet, whatever it holds.
+    async fn started(
+        dir: &std::path::Path,
+        state: Arc<vigil_store::state::SqliteState>,
+    ) -> (Arc<Noc>, Vec<tokio::task::JoinHandle<()>>) {
+        let metrics =
+            Arc::new(MetricStore::open(&dir.join("m"), Default::default()).expect("metrics"));
+        let mut config = crate::config::Config::default();
+        config.check_policy.deny_networks = vec!["0.0.0.0/0".into(), "::/0".into()];
+        let policies = guard::Policies::from_config(&config, state.as_ref())
+            .await
+            .expect("policies");
+        Noc::start(
+            dir,
+            metrics,
+            state.clone(),
+            state,
+            EngineConfig::default(),
+            policies,
+        )
+    }
+
     fn job(tenant: i64, kind: &str) -> ScrapeJob {
         ScrapeJob {
             meta: CheckMeta {
@@ -960,24 +983,12 @@ mod tests {
     #[tokio::test]
     async fn a_panicking_poll_is_caught_counted_and_marked_failed() {
         let dir = tempfile::tempdir().expect("dir");
-        let metrics = Arc::new(
-            MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
-        );
         let state = Arc::new(
             vigil_store::state::SqliteState::in_memory()
                 .await
                 .expect("db"),
         );
-        let (noc, tasks) = Noc::start(
-            dir.path(),
-            metrics,
-            state.clone(),
-            state.clone(),
-            EngineConfig::default(),
-            guard::Policies::from_config(&crate::config::Config::default(), state.as_ref())
-                .await
-                .expect("policies"),
-        );
+        let (noc, tasks) = started(dir.path(), state.clone()).await;
         noc.scrapes.lock().unwrap().insert(7, job(1, "snmp"));
         noc.scrapes.lock().unwrap().insert(8, job(2, "prometheus"));
         let before = panics("snmp");
@@ -1013,9 +1024,6 @@ mod tests {
     async fn bad_stored_rows_are_refused_with_the_reason() {
         use vigil_store::state::{AssetSpec, CheckRecord, Criticality, StateStore};
         let dir = tempfile::tempdir().expect("dir");
-        let metrics = Arc::new(
-            MetricStore::open(&dir.path().join("m"), Default::default()).expect("metrics"),
-        );
         let state = Arc::new(
             vigil_store::state::SqliteState::in_memory()
                 .await
@@ -1064,16 +1072,7 @@ mod tests {
                     .id,
             );
         }
-        let (noc, tasks) = Noc::start(
-            dir.path(),
-            metrics,
-            state.clone(),
-            state.clone(),
-            EngineConfig::default(),
-            guard::Policies::from_config(&crate::config::Config::default(), state.as_ref())
-                .await
-                .expect("policies"),
-        );
+        let (noc, tasks) = started(dir.path(), state.clone()).await;
         noc.sync().await.expect("sync");
         for (id, field) in ids.into_iter().zip(["interval", "interval", "ca_file"]) {
             let status = noc.check_status(tenant, id).expect("a status");
