@@ -141,7 +141,12 @@ fn clip(text: &str) -> String {
 /// Bounds how long a request body may take to arrive, from the moment its
 /// header was read: a client trickling a body a byte at a time gets a 408
 /// instead of holding a handler.
+/// Ingest bodies are streamed under their own, longer deadline
+/// (`ingest.body_timeout_secs`): this one would cut them first.
 pub async fn body_deadline(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if request.uri().path().starts_with("/api/v1/ingest") {
+        return next.run(request).await;
+    }
     let limit = Duration::from_secs(app.config.server.request_body_timeout_secs);
     let expired = Arc::new(AtomicBool::new(false));
     let request = request.map(|body| {
