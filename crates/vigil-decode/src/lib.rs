@@ -13,6 +13,7 @@ pub mod eve;
 pub mod evtx;
 pub mod firewall;
 pub mod linux;
+pub mod linux_services;
 pub mod ndjson;
 pub mod ndjson_stream;
 pub mod prometheus;

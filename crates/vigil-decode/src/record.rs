@@ -17,13 +17,14 @@
 //! 4. firewalls ([`crate::firewall`]): product as the decoder names it,
 //!    category `firewall`;
 //! 5. Linux daemons ([`crate::linux`]): product `linux`, category and
-//!    service from the decoder;
+//!    service from the decoder, else from the program ([`crate::linux_services`]);
 //! 6. web server access and error logs ([`crate::web`]): category
 //!    `webserver`, product `nginx`/`apache` when known.
 //!
 //! A message no decoder knows keeps the header fields and `message`; it is
 //! tagged product `linux` when it has an RFC 3164/5424 header with a program
 //! name (what Sigma's field-less `product: linux` rules are written for),
+//! with the program's Sigma service (`vsftpd`, `clamav`, else `syslog`),
 //! else it has an empty tag.
 //!
 //! Time: the record's own time when it carries one (audit `msg=audit(..)`,
@@ -31,7 +32,7 @@
 
 use crate::auditd::{self, AuditPart};
 use crate::syslog::{parse_syslog, SyslogFormat};
-use crate::{cef, eve, firewall, linux, web, winjson, zeek};
+use crate::{cef, eve, firewall, linux, linux_services, web, winjson, zeek};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
 use vigil_core::Timestamp;
@@ -129,7 +130,9 @@ pub fn decode_syslog_record(line: &str, now: Timestamp) -> Record {
         let product =
             (msg.format != SyslogFormat::Unknown && !app.is_empty() && !trimmed.starts_with('%'))
                 .then_some("linux");
-        let mut record = Record::new(doc, LogSourceTag::new(product, None, None));
+        // Sigma's service of the program (`vsftpd`, else `syslog`).
+        let service = product.map(|_| linux_services::linux_service(app));
+        let mut record = Record::new(doc, LogSourceTag::new(product, None, service));
         record.time = msg.timestamp;
         return record;
     };
@@ -213,7 +216,11 @@ fn decode_message(app: &str, message: &str, line: &str, format: SyslogFormat) ->
         if let Some(d) = linux::decode_linux(app, message) {
             return plain(Record::new(
                 d.fields,
-                LogSourceTag::new(Some("linux"), d.category, d.service),
+                LogSourceTag::new(
+                    Some("linux"),
+                    d.category,
+                    d.service.or_else(|| Some(linux_services::linux_service(app))),
+                ),
             ));
         }
     }

@@ -11,24 +11,20 @@
 //!   is only tagged: the server's Windows mapping reads it as it is.
 //!
 //! Added (never replacing a key the event already has): `EventID` (a
-//! number), `Channel`, `Provider_Name`, `Computer`, `EventRecordID`, the
-//! event data fields under their own names (`CommandLine`,
-//! `TargetUserName`...), and ECS names: `host.name` (computer),
-//! `event.code` (the id, as text), `event.provider`, `user.name`
-//! (`TargetUserName`, else `SubjectUserName`; not `-`), `user.domain`,
-//! `source.ip` (`IpAddress`, when an address), `source.port` (`IpPort`,
-//! when not 0), `process.command_line` (`CommandLine`),
-//! `process.executable` (`Image`/`NewProcessName`),
-//! `process.parent.executable` (`ParentImage`/`ParentProcessName`),
-//! `process.pid` (`ProcessId`, decimal or `0x` hex), `event.outcome` for
-//! logons (4624 success, 4625 and 4771 failure, 4776/4768/4769 from
-//! `Status`).
+//! number), `Channel`, `Provider_Name`, `Computer`, `EventRecordID`, and
+//! the event data fields under their own names (`CommandLine`,
+//! `TargetUserName`...) where those names are free: a Winlogbeat event
+//! data field named like a system field (`Channel` of event 104, the
+//! cleared log) stays only under its own path (`winlog.user_data.Channel`).
+//! The common names (`host.name`, `user.name`, `event.outcome`...) come
+//! after, from vigil-sigma's Windows mapping, for every Windows shape
+//! alike (`vigil_sigma::windows::common`).
 //!
 //! Log source: product `windows` only; the server derives categories and
 //! the service from the channel and provider (vigil-sigma's mapping).
 //! Time: `@timestamp`, `TimeCreated`, `EventTime`, `EventReceivedTime`.
 
-use crate::record::{first_time, put_ip, put_text, value_text, value_u64, LogSourceTag, Record};
+use crate::record::{first_time, value_u64, LogSourceTag, Record};
 use serde_json::{Map, Value};
 
 /// Whether `doc` is a Windows event this module knows.
@@ -94,16 +90,17 @@ pub fn decode_windows(mut doc: Map<String, Value>) -> Record {
                 add.insert(to.into(), v.clone());
             }
         }
+        // System fields first: event data never takes their names.
         for section in ["event_data", "user_data"] {
             if let Some(Value::Object(data)) = path(&doc, "winlog", section) {
                 for (k, v) in data {
-                    add.insert(k.clone(), v.clone());
+                    add.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
             let prefix = format!("winlog.{section}.");
             for (k, v) in &doc {
                 if let Some(name) = k.strip_prefix(&prefix) {
-                    add.insert(name.to_string(), v.clone());
+                    add.entry(name.to_string()).or_insert_with(|| v.clone());
                 }
             }
         }
@@ -125,84 +122,9 @@ pub fn decode_windows(mut doc: Map<String, Value>) -> Record {
             }
         }
     }
-    ecs(&mut doc);
     Record {
         time,
         ..Record::new(doc, tag)
-    }
-}
-
-fn text(doc: &Map<String, Value>, key: &str) -> Option<String> {
-    doc.get(key)
-        .and_then(value_text)
-        .filter(|v| !v.is_empty() && v != "-")
-}
-
-fn ecs(doc: &mut Map<String, Value>) {
-    let id = doc.get("EventID").and_then(value_u64);
-    if let Some(id) = id {
-        put_text(doc, "event.code", &id.to_string());
-    }
-    for (from, to) in [
-        ("Computer", "host.name"),
-        ("Provider_Name", "event.provider"),
-        ("CommandLine", "process.command_line"),
-        ("Image", "process.executable"),
-        ("NewProcessName", "process.executable"),
-        ("ParentImage", "process.parent.executable"),
-        ("ParentProcessName", "process.parent.executable"),
-    ] {
-        if let Some(v) = text(doc, from) {
-            doc.entry(to).or_insert(Value::from(v));
-        }
-    }
-    let (user, domain) = match text(doc, "TargetUserName") {
-        Some(u) => (Some(u), text(doc, "TargetDomainName")),
-        None => (text(doc, "SubjectUserName"), text(doc, "SubjectDomainName")),
-    };
-    if let Some(u) = user {
-        doc.entry("user.name").or_insert(Value::from(u));
-        if let Some(d) = domain {
-            doc.entry("user.domain").or_insert(Value::from(d));
-        }
-    }
-    if let Some(ip) = text(doc, "IpAddress") {
-        put_ip(doc, "source.ip", &ip);
-    }
-    if let Some(port) = doc
-        .get("IpPort")
-        .and_then(value_u64)
-        .filter(|p| *p > 0 && *p <= u64::from(u16::MAX))
-    {
-        doc.insert("source.port".into(), Value::from(port));
-    }
-    if let Some(pid) = text(doc, "ProcessId").and_then(|p| parse_id(&p)) {
-        doc.entry("process.pid").or_insert(Value::from(pid));
-    }
-    let status_ok = || {
-        text(doc, "Status")
-            .map(|s| matches!(s.to_ascii_lowercase().as_str(), "0x0" | "0" | "0x00000000"))
-    };
-    let outcome = match id {
-        Some(4624) => Some(true),
-        Some(4625 | 4771) => Some(false),
-        Some(4776 | 4768 | 4769) => status_ok(),
-        _ => None,
-    };
-    if let Some(ok) = outcome {
-        doc.insert(
-            "event.outcome".into(),
-            Value::from(if ok { "success" } else { "failure" }),
-        );
-    }
-}
-
-/// `1234` or `0x4d2`.
-fn parse_id(s: &str) -> Option<u64> {
-    let s = s.trim();
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None => s.parse().ok(),
     }
 }
 
@@ -243,13 +165,6 @@ mod tests {
         assert_eq!(get(&r, "Computer"), "DC1.corp.local");
         assert_eq!(get(&r, "TargetUserName"), "administrator");
         assert_eq!(get(&r, "LogonType"), "3");
-        assert_eq!(get(&r, "host.name"), "DC1.corp.local");
-        assert_eq!(get(&r, "event.code"), "4625");
-        assert_eq!(get(&r, "user.name"), "administrator");
-        assert_eq!(get(&r, "user.domain"), "CORP");
-        assert_eq!(get(&r, "source.ip"), "198.51.100.4");
-        assert_eq!(get(&r, "source.port"), &json!(51234));
-        assert_eq!(get(&r, "event.outcome"), "failure");
         assert_eq!(get(&r, "message"), "An account failed to log on.");
         assert_eq!(r.source, LogSourceTag::new(Some("windows"), None, None));
         assert_eq!(r.time, Some(Timestamp(1_714_564_800_000_000)));
@@ -266,10 +181,6 @@ mod tests {
         );
         assert_eq!(get(&r, "EventID"), &json!(1));
         assert_eq!(get(&r, "CommandLine"), "powershell -enc AAAA");
-        assert_eq!(get(&r, "process.command_line"), "powershell -enc AAAA");
-        assert_eq!(get(&r, "process.executable"), "C:\\Windows\\powershell.exe");
-        assert_eq!(get(&r, "process.pid"), &json!(4242));
-        assert!(!r.doc.contains_key("event.outcome"));
     }
 
     #[test]
@@ -284,19 +195,25 @@ mod tests {
             "Microsoft-Windows-Security-Auditing"
         );
         assert_eq!(get(&r, "Computer"), "WORKSTATION5");
-        assert_eq!(get(&r, "host.name"), "WORKSTATION5");
-        assert_eq!(get(&r, "user.name"), "wardog");
-        assert_eq!(get(&r, "event.outcome"), "success");
-        assert_eq!(get(&r, "process.pid"), &json!(0x1eb8));
-        assert!(!r.doc.contains_key("source.ip"));
         let r = win(
             json!({"EventID": "4776", "Channel": "Security", "Status": "0x0", "TargetUserName": "x"}),
         );
         assert_eq!(get(&r, "EventID"), &json!(4776));
-        assert_eq!(get(&r, "event.outcome"), "success");
         let r =
             win(json!({"EventID": 4771, "ProviderName": "Microsoft-Windows-Security-Auditing"}));
-        assert_eq!(get(&r, "event.outcome"), "failure");
+        assert_eq!(get(&r, "EventID"), &json!(4771));
+    }
+
+    /// Event 104's user data names the cleared log `Channel`: the event's
+    /// own channel keeps the name, the data keeps its path.
+    #[test]
+    fn event_data_never_takes_a_system_name() {
+        let r = win(json!({"winlog": {"event_id": 104, "channel": "System",
+            "provider_name": "Microsoft-Windows-Eventlog",
+            "user_data": {"Channel": "Security", "SubjectUserName": "bob"}}}));
+        assert_eq!(get(&r, "Channel"), "System");
+        assert_eq!(get(&r, "SubjectUserName"), "bob");
+        assert_eq!(r.doc["winlog"]["user_data"]["Channel"], "Security");
     }
 
     #[test]
@@ -327,7 +244,6 @@ mod tests {
                 let r = decode_json_record(doc);
                 assert_eq!(r.source.product.as_deref(), Some("windows"), "{line}");
                 assert!(r.doc.get("EventID").is_some_and(Value::is_u64), "{line}");
-                assert!(r.doc.contains_key("host.name"), "{line}");
                 assert!(r.time.is_some(), "{line}");
                 n += 1;
             }

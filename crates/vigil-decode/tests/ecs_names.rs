@@ -278,6 +278,8 @@ fn zeek_logs() {
     has_all(&r, &["source.ip", "destination.port", "network.transport"]);
 }
 
+/// Windows events get their Sigma names here; the common names come
+/// after, from vigil-sigma's Windows mapping (one place for every shape).
 #[test]
 fn windows_json() {
     let r = json_record(json!({"@timestamp": "2024-05-01T11:59:00.000Z",
@@ -294,11 +296,6 @@ fn windows_json() {
             "Computer",
             "TargetUserName",
             "LogonType",
-            "host.name",
-            "event.code",
-            "user.name",
-            "source.ip",
-            "event.outcome",
         ],
     );
     let r = json_record(
@@ -313,9 +310,7 @@ fn windows_json() {
             "Provider_Name",
             "Computer",
             "CommandLine",
-            "host.name",
-            "event.code",
-            "user.name",
+            "SubjectUserName",
         ],
     );
     assert_eq!(r.time, Some(Timestamp(NOW.0 - 60_000_000)));
