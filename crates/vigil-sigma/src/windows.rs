@@ -97,9 +97,11 @@ impl WindowsMapping {
             .map(String::as_str)
     }
 
-    /// Every service some channel maps to.
-    pub fn services(&self) -> impl Iterator<Item = &str> {
-        self.services.values().map(String::as_str)
+    /// Every channel with its service, as the file names them.
+    pub fn channels(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.services
+            .iter()
+            .map(|(channel, service)| (channel.as_str(), service.as_str()))
     }
 
     /// The Sigma view of a Windows event, or `None` if `event` is not one
@@ -153,8 +155,16 @@ fn rename(renames: &BTreeMap<String, String>, fields: &mut Map<String, Value>) {
             .get(name)
             .is_some_and(|to| to != name && !fields.contains_key(to))
     };
+    // A field that already holds the value renamed into it (mapped before)
+    // does not move on again.
+    let copied = |name: &str| {
+        renames
+            .iter()
+            .any(|(from, to)| to == name && from != name && fields.get(from) == fields.get(name))
+    };
     let writes: Vec<(String, Value)> = renames
         .iter()
+        .filter(|(from, _)| !copied(from))
         .filter(|(_, to)| !fields.contains_key(*to) || moved_on(to))
         .filter_map(|(from, to)| Some((to.clone(), fields.get(from)?.clone())))
         .collect();
@@ -246,10 +256,15 @@ fn copy_attributes(object: &Map<String, Value>, prefix: &str, out: &mut Map<Stri
     }
 }
 
-/// `{"#text": x, "#attributes": ..}` is x.
+/// `{"#text": x, "#attributes": ..}` is x (an object there, which no
+/// EVTX renders, as its JSON text: a field is never an object).
 fn scalar(value: &Value) -> Value {
     match value {
-        Value::Object(o) => o.get("#text").cloned().unwrap_or(Value::Null),
+        Value::Object(o) => match o.get("#text") {
+            Some(Value::Object(inner)) => Value::from(Value::Object(inner.clone()).to_string()),
+            Some(text) => text.clone(),
+            None => Value::Null,
+        },
         other => other.clone(),
     }
 }
@@ -365,6 +380,16 @@ mod tests {
             let (_, f) = mapping.normalize(&evtx_4688(Some(label), "%%1937")).expect("event");
             assert_eq!(f["IntegrityLevel"], level, "{label}");
         }
+        // A 4688 without the creator's id: mapping twice moves nothing on.
+        let mut event = evtx_4688(None, "%%1936");
+        event["Event"]["EventData"]
+            .as_object_mut()
+            .expect("data")
+            .remove("ProcessId");
+        let (_, once) = mapping.normalize(&event).expect("event");
+        assert!(!once.contains_key("ParentProcessId"));
+        let (_, twice) = mapping.normalize(&Value::Object(once.clone())).expect("event");
+        assert_eq!(twice, once);
         // Without a label: the elevation type where it says a level.
         for (elevation, level) in [("%%1937", Some("High")), ("%%1938", Some("Medium")), ("%%1936", None)] {
             let (_, f) = mapping.normalize(&evtx_4688(None, elevation)).expect("event");
