@@ -18,7 +18,14 @@ pub const LINUX_SERVICES: &[(&str, &[&str])] = &[
     ("vsftpd", &["vsftpd"]),
     (
         "clamav",
-        &["clamd", "freshclam", "clamscan", "clamav", "clamav-milter", "clamonacc"],
+        &[
+            "clamd",
+            "freshclam",
+            "clamscan",
+            "clamav",
+            "clamav-milter",
+            "clamonacc",
+        ],
     ),
     ("guacamole", &["guacd", "guacamole"]),
     ("syslog", &[]),

@@ -219,7 +219,8 @@ fn decode_message(app: &str, message: &str, line: &str, format: SyslogFormat) ->
                 LogSourceTag::new(
                     Some("linux"),
                     d.category,
-                    d.service.or_else(|| Some(linux_services::linux_service(app))),
+                    d.service
+                        .or_else(|| Some(linux_services::linux_service(app))),
                 ),
             ));
         }

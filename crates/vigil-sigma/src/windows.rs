@@ -237,7 +237,11 @@ fn flatten_data(data: &Map<String, Value>, path: &str, out: &mut Map<String, Val
                 flatten_data(inner, &here, out);
             }
             other => {
-                let name = if out.contains_key(key) { here } else { key.clone() };
+                let name = if out.contains_key(key) {
+                    here
+                } else {
+                    key.clone()
+                };
                 out.entry(name).or_insert_with(|| scalar(other));
             }
         }
@@ -376,8 +380,14 @@ mod tests {
             .normalize(&Value::Object(fields.clone()))
             .expect("a windows event");
         assert_eq!(again, fields);
-        for (label, level) in [("S-1-16-4096", "Low"), ("S-1-16-8192", "Medium"), ("S-1-16-16384", "System")] {
-            let (_, f) = mapping.normalize(&evtx_4688(Some(label), "%%1937")).expect("event");
+        for (label, level) in [
+            ("S-1-16-4096", "Low"),
+            ("S-1-16-8192", "Medium"),
+            ("S-1-16-16384", "System"),
+        ] {
+            let (_, f) = mapping
+                .normalize(&evtx_4688(Some(label), "%%1937"))
+                .expect("event");
             assert_eq!(f["IntegrityLevel"], level, "{label}");
         }
         // A 4688 without the creator's id: mapping twice moves nothing on.
@@ -388,12 +398,24 @@ mod tests {
             .remove("ProcessId");
         let (_, once) = mapping.normalize(&event).expect("event");
         assert!(!once.contains_key("ParentProcessId"));
-        let (_, twice) = mapping.normalize(&Value::Object(once.clone())).expect("event");
+        let (_, twice) = mapping
+            .normalize(&Value::Object(once.clone()))
+            .expect("event");
         assert_eq!(twice, once);
         // Without a label: the elevation type where it says a level.
-        for (elevation, level) in [("%%1937", Some("High")), ("%%1938", Some("Medium")), ("%%1936", None)] {
-            let (_, f) = mapping.normalize(&evtx_4688(None, elevation)).expect("event");
-            assert_eq!(f.get("IntegrityLevel").and_then(Value::as_str), level, "{elevation}");
+        for (elevation, level) in [
+            ("%%1937", Some("High")),
+            ("%%1938", Some("Medium")),
+            ("%%1936", None),
+        ] {
+            let (_, f) = mapping
+                .normalize(&evtx_4688(None, elevation))
+                .expect("event");
+            assert_eq!(
+                f.get("IntegrityLevel").and_then(Value::as_str),
+                level,
+                "{elevation}"
+            );
         }
     }
 
@@ -424,7 +446,10 @@ mod tests {
     #[test]
     fn channels_compare_without_case() {
         let mapping = WindowsMapping::embedded();
-        assert_eq!(mapping.service_of("microsoft-windows-smbclient/security"), Some("smbclient-security"));
+        assert_eq!(
+            mapping.service_of("microsoft-windows-smbclient/security"),
+            Some("smbclient-security")
+        );
         assert_eq!(mapping.service_of("SECURITY"), Some("security"));
         assert_eq!(mapping.service_of("Nope"), None);
     }

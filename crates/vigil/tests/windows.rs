@@ -129,7 +129,11 @@ fn every_sigmahq_service_maps() {
         "SigmaHQ log sources: {windows} Windows and {linux} Linux services named, {} unmapped",
         missing.len()
     );
-    assert!(missing.is_empty(), "unmapped services:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "unmapped services:\n{}",
+        missing.join("\n")
+    );
     assert!(windows > 30 && linux > 5, "the rule set was read");
 }
 
@@ -254,6 +258,9 @@ name = "attack"
 [[tenants]]
 name = "mixed"
 
+[[tenants]]
+name = "nxlog"
+
 [[inputs.syslog]]
 protocol = "tcp"
 listen = "127.0.0.1:0"
@@ -275,7 +282,11 @@ fn windows_events_through_the_live_pipeline() {
     let cases = regression_cases(&sigma);
     let by_id = rules_by_id(&sigma.join("rules"));
     let rule_files: BTreeSet<&PathBuf> = cases.iter().filter_map(|c| by_id.get(&c.rule)).collect();
-    assert_eq!(rule_files.len(), by_id_count(&cases), "every regression rule is in the rule set");
+    assert_eq!(
+        rule_files.len(),
+        by_id_count(&cases),
+        "every regression rule is in the rule set"
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let paths: Vec<String> = rule_files
         .iter()
@@ -312,26 +323,40 @@ fn windows_events_through_the_live_pipeline() {
         json_want.len()
     );
     let missed: Vec<_> = evtx_want.difference(&evtx_seen).collect();
-    assert!(missed.is_empty(), "EVTX: rules that did not fire: {missed:?}\n{}", server.log());
+    assert!(
+        missed.is_empty(),
+        "EVTX: rules that did not fire: {missed:?}\n{}",
+        server.log()
+    );
     let missed: Vec<_> = json_want.difference(&json_seen).collect();
-    assert!(missed.is_empty(), "JSON: rules that did not fire: {missed:?}");
+    assert!(
+        missed.is_empty(),
+        "JSON: rules that did not fire: {missed:?}"
+    );
 
     // Every stored Windows event has the common names beside its own.
     let windows = settled_total(&server, &evtx_read, "EventID:*");
     let hosts = server.search(&evtx_read, "host.name:*")["total"].as_u64();
     let codes = server.search(&evtx_read, "event.code:*")["total"].as_u64();
-    let users = server.search(&evtx_read, "user.name:*")["total"].as_u64().unwrap_or(0);
+    let users = server.search(&evtx_read, "user.name:*")["total"]
+        .as_u64()
+        .unwrap_or(0);
     println!("regression EVTX events stored: {windows}, with host.name {hosts:?}, with user.name {users}");
     assert_eq!(hosts, Some(windows));
     assert_eq!(codes, Some(windows));
     assert!(users > 0);
 
     attack_samples(&server, &corpora);
+    shipper_json(&server, &corpora);
     user_names_span_windows_and_linux(&server);
 }
 
 fn by_id_count(cases: &[Case]) -> usize {
-    cases.iter().map(|c| c.rule.as_str()).collect::<BTreeSet<_>>().len()
+    cases
+        .iter()
+        .map(|c| c.rule.as_str())
+        .collect::<BTreeSet<_>>()
+        .len()
 }
 
 /// EVTX-ATTACK-SAMPLES, every file, through `/ingest/evtx`.
@@ -345,8 +370,12 @@ fn attack_samples(server: &Server, corpora: &Path) {
     }
     let stored = settled_total(server, &read, "EventID:*");
     let hosts = server.search(&read, "host.name:*")["total"].as_u64();
-    let users = server.search(&read, "user.name:*")["total"].as_u64().unwrap_or(0);
-    let outcomes = server.search(&read, "event.outcome:*")["total"].as_u64().unwrap_or(0);
+    let users = server.search(&read, "user.name:*")["total"]
+        .as_u64()
+        .unwrap_or(0);
+    let outcomes = server.search(&read, "event.outcome:*")["total"]
+        .as_u64()
+        .unwrap_or(0);
     let rules = alerted_rules(server, &read);
     println!(
         "EVTX-ATTACK-SAMPLES live: {} files, {accepted} events accepted, {stored} stored, \
@@ -359,6 +388,35 @@ fn attack_samples(server: &Server, corpora: &Path) {
     assert_eq!(stored, accepted, "every accepted event is stored");
     assert_eq!(hosts, Some(stored), "every Windows event has host.name");
     assert!(users > 0 && outcomes > 0);
+}
+
+/// The `windows-json` corpus (NXLog-shaped JSON of attack simulations)
+/// through `/ingest`: every event a Windows one with the common names.
+fn shipper_json(server: &Server, corpora: &Path) {
+    let token = server.token("nxlog", "ingest");
+    let read = server.token("nxlog", "read");
+    let mut sent = 0;
+    for file in files(&corpora.join("windows-json"), ".json") {
+        let body = ndjson(&file);
+        sent += body.lines().count() as u64;
+        let r = server.ingest(&token, &body);
+        assert_eq!(r.status(), 200, "{}", file.display());
+    }
+    let stored = settled_total(server, &read, "EventID:*");
+    let hosts = server.search(&read, "host.name:*")["total"].as_u64();
+    let users = server.search(&read, "user.name:*")["total"]
+        .as_u64()
+        .unwrap_or(0);
+    let actions = server.search(&read, "event.action:*")["total"]
+        .as_u64()
+        .unwrap_or(0);
+    println!(
+        "windows-json live: {sent} events sent, {stored} stored, host.name on {hosts:?}, \
+         user.name on {users}, event.action on {actions}"
+    );
+    assert_eq!(stored, sent);
+    assert_eq!(hosts, Some(stored), "every Windows event has host.name");
+    assert!(users > 0 && actions > 0);
 }
 
 /// A failed Windows logon (Winlogbeat JSON over HTTP) and a failed SSH
@@ -390,8 +448,14 @@ fn user_names_span_windows_and_linux(server: &Server) {
                 .collect()
         })
         .unwrap_or_default();
-    println!("user.name:alice AND event.outcome:failure: {} events, hosts {hosts:?}", both["total"]);
+    println!(
+        "user.name:alice AND event.outcome:failure: {} events, hosts {hosts:?}",
+        both["total"]
+    );
     assert_eq!(both["total"], 2, "{both}");
-    let windows = server.search(&read, "user.name:alice AND user.domain:ACME AND source.ip:127.0.0.9");
+    let windows = server.search(
+        &read,
+        "user.name:alice AND user.domain:ACME AND source.ip:127.0.0.9",
+    );
     assert_eq!(windows["total"], 1, "{windows}");
 }

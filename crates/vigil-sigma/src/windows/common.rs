@@ -88,45 +88,273 @@ use Outcome::*;
 /// names them, so queries written for it read the same here).
 const KINDS: &[Kind] = &[
     kind(Security, &[4624], "logged-in", Some(Success), Some(Target)),
-    kind(Security, &[4625], "logon-failed", Some(Failure), Some(Target)),
-    kind(Security, &[4634, 4647], "logged-out", Some(Success), Some(Target)),
-    kind(Security, &[4648], "logged-in-explicit", Some(Success), Some(Subject)),
-    kind(Security, &[4672], "logged-in-special", Some(Success), Some(Subject)),
-    kind(Security, &[4688], "created-process", Some(Success), Some(Subject)),
-    kind(Security, &[4689], "exited-process", Some(Success), Some(Subject)),
-    kind(Security, &[4697], "service-installed", Some(Success), Some(Subject)),
-    kind(Security, &[4698], "scheduled-task-created", Some(Success), Some(Subject)),
-    kind(Security, &[4699], "scheduled-task-deleted", Some(Success), Some(Subject)),
-    kind(Security, &[4720], "added-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4722], "enabled-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4723], "changed-password", None, Some(SubjectOnUser)),
-    kind(Security, &[4724], "reset-password", None, Some(SubjectOnUser)),
-    kind(Security, &[4725], "disabled-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4726], "deleted-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4738], "modified-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4740], "locked-out-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4767], "unlocked-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4781], "renamed-user-account", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4727, 4731, 4744, 4749, 4754, 4759], "added-group-account", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4728, 4732, 4746, 4751, 4756, 4761], "added-member-to-group", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4729, 4733, 4747, 4752, 4757, 4762], "removed-member-from-group", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4730, 4734, 4748, 4753, 4758, 4763], "deleted-group-account", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4735, 4737, 4745, 4750, 4755, 4760], "modified-group-account", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4798], "user-member-enumerated", Some(Success), Some(SubjectOnUser)),
-    kind(Security, &[4799], "group-membership-enumerated", Some(Success), Some(SubjectOnGroup)),
-    kind(Security, &[4768], "kerberos-authentication-ticket-requested", Some(FromStatus), Some(Target)),
-    kind(Security, &[4769], "kerberos-service-ticket-requested", Some(FromStatus), Some(Target)),
-    kind(Security, &[4770], "kerberos-service-ticket-renewed", Some(Success), Some(Target)),
-    kind(Security, &[4771], "kerberos-preauth-failed", Some(Failure), Some(Target)),
-    kind(Security, &[4776], "credential-validated", Some(FromStatus), Some(Target)),
-    kind(Security, &[4719], "changed-audit-config", Some(Success), Some(Subject)),
-    kind(Security, &[1102], "audit-log-cleared", Some(Success), Some(Subject)),
-    kind(Eventlog, &[1102], "audit-log-cleared", Some(Success), Some(Subject)),
-    kind(Eventlog, &[104], "log-cleared", Some(Success), Some(Subject)),
-    kind(Eventlog, &[1100], "logging-service-shutdown", Some(Success), None),
-    kind(ServiceControl, &[7045], "service-installed", Some(Success), None),
+    kind(
+        Security,
+        &[4625],
+        "logon-failed",
+        Some(Failure),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4634, 4647],
+        "logged-out",
+        Some(Success),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4648],
+        "logged-in-explicit",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4672],
+        "logged-in-special",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4688],
+        "created-process",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4689],
+        "exited-process",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4697],
+        "service-installed",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4698],
+        "scheduled-task-created",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4699],
+        "scheduled-task-deleted",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[4720],
+        "added-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4722],
+        "enabled-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4723],
+        "changed-password",
+        None,
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4724],
+        "reset-password",
+        None,
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4725],
+        "disabled-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4726],
+        "deleted-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4738],
+        "modified-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4740],
+        "locked-out-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4767],
+        "unlocked-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4781],
+        "renamed-user-account",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4727, 4731, 4744, 4749, 4754, 4759],
+        "added-group-account",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4728, 4732, 4746, 4751, 4756, 4761],
+        "added-member-to-group",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4729, 4733, 4747, 4752, 4757, 4762],
+        "removed-member-from-group",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4730, 4734, 4748, 4753, 4758, 4763],
+        "deleted-group-account",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4735, 4737, 4745, 4750, 4755, 4760],
+        "modified-group-account",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4798],
+        "user-member-enumerated",
+        Some(Success),
+        Some(SubjectOnUser),
+    ),
+    kind(
+        Security,
+        &[4799],
+        "group-membership-enumerated",
+        Some(Success),
+        Some(SubjectOnGroup),
+    ),
+    kind(
+        Security,
+        &[4768],
+        "kerberos-authentication-ticket-requested",
+        Some(FromStatus),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4769],
+        "kerberos-service-ticket-requested",
+        Some(FromStatus),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4770],
+        "kerberos-service-ticket-renewed",
+        Some(Success),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4771],
+        "kerberos-preauth-failed",
+        Some(Failure),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4776],
+        "credential-validated",
+        Some(FromStatus),
+        Some(Target),
+    ),
+    kind(
+        Security,
+        &[4719],
+        "changed-audit-config",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Security,
+        &[1102],
+        "audit-log-cleared",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Eventlog,
+        &[1102],
+        "audit-log-cleared",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Eventlog,
+        &[104],
+        "log-cleared",
+        Some(Success),
+        Some(Subject),
+    ),
+    kind(
+        Eventlog,
+        &[1100],
+        "logging-service-shutdown",
+        Some(Success),
+        None,
+    ),
+    kind(
+        ServiceControl,
+        &[7045],
+        "service-installed",
+        Some(Success),
+        None,
+    ),
     kind(ServiceControl, &[7036], "service-state-changed", None, None),
-    kind(ServiceControl, &[7040], "service-start-type-changed", None, None),
+    kind(
+        ServiceControl,
+        &[7040],
+        "service-start-type-changed",
+        None,
+        None,
+    ),
     kind(Sysmon, &[1], "process-created", None, None),
     kind(Sysmon, &[2], "file-creation-time-changed", None, None),
     kind(Sysmon, &[3], "network-connection", None, None),
@@ -137,7 +365,13 @@ const KINDS: &[Kind] = &[
     kind(Sysmon, &[9], "raw-disk-access", None, None),
     kind(Sysmon, &[10], "process-accessed", None, None),
     kind(Sysmon, &[11], "file-created", None, None),
-    kind(Sysmon, &[12], "registry-object-added-or-deleted", None, None),
+    kind(
+        Sysmon,
+        &[12],
+        "registry-object-added-or-deleted",
+        None,
+        None,
+    ),
     kind(Sysmon, &[13], "registry-value-set", None, None),
     kind(Sysmon, &[14], "registry-object-renamed", None, None),
     kind(Sysmon, &[15], "file-stream-created", None, None),
@@ -152,9 +386,15 @@ const KINDS: &[Kind] = &[
 
 /// Process fields: (common name, the event's fields in order of preference).
 const PROCESS: &[(&str, &[&str])] = &[
-    ("process.executable", &["Image", "NewProcessName", "ProcessName", "Application"]),
+    (
+        "process.executable",
+        &["Image", "NewProcessName", "ProcessName", "Application"],
+    ),
     ("process.command_line", &["CommandLine"]),
-    ("process.parent.executable", &["ParentImage", "ParentProcessName"]),
+    (
+        "process.parent.executable",
+        &["ParentImage", "ParentProcessName"],
+    ),
     ("process.parent.command_line", &["ParentCommandLine"]),
     ("process.working_directory", &["CurrentDirectory"]),
     ("process.entity_id", &["ProcessGuid"]),
@@ -208,14 +448,21 @@ pub fn add_common_names(fields: &mut Map<String, Value>) {
         None => None,
     };
     if let Some(ok) = outcome {
-        put(fields, "event.outcome", Value::from(if ok { "success" } else { "failure" }));
+        put(
+            fields,
+            "event.outcome",
+            Value::from(if ok { "success" } else { "failure" }),
+        );
     }
     accounts(fields, kind.and_then(|k| k.account));
     for (name, from) in PROCESS {
         copy_text(fields, name, from);
     }
     for (name, from) in PIDS {
-        if let Some(pid) = from.iter().find_map(|f| text(fields, f).and_then(|v| parse_id(&v))) {
+        if let Some(pid) = from
+            .iter()
+            .find_map(|f| text(fields, f).and_then(|v| parse_id(&v)))
+        {
             put(fields, name, Value::from(pid));
         }
     }
@@ -257,7 +504,8 @@ fn accounts(fields: &mut Map<String, Value>, account: Option<Account>) {
             (
                 name,
                 text(fields, &format!("{side}DomainName")),
-                text(fields, &format!("{side}UserSid")).or_else(|| text(fields, &format!("{side}Sid"))),
+                text(fields, &format!("{side}UserSid"))
+                    .or_else(|| text(fields, &format!("{side}Sid"))),
             )
         })
     };
@@ -277,7 +525,9 @@ fn accounts(fields: &mut Map<String, Value>, account: Option<Account>) {
                 .find_map(|f| text(fields, f))
                 .map(|n| (n, text(fields, "Domain"), text(fields, "UserSid")));
             (
-                side(fields, "Target").or_else(|| side(fields, "Subject")).or(plain),
+                side(fields, "Target")
+                    .or_else(|| side(fields, "Subject"))
+                    .or(plain),
                 None,
                 None,
             )
@@ -324,7 +574,10 @@ fn network_end(
     ports: &[&str],
     hosts: &[&str],
 ) {
-    if let Some(ip) = ips.iter().find_map(|f| text(fields, f).and_then(|v| parse_ip(&v))) {
+    if let Some(ip) = ips
+        .iter()
+        .find_map(|f| text(fields, f).and_then(|v| parse_ip(&v)))
+    {
         put(fields, &format!("{prefix}.ip"), Value::from(ip.to_string()));
     }
     let port = ports.iter().find_map(|f| {
@@ -341,7 +594,10 @@ fn network_end(
 /// An address: IPv4-mapped IPv6 as IPv4, `[..]` unwrapped.
 fn parse_ip(value: &str) -> Option<IpAddr> {
     let v = value.trim();
-    let v = v.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(v);
+    let v = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v);
     let ip = v.parse::<IpAddr>().ok()?;
     Some(match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
@@ -459,7 +715,10 @@ mod tests {
         let f = security(4624, data.clone());
         assert_eq!(get(&f, "host.name"), Some("dc1.corp.local"));
         assert_eq!(get(&f, "event.code"), Some("4624"));
-        assert_eq!(get(&f, "event.provider"), Some("Microsoft-Windows-Security-Auditing"));
+        assert_eq!(
+            get(&f, "event.provider"),
+            Some("Microsoft-Windows-Security-Auditing")
+        );
         assert_eq!(get(&f, "event.action"), Some("logged-in"));
         assert_eq!(get(&f, "event.outcome"), Some("success"));
         assert_eq!(get(&f, "user.name"), Some("alice"));
@@ -467,7 +726,10 @@ mod tests {
         assert_eq!(get(&f, "user.id"), Some("S-1-5-21-9"));
         assert_eq!(get(&f, "source.ip"), Some("10.1.2.3"));
         assert_eq!(f["source.port"], 51234);
-        assert_eq!(get(&f, "process.executable"), Some("C:\\Windows\\System32\\lsass.exe"));
+        assert_eq!(
+            get(&f, "process.executable"),
+            Some("C:\\Windows\\System32\\lsass.exe")
+        );
         assert_eq!(get(&f, "process.name"), Some("lsass.exe"));
         assert_eq!(f["process.pid"], 0x2f4);
         // The source names stay as they were.
@@ -493,8 +755,11 @@ mod tests {
         assert_eq!(get(&f, "event.action"), Some("logged-in-explicit"));
         assert!(!f.contains_key("source.ip"), "- is no address");
         assert!(!f.contains_key("source.port"), "0 is no port");
-        let f = security(4672, json!({"SubjectUserName": "carol", "SubjectDomainName": "CORP",
-            "PrivilegeList": "SeDebugPrivilege"}));
+        let f = security(
+            4672,
+            json!({"SubjectUserName": "carol", "SubjectDomainName": "CORP",
+            "PrivilegeList": "SeDebugPrivilege"}),
+        );
         assert_eq!(get(&f, "user.name"), Some("carol"));
         assert_eq!(get(&f, "event.action"), Some("logged-in-special"));
         assert_eq!(get(&f, "event.outcome"), Some("success"));
@@ -502,15 +767,21 @@ mod tests {
 
     #[test]
     fn account_and_group_changes_name_actor_and_target() {
-        let f = security(4720, json!({"SubjectUserName": "admin", "SubjectDomainName": "CORP",
-            "TargetUserName": "newbie", "TargetDomainName": "CORP", "TargetSid": "S-1-5-21-7"}));
+        let f = security(
+            4720,
+            json!({"SubjectUserName": "admin", "SubjectDomainName": "CORP",
+            "TargetUserName": "newbie", "TargetDomainName": "CORP", "TargetSid": "S-1-5-21-7"}),
+        );
         assert_eq!(get(&f, "user.name"), Some("admin"));
         assert_eq!(get(&f, "user.target.name"), Some("newbie"));
         assert_eq!(get(&f, "user.target.id"), Some("S-1-5-21-7"));
         assert_eq!(get(&f, "event.action"), Some("added-user-account"));
-        let f = security(4732, json!({"SubjectUserName": "eve", "SubjectDomainName": "CORP",
+        let f = security(
+            4732,
+            json!({"SubjectUserName": "eve", "SubjectDomainName": "CORP",
             "TargetUserName": "Administrators", "TargetDomainName": "Builtin", "TargetSid": "S-1-5-32-544",
-            "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1104"}));
+            "MemberName": "-", "MemberSid": "S-1-5-21-1-2-3-1104"}),
+        );
         assert_eq!(get(&f, "user.name"), Some("eve"));
         assert_eq!(get(&f, "group.name"), Some("Administrators"));
         assert_eq!(get(&f, "group.domain"), Some("Builtin"));
@@ -544,7 +815,10 @@ mod tests {
 
     #[test]
     fn other_security_events_take_the_audit_keywords() {
-        let f = security(4663, json!({"Keywords": "0x8010000000000000", "SubjectUserName": "x"}));
+        let f = security(
+            4663,
+            json!({"Keywords": "0x8010000000000000", "SubjectUserName": "x"}),
+        );
         assert_eq!(get(&f, "event.outcome"), Some("failure"));
         assert!(!f.contains_key("event.action"));
         // NXLog sends the keywords as a signed number.
@@ -603,8 +877,14 @@ mod tests {
 
     #[test]
     fn accounts_split() {
-        assert_eq!(split_account("CORP\\alice"), ("alice".into(), Some("CORP".into())));
-        assert_eq!(split_account("alice@corp.local"), ("alice".into(), Some("corp.local".into())));
+        assert_eq!(
+            split_account("CORP\\alice"),
+            ("alice".into(), Some("CORP".into()))
+        );
+        assert_eq!(
+            split_account("alice@corp.local"),
+            ("alice".into(), Some("corp.local".into()))
+        );
         assert_eq!(split_account("alice"), ("alice".into(), None));
         assert_eq!(split_account("\\x"), ("\\x".into(), None));
     }
