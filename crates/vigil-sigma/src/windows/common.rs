@@ -384,6 +384,9 @@ const KINDS: &[Kind] = &[
     kind(Sysmon, &[25], "process-tampering", None, None),
 ];
 
+/// The provider's name: EVTX and Winlogbeat, then NXLog's names.
+const PROVIDER: &[&str] = &["Provider_Name", "ProviderName", "SourceName"];
+
 /// Process fields: (common name, the event's fields in order of preference).
 const PROCESS: &[(&str, &[&str])] = &[
     (
@@ -407,20 +410,27 @@ const PIDS: &[(&str, &[&str])] = &[
     ("process.parent.pid", &["ParentProcessId"]),
 ];
 
-/// Network ends: (prefix, address fields, port fields, host name fields).
-const ENDS: &[(&str, &[&str], &[&str], &[&str])] = &[
-    (
-        "source",
-        &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"],
-        &["IpPort", "SourcePort"],
-        &["SourceHostname", "WorkstationName"],
-    ),
-    (
-        "destination",
-        &["DestinationIp", "DestAddress"],
-        &["DestinationPort", "DestPort"],
-        &["DestinationHostname"],
-    ),
+/// One end of a connection: the common prefix and the event's fields.
+struct End {
+    prefix: &'static str,
+    ips: &'static [&'static str],
+    ports: &'static [&'static str],
+    hosts: &'static [&'static str],
+}
+
+const ENDS: &[End] = &[
+    End {
+        prefix: "source",
+        ips: &["IpAddress", "SourceIp", "SourceAddress", "ClientAddress"],
+        ports: &["IpPort", "SourcePort"],
+        hosts: &["SourceHostname", "WorkstationName"],
+    },
+    End {
+        prefix: "destination",
+        ips: &["DestinationIp", "DestAddress"],
+        ports: &["DestinationPort", "DestPort"],
+        hosts: &["DestinationHostname"],
+    },
 ];
 
 /// Adds the common names of a flat Windows event (see the module doc).
@@ -436,7 +446,7 @@ pub fn add_common_names(fields: &mut Map<String, Value>) {
         put(fields, "event.code", Value::from(id.to_string()));
     }
     copy_text(fields, "host.name", &["Computer", "Hostname"]);
-    copy_text(fields, "event.provider", &["Provider_Name"]);
+    copy_text(fields, "event.provider", PROVIDER);
     if let Some(kind) = kind {
         put(fields, "event.action", Value::from(kind.action));
     }
@@ -474,14 +484,17 @@ pub fn add_common_names(fields: &mut Map<String, Value>) {
             put(fields, name, Value::from(base));
         }
     }
-    for (prefix, ips, ports, hosts) in ENDS {
-        network_end(fields, prefix, ips, ports, hosts);
+    for end in ENDS {
+        network_end(fields, end);
     }
 }
 
 /// The event's family, from its provider (else its channel).
 fn family(fields: &Map<String, Value>) -> Option<Family> {
-    let provider = text(fields, "Provider_Name").unwrap_or_default();
+    let provider = PROVIDER
+        .iter()
+        .find_map(|f| text(fields, f))
+        .unwrap_or_default();
     let channel = text(fields, "Channel").unwrap_or_default();
     let provider = provider.to_ascii_lowercase();
     match provider.as_str() {
@@ -567,20 +580,16 @@ pub fn split_account(account: &str) -> (String, Option<String>) {
 }
 
 /// `source.*` or `destination.*` from the first field with an address.
-fn network_end(
-    fields: &mut Map<String, Value>,
-    prefix: &str,
-    ips: &[&str],
-    ports: &[&str],
-    hosts: &[&str],
-) {
-    if let Some(ip) = ips
+fn network_end(fields: &mut Map<String, Value>, end: &End) {
+    let prefix = end.prefix;
+    if let Some(ip) = end
+        .ips
         .iter()
         .find_map(|f| text(fields, f).and_then(|v| parse_ip(&v)))
     {
         put(fields, &format!("{prefix}.ip"), Value::from(ip.to_string()));
     }
-    let port = ports.iter().find_map(|f| {
+    let port = end.ports.iter().find_map(|f| {
         text(fields, f)
             .and_then(|v| v.trim().parse::<u16>().ok())
             .filter(|p| *p > 0)
@@ -588,7 +597,7 @@ fn network_end(
     if let Some(port) = port {
         put(fields, &format!("{prefix}.port"), Value::from(port));
     }
-    copy_text(fields, &format!("{prefix}.domain"), hosts);
+    copy_text(fields, &format!("{prefix}.domain"), end.hosts);
 }
 
 /// An address: IPv4-mapped IPv6 as IPv4, `[..]` unwrapped.
