@@ -32,6 +32,8 @@
 //!   a parent waits for that parent's check before paging), events,
 //!   snapshot/restore.
 //! - [`span`]: durations as written in rules (`5m`, `1h30m`).
+//! - [`text`]: what alerts say: checks named by kind and target, the
+//!   reason, since when and how often; resolutions after how long.
 //!
 //! Wiring (for the server): one [`Engine`] per tenant, built from
 //! [`builtin_rules`] plus the tenant's rules; every sample and check result
@@ -64,6 +66,7 @@ pub mod flapping;
 pub mod maintenance;
 pub mod span;
 pub mod spec;
+pub mod text;
 pub mod topology;
 
 pub use builtin::builtin_rules;
