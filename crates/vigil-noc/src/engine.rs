@@ -1007,8 +1007,9 @@ impl Engine {
         }
         let check = track.check.as_deref()?;
         let flapping = self.checks.get(check).is_some_and(|m| m.flap.flapping);
+        let name = track.vars.get("check_name").map_or(check, String::as_str);
         (flapping && track.rule != FLAPPING_RULE)
-            .then(|| (SuppressedBy::Flapping, format!("check {check} is flapping")))
+            .then(|| (SuppressedBy::Flapping, format!("{name} is flapping")))
     }
 
     /// The nearest ancestor whose reachability results an alert of this

@@ -52,7 +52,9 @@
 //! a result of the parent's check newer than the alert's first failure, so
 //! that a host failing before its dead router is checked does not page
 //! (checks run on their own schedules; one page for the router, not N);
-//! flapping starts at 5 state changes in 10m and stops at 1.
+//! flapping starts at 5 state changes in 10m and stops at 1, or at once
+//! when the check stays down for its failure count and longer than any
+//! down spell in the window (see [`flapping`]).
 //!
 //! Why two layers (condition, then what is shown): noise control must never
 //! change *whether* something is wrong, only *who is told*. Keeping the
