@@ -330,6 +330,26 @@ mod tests {
             "vigil_icmp_loss_percent on web01 is 35%, threshold > 20% for 2m (clears at 5%), \
              since 14:02:10 UTC (3 min)"
         );
+        let no_data = Condition::NoData(crate::spec::NoData {
+            metric: "node_load1".into(),
+            labels: BTreeMap::new(),
+            after: Span::from_mins(10),
+        });
+        let silent = |name: &str| (name == "silent").then(|| "12m".to_string());
+        let text = metric_breach(&MetricFacts {
+            condition: &no_data,
+            series: "node_load1",
+            asset: "db01",
+            unit: "",
+            value: 720.0,
+            extra: &silent,
+            since: Some(T),
+            now: T + 720_000,
+        });
+        assert_eq!(
+            text,
+            "no data for node_load1 on db01 for 12m (alert after 10m), since 14:02:10 UTC (12 min)"
+        );
         assert_eq!(
             cleared_after("cleared: 3% < 5%", Some(T), T + 720_000),
             "cleared: 3% < 5% after 12 min (since 14:02:10 UTC)"
