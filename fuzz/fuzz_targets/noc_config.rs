@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             time_ms: t,
             up: i % 2 == 0,
             reason: String::new(),
+            target: String::new(),
         });
         engine.tick(t + 30_000);
     }

@@ -43,13 +43,13 @@ pub fn builtin_rules() -> Vec<RuleSpec> {
         failures(
             "host-down",
             Severity::Critical,
-            "{asset}: host down (no ping reply 3 times)",
+            "{asset}: host down ({check_name}: no reply 3 times in a row)",
             &["icmp"],
         ),
         failures(
             "service-down",
             Severity::High,
-            "{asset}: service {check} down",
+            "{asset}: {check_name} down",
             &["tcp", "http", "dns"],
         ),
         rule(

@@ -54,6 +54,7 @@ use crate::span::Span;
 use crate::spec::{
     render, show, validate_all, Condition, LabelMatch, RuleSpec, Severity, SpecError, Team,
 };
+use crate::text;
 use crate::topology::Topology;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -130,6 +131,10 @@ pub enum Observation {
         up: bool,
         #[serde(default)]
         reason: String,
+        /// What it checks (`https://web01.example/health`, `db01:5432`):
+        /// alerts name the check by kind and target.
+        #[serde(default)]
+        target: String,
     },
 }
 
@@ -182,6 +187,8 @@ pub enum AlertEvent {
         asset: String,
         severity: Severity,
         title: String,
+        /// What a page would say (see [`Fired`](AlertEvent::Fired)).
+        description: String,
         by: SuppressedBy,
         note: String,
         time: i64,
@@ -398,6 +405,8 @@ struct CheckMemo {
     asset: String,
     kind: String,
     #[serde(default)]
+    target: String,
+    #[serde(default)]
     flap: FlapHistory,
     /// Time of the latest result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -547,7 +556,15 @@ impl Engine {
                 time_ms,
                 up,
                 reason,
-            } => self.check(check, kind, asset, *time_ms, *up, reason, &mut out),
+                target,
+            } => {
+                let id = CheckId {
+                    check,
+                    kind,
+                    target,
+                };
+                self.check(&id, asset, *time_ms, *up, reason, &mut out)
+            }
         }
         out
     }
@@ -615,6 +632,12 @@ impl Engine {
             vars.insert("asset".into(), series.asset.clone());
             vars.insert("metric".into(), series.metric.clone());
             vars.insert("unit".into(), rule.spec.unit.clone());
+            vars.insert(
+                "series".into(),
+                series_id(&series.metric, &series.labels, "")
+                    .trim_end_matches('@')
+                    .to_string(),
+            );
             Track::new(
                 &rule.spec.id,
                 &series.asset,
@@ -628,34 +651,36 @@ impl Engine {
             Some(reading) => apply(track, &reading, rule.for_ms()),
             None => None,
         };
-        note_change(track, change, pending.unwrap_or(time));
+        note_change(track, change, pending.unwrap_or(time), time);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn check(
         &mut self,
-        check: &str,
-        kind: &str,
+        id: &CheckId<'_>,
         asset: &str,
         time: i64,
         up: bool,
         reason: &str,
         out: &mut Vec<AlertEvent>,
     ) {
+        let (check, kind) = (id.check, id.kind);
         self.advance(time);
+        let settle = self.failure_count(kind);
         let memo = self
             .checks
             .entry(check.to_string())
             .or_insert_with(|| CheckMemo {
                 asset: asset.to_string(),
                 kind: kind.to_string(),
+                target: String::new(),
                 flap: FlapHistory::default(),
                 last: None,
             });
         let moved = std::mem::replace(&mut memo.asset, asset.to_string());
         let rekinded = std::mem::replace(&mut memo.kind, kind.to_string()) != kind;
+        memo.target = id.target.to_string();
         memo.last = Some(memo.last.map_or(time, |t| t.max(time)));
-        let flap = memo.flap.record(time, up, &self.config.flapping);
+        let flap = memo.flap.record(time, up, &self.config.flapping, settle);
         let reachability = self.is_reachability(kind);
         if moved != asset || rekinded {
             self.index_reachability();
@@ -667,7 +692,7 @@ impl Engine {
         let mut reach_changed =
             moved != asset && self.note_reachability(check, kind, &moved, time, true);
         reach_changed |= self.note_reachability(check, kind, asset, time, up);
-        let mut touched = self.check_rules(check, kind, asset, time, up, reason);
+        let mut touched = self.check_rules(id, asset, time, up, reason);
         if let Some(flap) = flap {
             touched.push(self.flap_changed(check, asset, flap, time));
             touched.extend(self.keys_of_check(check));
@@ -688,6 +713,24 @@ impl Engine {
         for key in touched {
             self.publish(&key, out);
         }
+    }
+
+    /// The failures in a row that page a check of this kind: the smallest
+    /// `n` of the consecutive-failure rules for it (`u32::MAX`: none).
+    /// Flapping settles at it (see [`crate::flapping`]).
+    fn failure_count(&self, kind: &str) -> u32 {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.spec.condition {
+                Condition::ConsecutiveFailures(c)
+                    if c.check_kinds.is_empty() || c.check_kinds.iter().any(|k| k == kind) =>
+                {
+                    Some(c.n)
+                }
+                _ => None,
+            })
+            .min()
+            .unwrap_or(u32::MAX)
     }
 
     fn is_reachability(&self, kind: &str) -> bool {
@@ -743,13 +786,13 @@ impl Engine {
     /// keys it touched.
     fn check_rules(
         &mut self,
-        check: &str,
-        kind: &str,
+        id: &CheckId<'_>,
         asset: &str,
         time: i64,
         up: bool,
         reason: &str,
     ) -> Vec<String> {
+        let (check, kind) = (id.check, id.kind);
         let mut keys = Vec::new();
         for rule in &self.rules {
             let Condition::ConsecutiveFailures(c) = &rule.spec.condition else {
@@ -760,15 +803,16 @@ impl Engine {
             }
             let key = format!("{}|{asset}|{check}", rule.spec.id);
             let track = self.tracks.entry(key.clone()).or_insert_with(|| {
-                let vars = BTreeMap::from([
-                    ("asset".to_string(), asset.to_string()),
-                    ("check".to_string(), check.to_string()),
-                    ("kind".to_string(), kind.to_string()),
-                ]);
-                let mut t = Track::new(&rule.spec.id, asset, vars, KindState::Fails(0));
+                let mut t = Track::new(&rule.spec.id, asset, BTreeMap::new(), KindState::Fails(0));
                 t.check = Some(check.to_string());
                 t
             });
+            // Kind and target may change with the check: named as now.
+            track.vars.extend(check_vars(id, asset));
+            let (was_began, was_fails) = match track.state {
+                KindState::Fails(n) => (track.began, n),
+                _ => (track.began, 0),
+            };
             let fails = match (&mut track.state, up) {
                 (KindState::Fails(n), false) => {
                     *n = n.saturating_add(1);
@@ -783,13 +827,15 @@ impl Engine {
                 true => None,
                 false => Some(track.began.unwrap_or(time)),
             };
-            if !up && !reason.is_empty() {
-                track.vars.insert("reason".into(), reason.to_string());
+            if fails == 1 {
+                track.vars.remove("reason");
             }
-            let clear = match reason.is_empty() {
-                true => format!("cleared: {check} is up again"),
-                false => format!("cleared: {check} is up again ({reason})"),
-            };
+            if !up && !reason.trim().is_empty() {
+                track
+                    .vars
+                    .insert("reason".into(), reason.trim().to_string());
+            }
+            let clear = text::check_back_up(kind, id.target, was_began, time, was_fails);
             let reading = Reading::new(time, f64::from(fails), fails >= c.n, !up, clear);
             if let Some(Change::Cleared(reason)) = apply(track, &reading, 0) {
                 track.reason = reason;
@@ -811,15 +857,27 @@ impl Engine {
     fn flap_changed(&mut self, check: &str, asset: &str, flap: Flap, time: i64) -> String {
         let key = format!("{FLAPPING_RULE}|{asset}|{check}");
         let window = self.config.flapping.window;
+        let (kind, target) = self
+            .checks
+            .get(check)
+            .map(|m| (m.kind.clone(), m.target.clone()))
+            .unwrap_or_default();
+        let id = CheckId {
+            check,
+            kind: &kind,
+            target: &target,
+        };
         let track = self.tracks.entry(key.clone()).or_insert_with(|| {
-            let vars = BTreeMap::from([
-                ("asset".to_string(), asset.to_string()),
-                ("check".to_string(), check.to_string()),
-            ]);
-            let mut t = Track::new(FLAPPING_RULE, asset, vars, KindState::Flapping(0));
+            let mut t = Track::new(
+                FLAPPING_RULE,
+                asset,
+                BTreeMap::new(),
+                KindState::Flapping(0),
+            );
             t.check = Some(check.to_string());
             t
         });
+        track.vars.extend(check_vars(&id, asset));
         match flap {
             Flap::Started(n) => {
                 track.state = KindState::Flapping(n);
@@ -831,9 +889,17 @@ impl Engine {
             Flap::Stopped(n) => {
                 track.state = KindState::Flapping(n);
                 track.gate.active = false;
-                track.began = None;
                 let plural = if n == 1 { "" } else { "s" };
-                track.reason = format!("cleared: stable, {n} state change{plural} in {window}");
+                let reason = format!("cleared: stable, {n} state change{plural} in {window}");
+                track.reason = text::cleared_after(&reason, track.began.take(), time);
+            }
+            Flap::Settled(n) => {
+                track.state = KindState::Flapping(0);
+                track.gate.active = false;
+                let reason = format!(
+                    "cleared: no longer flapping, down {n} times in a row (longer than any down spell in the last {window}): its down alert pages"
+                );
+                track.reason = text::cleared_after(&reason, track.began.take(), time);
             }
         }
         key
@@ -896,7 +962,7 @@ impl Engine {
                 .gate
                 .tick(now, rule.for_ms(), self.config.stale_after.as_ms()),
         };
-        note_change(track, change, began);
+        note_change(track, change, began, now);
     }
 
     fn start_blind(&mut self, now: i64) {
@@ -941,8 +1007,9 @@ impl Engine {
         }
         let check = track.check.as_deref()?;
         let flapping = self.checks.get(check).is_some_and(|m| m.flap.flapping);
+        let name = track.vars.get("check_name").map_or(check, String::as_str);
         (flapping && track.rule != FLAPPING_RULE)
-            .then(|| (SuppressedBy::Flapping, format!("check {check} is flapping")))
+            .then(|| (SuppressedBy::Flapping, format!("{name} is flapping")))
     }
 
     /// The nearest ancestor whose reachability results an alert of this
@@ -1045,6 +1112,7 @@ impl Engine {
                     asset,
                     severity,
                     title,
+                    description: self.description(track),
                     by: by.clone(),
                     note,
                     time,
@@ -1089,9 +1157,9 @@ impl Engine {
                 render(&self.rules[i].spec.title, &vars),
             ),
             None => {
-                let check = vars.get("check").cloned().unwrap_or_default();
+                let check = vars.get("check_name").cloned().unwrap_or_default();
                 let title = format!(
-                    "{}: check {check} is flapping ({} state changes in {})",
+                    "{}: {check} is flapping ({} state changes in {})",
                     track.asset,
                     show(track.value),
                     self.config.flapping.window
@@ -1111,10 +1179,56 @@ impl Engine {
             team: rule.map_or(Team::Noc, |r| r.team),
             severity,
             title,
-            description: rule.map(|r| r.description.clone()).unwrap_or_default(),
+            description: self.description(track),
             value: track.value,
             time: self.now,
             note,
+        }
+    }
+
+    /// What an alert says beyond its title: what was seen, since when,
+    /// how often, why (see [`text`]); then the rule's own description
+    /// (its `{placeholders}` filled).
+    fn description(&self, track: &Track) -> String {
+        let var = |name: &str| track.vars.get(name).cloned();
+        let (now, began) = (self.now, track.began);
+        let rule = self.by_id.get(&track.rule).map(|&i| &self.rules[i].spec);
+        let facts = match rule.map(|r| &r.condition) {
+            None => {
+                let kind = var("kind").unwrap_or_default();
+                let target = var("target").unwrap_or_default();
+                let changes = var("changes").unwrap_or_else(|| show(track.value));
+                let action = text::check_action(&kind, &target);
+                text::flapping(&action, &changes, self.config.flapping.window, began, now)
+            }
+            Some(Condition::ConsecutiveFailures(_)) => {
+                let fails = match track.state {
+                    KindState::Fails(n) => n,
+                    _ => 0,
+                };
+                text::check_failing(
+                    &var("kind").unwrap_or_default(),
+                    &var("target").unwrap_or_default(),
+                    fails,
+                    began.unwrap_or(now),
+                    now,
+                    &var("reason").unwrap_or_default(),
+                )
+            }
+            Some(condition) => text::metric_breach(&text::MetricFacts {
+                condition,
+                series: track.vars.get("series").map_or("", String::as_str),
+                asset: &track.asset,
+                unit: rule.map_or("", |r| r.unit.as_str()),
+                value: track.value,
+                extra: &var,
+                since: began,
+                now,
+            }),
+        };
+        match rule.map(|r| render(&r.description, &track.vars)) {
+            Some(own) if !own.trim().is_empty() => format!("{facts}\n{}", own.trim()),
+            _ => facts,
         }
     }
 
@@ -1273,8 +1387,7 @@ fn read_sample(
                 .gate
                 .clear(format!("cleared: data again ({})", show(value)))
             {
-                track.reason = reason;
-                track.began = None;
+                track.reason = text::cleared_after(&reason, track.began.take(), time);
             }
             None
         }
@@ -1294,14 +1407,39 @@ fn apply(track: &mut Track, reading: &Reading, for_ms: i64) -> Option<Change> {
     track.gate.apply(reading, for_ms)
 }
 
-/// Keeps why a condition cleared, and when one that became active began.
-fn note_change(track: &mut Track, change: Option<Change>, began: i64) {
+/// Keeps why a condition cleared (and after how long), and when one that
+/// became active began.
+fn note_change(track: &mut Track, change: Option<Change>, began: i64, now: i64) {
     match change {
         Some(Change::Activated) => track.began = Some(began),
         Some(Change::Cleared(reason)) => {
-            track.reason = reason;
-            track.began = None;
+            track.reason = text::cleared_after(&reason, track.began.take(), now);
         }
         None => {}
     }
+}
+
+/// A check as the engine was told it, for its alerts' texts.
+struct CheckId<'a> {
+    check: &'a str,
+    kind: &'a str,
+    target: &'a str,
+}
+
+/// Template values of a check's alerts: `{asset}`, `{check}` (its id),
+/// `{kind}`, `{target}`, `{check_name}` (`HTTPS check https://…`).
+fn check_vars(id: &CheckId<'_>, asset: &str) -> [(String, String); 5] {
+    // Without a target (an older caller), the id stands in: the kind
+    // still says what it is.
+    let target = match id.target.is_empty() {
+        true => id.check,
+        false => id.target,
+    };
+    [
+        ("asset".into(), asset.to_string()),
+        ("check".into(), id.check.to_string()),
+        ("kind".into(), id.kind.to_string()),
+        ("target".into(), target.to_string()),
+        ("check_name".into(), text::check_name(id.kind, target)),
+    ]
 }

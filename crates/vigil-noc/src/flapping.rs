@@ -8,6 +8,20 @@
 //! `start_changes` changes within `window` and stops once the window holds
 //! at most `stop_changes` (the gap is the hysteresis: a check that settles
 //! for a moment is not declared stable and flapping again a minute later).
+//!
+//! A check that flapped and then stays down must not wait for the window
+//! to empty before it pages: while flapping, a down spell that reaches the
+//! check's failure count (the consecutive failures that would page it) and
+//! is longer than every down spell that ended in the window *settles* the
+//! flapping: it ends at once, its history is cleared, and the down alert
+//! pages as it would have without flapping. "Longer than every down spell
+//! in the window" is what tells "it stays down now" from "it keeps going
+//! down for a few runs and back": a check that flaps as three failures and
+//! one success stays held back, and pages at its fourth failure in a row;
+//! one that flapped as single failures pages at its normal count. Staying
+//! up does not settle early: the window (with its hysteresis) ends that
+//! flapping, since closing it at the first calm minute would reopen it at
+//! the next blip, and nothing waits to page meanwhile.
 
 use crate::span::Span;
 use crate::spec::Severity;
@@ -56,6 +70,8 @@ impl FlapConfig {
 pub(crate) enum Flap {
     Started(usize),
     Stopped(usize),
+    /// Down this many results in a row (see the module docs).
+    Settled(u32),
 }
 
 /// One check's recent state changes.
@@ -67,25 +83,53 @@ pub(crate) struct FlapHistory {
     pub changes: VecDeque<i64>,
     #[serde(default)]
     pub flapping: bool,
+    /// Results in a row in the state `last_up`.
+    #[serde(default)]
+    pub streak: u32,
+    /// Down spells that ended: (when, results in a row).
+    #[serde(default)]
+    pub down_spells: VecDeque<(i64, u32)>,
 }
 
 impl FlapHistory {
-    pub fn record(&mut self, time: i64, up: bool, cfg: &FlapConfig) -> Option<Flap> {
-        if self.last_up.is_some_and(|was| was != up) {
-            self.changes.push_back(time);
+    /// One result; `settle` is the check's failure count (`u32::MAX`
+    /// when no rule pages on its failures: then only the window ends it).
+    pub fn record(&mut self, time: i64, up: bool, cfg: &FlapConfig, settle: u32) -> Option<Flap> {
+        match self.last_up {
+            Some(was) if was == up => self.streak = self.streak.saturating_add(1),
+            Some(was) => {
+                self.changes.push_back(time);
+                if !was {
+                    self.down_spells.push_back((time, self.streak));
+                }
+                self.streak = 1;
+            }
+            None => self.streak = 1,
         }
         self.last_up = Some(up);
+        self.prune(time, cfg);
+        let longest = self.down_spells.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        if self.flapping && !up && self.streak >= settle && self.streak > longest {
+            self.flapping = false;
+            self.changes.clear();
+            self.down_spells.clear();
+            return Some(Flap::Settled(self.streak));
+        }
         self.judge(time, cfg)
     }
 
-    pub fn judge(&mut self, now: i64, cfg: &FlapConfig) -> Option<Flap> {
-        while self
-            .changes
-            .front()
-            .is_some_and(|t| now - t >= cfg.window.as_ms())
-        {
+    fn prune(&mut self, now: i64, cfg: &FlapConfig) {
+        let old = |t: &i64| now - t >= cfg.window.as_ms();
+        while self.changes.front().is_some_and(old) {
             self.changes.pop_front();
         }
+        while self.down_spells.front().is_some_and(|(t, _)| old(t)) {
+            self.down_spells.pop_front();
+        }
+    }
+
+    pub fn judge(&mut self, now: i64, cfg: &FlapConfig) -> Option<Flap> {
+        self.prune(now, cfg);
         let n = self.changes.len();
         if !self.flapping && n >= cfg.start_changes as usize {
             self.flapping = true;
@@ -110,7 +154,7 @@ mod tests {
         let mut up = true;
         let mut seen = Vec::new();
         for minute in 0..6 {
-            seen.push(h.record(minute * 60_000, up, &cfg));
+            seen.push(h.record(minute * 60_000, up, &cfg, 3));
             up = !up;
         }
         // Results 0..5 give changes at minutes 1..5: the 5th starts.
@@ -127,9 +171,89 @@ mod tests {
         let cfg = FlapConfig::default();
         let mut h = FlapHistory::default();
         for t in 0..100 {
-            assert_eq!(h.record(t, false, &cfg), None);
+            assert_eq!(h.record(t, false, &cfg, 3), None);
         }
         assert!(h.changes.is_empty());
+    }
+
+    /// Flaps as `pattern` (true: up), one result a minute from minute 0,
+    /// then stays down; returns the flaps seen after the pattern, by the
+    /// failure in a row they came at.
+    fn flap_then_down(pattern: &[bool], failure_count: u32) -> Vec<(u32, Flap)> {
+        let cfg = FlapConfig::default();
+        let mut h = FlapHistory::default();
+        let mut t = 0;
+        for &up in pattern {
+            h.record(t * 60_000, up, &cfg, failure_count);
+            t += 1;
+        }
+        assert!(h.flapping, "the pattern flaps: {h:?}");
+        let mut seen = Vec::new();
+        for fails in 1..=20 {
+            if let Some(flap) = h.record(t * 60_000, false, &cfg, failure_count) {
+                seen.push((fails, flap));
+            }
+            t += 1;
+        }
+        seen
+    }
+
+    #[test]
+    fn flapping_then_down_settles_at_the_failure_count() {
+        // Single failures between successes, then down for good: the third
+        // failure in a row (the count that pages) ends flapping.
+        let pattern = [true, false, true, false, true, false, true];
+        assert_eq!(flap_then_down(&pattern, 3), [(3, Flap::Settled(3))]);
+        // With a rule that pages at 5 failures: at the fifth.
+        assert_eq!(flap_then_down(&pattern, 5), [(5, Flap::Settled(5))]);
+    }
+
+    #[test]
+    fn flapping_by_spells_of_the_failure_count_settles_one_later() {
+        // Down 3, up 1, repeated: spells of 3 are the flapping itself and
+        // stay held back; the 4th failure in a row is new and settles.
+        let mut pattern = Vec::new();
+        for _ in 0..4 {
+            pattern.extend([false, false, false, true]);
+        }
+        assert_eq!(flap_then_down(&pattern, 3), [(4, Flap::Settled(4))]);
+    }
+
+    #[test]
+    fn settling_clears_the_history_and_staying_up_does_not_settle() {
+        let cfg = FlapConfig::default();
+        let mut h = FlapHistory::default();
+        for (t, up) in [true, false, true, false, true, false]
+            .into_iter()
+            .enumerate()
+        {
+            h.record(t as i64 * 1000, up, &cfg, 3);
+        }
+        assert!(h.flapping);
+        // Up for 20 results: still flapping (the window ends it).
+        for t in 6..26 {
+            assert_eq!(h.record(t * 1000, true, &cfg, 3), None);
+        }
+        assert!(h.flapping);
+        for t in 26..28 {
+            assert_eq!(h.record(t * 1000, false, &cfg, 3), None);
+        }
+        assert_eq!(h.record(28_000, false, &cfg, 3), Some(Flap::Settled(3)));
+        assert!(h.changes.is_empty() && h.down_spells.is_empty());
+        // Not flapping again until it changes often enough again.
+        assert_eq!(h.record(29_000, true, &cfg, 3), None);
+        assert!(!h.flapping);
+        // No rule pages on its failures: only the window ends flapping.
+        let mut h = FlapHistory::default();
+        for (t, up) in [true, false, true, false, true, false]
+            .into_iter()
+            .enumerate()
+        {
+            h.record(t as i64 * 1000, up, &cfg, u32::MAX);
+        }
+        for t in 6..100 {
+            assert_eq!(h.record(t * 1000, false, &cfg, u32::MAX), None);
+        }
     }
 
     #[test]

@@ -32,6 +32,8 @@
 //!   a parent waits for that parent's check before paging), events,
 //!   snapshot/restore.
 //! - [`span`]: durations as written in rules (`5m`, `1h30m`).
+//! - [`text`]: what alerts say: checks named by kind and target, the
+//!   reason, since when and how often; resolutions after how long.
 //!
 //! Wiring (for the server): one [`Engine`] per tenant, built from
 //! [`builtin_rules`] plus the tenant's rules; every sample and check result
@@ -50,7 +52,9 @@
 //! a result of the parent's check newer than the alert's first failure, so
 //! that a host failing before its dead router is checked does not page
 //! (checks run on their own schedules; one page for the router, not N);
-//! flapping starts at 5 state changes in 10m and stops at 1.
+//! flapping starts at 5 state changes in 10m and stops at 1, or at once
+//! when the check stays down for its failure count and longer than any
+//! down spell in the window (see [`flapping`]).
 //!
 //! Why two layers (condition, then what is shown): noise control must never
 //! change *whether* something is wrong, only *who is told*. Keeping the
@@ -64,6 +68,7 @@ pub mod flapping;
 pub mod maintenance;
 pub mod span;
 pub mod spec;
+pub mod text;
 pub mod topology;
 
 pub use builtin::builtin_rules;

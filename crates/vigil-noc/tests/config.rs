@@ -175,8 +175,8 @@ fn events_serialise_for_the_alerts_api() {
         json,
         serde_json::json!({
             "event": "fired", "key": "host-down|h|ping:h", "rule": "host-down", "asset": "h",
-            "team": "noc", "severity": "critical", "title": "h: host down (no ping reply 3 times)",
-            "description": "", "value": 3.0, "time": 2 * MIN, "note": null
+            "team": "noc", "severity": "critical", "title": "h: host down (ICMP check h.example: no reply 3 times in a row)",
+            "description": "ping h.example failed 3 times in a row since 00:00:00 UTC (2 min): timeout", "value": 3.0, "time": 2 * MIN, "note": null
         })
     );
     let by = serde_json::to_value(vigil_noc::SuppressedBy::Parent("r1".into())).expect("json");

@@ -555,6 +555,7 @@ proptest! {
                         time_ms: t,
                         up: t < o.down_at,
                         reason: String::new(),
+                        target: String::new(),
                     }));
                 }
                 Feed::Tick => events.extend(e.tick(t)),

@@ -204,7 +204,7 @@ fn flapping_check_gives_one_alert_not_a_page_per_change() {
     assert_eq!(resolved[0].key(), "flapping|h|ping:h");
     assert_eq!(
         reason(resolved[0]),
-        "cleared: stable, 1 state change in 10m"
+        "cleared: stable, 1 state change in 10m after 35 min (since 00:11:00 UTC)"
     );
     assert_eq!(count(&ev, "fired"), 0);
 }
@@ -219,17 +219,75 @@ fn flapping_alert_title_and_a_real_outage_after_it() {
         .expect("flapping alert");
     assert_eq!(
         title(flap),
-        "h: check ping:h is flapping (5 state changes in 10m)"
+        "h: ICMP check h.example is flapping (5 state changes in 10m)"
     );
-    // Now it stays down: once calm (no changes in the window), it pages.
+    // Now it stays down. It flapped as spells of 3 failures (those stay
+    // held back); the 4th failure in a row is longer than any: flapping
+    // ends and the host-down alert pages then, not when the window empties.
     let mut ev = Vec::new();
     for m in 40..60 {
         ev.extend(check(&mut e, "ping:h", "icmp", "h", m * MIN, false));
         ev.extend(e.tick(m * MIN + 1));
     }
-    let keys: Vec<_> = fired(&ev).iter().map(|p| p.key()).collect();
-    assert_eq!(keys, ["host-down|h|ping:h"], "{ev:?}");
-    assert_eq!(count(&ev, "resolved"), 1, "the flapping alert");
+    let pages: Vec<_> = fired(&ev)
+        .iter()
+        .map(|p| match p {
+            AlertEvent::Fired {
+                key, time, note, ..
+            } => (key.as_str(), *time, note.clone()),
+            _ => unreachable!(),
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [(
+            "host-down|h|ping:h",
+            43 * MIN,
+            Some("held back before: flapping".to_string())
+        )],
+        "{ev:?}"
+    );
+    let resolved: Vec<_> = ev
+        .iter()
+        .filter(|e| matches!(e, AlertEvent::Resolved { .. }))
+        .collect();
+    assert_eq!(resolved.len(), 1, "the flapping alert: {ev:?}");
+    assert_eq!(resolved[0].key(), "flapping|h|ping:h");
+    assert!(
+        reason(resolved[0]).starts_with(
+            "cleared: no longer flapping, down 4 times in a row (longer than any down spell in the last 10m)"
+        ),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_check_that_flapped_then_stays_down_pages_at_its_failure_count() {
+    let mut e = engine(builtin_rules());
+    let mut ev = Vec::new();
+    // Up and down every minute: flapping, nothing pages (no 3 in a row).
+    for m in 0..8 {
+        ev.extend(check(&mut e, "ping:h", "icmp", "h", m * MIN, m % 2 == 0));
+        ev.extend(e.tick(m * MIN + 1));
+    }
+    assert_eq!(count(&ev, "fired"), 1, "only the flapping alert: {ev:?}");
+    // Down from minute 8 on (7 was down too: 3 in a row at minute 9).
+    let mut ev = Vec::new();
+    for m in 8..20 {
+        ev.extend(check(&mut e, "ping:h", "icmp", "h", m * MIN, false));
+        ev.extend(e.tick(m * MIN + 1));
+    }
+    let pages: Vec<_> = fired(&ev).iter().map(|p| p.key()).collect();
+    assert_eq!(pages, ["host-down|h|ping:h"], "{ev:?}");
+    let at = ev
+        .iter()
+        .find_map(|p| match p {
+            AlertEvent::Fired { time, .. } => Some(*time),
+            _ => None,
+        })
+        .expect("page");
+    assert_eq!(at, 9 * MIN, "the 3rd failure in a row, not 10 minutes on");
+    assert_eq!(count(&ev, "resolved"), 1, "the flapping alert closes");
 }
 
 fn window(id: &str, scope: Scope, schedule: Schedule) -> MaintenanceWindow {

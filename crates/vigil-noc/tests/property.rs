@@ -116,6 +116,7 @@ proptest! {
                     time_ms: t,
                     up,
                     reason: String::new(),
+                    target: String::new(),
                 }),
                 Step::Sample { asset, metric, value } => {
                     let value = if metric == 1 {

@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use vigil_noc::{builtin_rules, AlertEvent, Engine, Severity};
+use vigil_noc::{builtin_rules, AlertEvent, Engine, Observation, Severity};
 
 fn saturation(for_: &str) -> Engine {
     engine(vec![rule_json(json!({
@@ -40,7 +40,10 @@ fn threshold_hysteresis_exactly_at_the_bounds() {
     );
     let ev = sample(&mut e, "util", "r1", &l, 5, 72.0);
     assert_eq!(count(&ev, "resolved"), 1);
-    assert_eq!(reason(&ev[0]), "cleared: 72% < 80%");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: 72% < 80% after 0 s (since 00:00:00 UTC)"
+    );
     assert!(
         sample(&mut e, "util", "r1", &l, 6, 85.0).is_empty(),
         "band does not refire"
@@ -101,7 +104,10 @@ fn threshold_without_resolve_clears_past_the_value() {
         ">= fires at the value"
     );
     let ev = sample(&mut e, "rtt", "h", &[], 1, 199.0);
-    assert_eq!(reason(&ev[0]), "cleared: 199 ms < 200 ms");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: 199 ms < 200 ms after 0 s (since 00:00:00 UTC)"
+    );
 }
 
 #[test]
@@ -155,7 +161,10 @@ fn interface_down_only_while_admin_up() {
     assert_eq!(count(&ev, "fired"), 1);
     assert_eq!(title(&ev[0]), "sw1: interface eth2 down");
     let ev = sample(&mut e, "ifOperStatus", "sw1", &l, 8 * MIN, 1.0);
-    assert_eq!(reason(&ev[0]), "cleared: 1 == 1");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: 1 == 1 after 2 min (since 00:06:00 UTC)"
+    );
 }
 
 #[test]
@@ -235,7 +244,7 @@ fn consecutive_failures_count_in_a_row_and_never_repeat() {
     }
     let ev = step(&mut e, true);
     assert_eq!(count(&ev, "resolved"), 1);
-    assert_eq!(reason(&ev[0]), "cleared: ping:h1 is up again");
+    assert_eq!(reason(&ev[0]), "cleared: ICMP check h1.example up again after 13 min (down since 00:04:00 UTC, 13 failed runs)");
 }
 
 #[test]
@@ -246,7 +255,82 @@ fn check_kinds_pick_the_rule() {
         ev.extend(check(&mut e, "https:shop", "http", "web1", i * MIN, false));
     }
     assert_eq!(count(&ev, "fired"), 1);
-    assert_eq!(title(&ev[0]), "web1: service https:shop down");
+    // Named by kind and target, never by the check's id.
+    assert_eq!(title(&ev[0]), "web1: HTTP check web1.example down");
+}
+
+#[test]
+fn a_check_alert_says_what_why_since_when_and_for_how_long() {
+    let mut e = engine(builtin_rules());
+    let url = "https://web01.example/health";
+    let mut observe = |t: i64, up: bool, reason: &str| {
+        e.observe(&Observation::CheckState {
+            check: "6".into(),
+            kind: "http".into(),
+            asset: "web01".into(),
+            time_ms: MONDAY + t,
+            up,
+            reason: reason.into(),
+            target: url.into(),
+        })
+    };
+    let refused = "connection refused (tcp connect 192.0.2.10:443)";
+    assert!(observe(0, false, "timeout").is_empty());
+    assert!(observe(MIN, false, refused).is_empty());
+    let ev = observe(2 * MIN + 10_000, false, refused);
+    let AlertEvent::Fired {
+        title, description, ..
+    } = &ev[0]
+    else {
+        panic!("a page: {ev:?}")
+    };
+    assert_eq!(title, &format!("web01: HTTPS check {url} down"));
+    assert_eq!(
+        description,
+        &format!(
+            "HTTPS GET {url} failed 3 times in a row since 00:00:00 UTC (2 min 10 s): {refused}"
+        )
+    );
+    for i in 3..9 {
+        assert!(observe(i * MIN, false, refused).is_empty());
+    }
+    let ev = observe(9 * MIN + 12_000, true, "");
+    assert_eq!(
+        reason(&ev[0]),
+        format!(
+            "cleared: HTTPS check {url} up again after 9 min 12 s (down since 00:00:00 UTC, 9 failed runs)"
+        )
+    );
+}
+
+#[test]
+fn a_metric_alert_names_series_value_and_threshold() {
+    let mut e = engine(builtin_rules());
+    let labels = [("target", "192.0.2.1")];
+    let loss = "vigil_icmp_loss_percent";
+    let mut ev = Vec::new();
+    for i in 0..4 {
+        ev.extend(sample(
+            &mut e,
+            loss,
+            "web01",
+            &labels,
+            MONDAY + i * MIN,
+            40.0,
+        ));
+    }
+    let AlertEvent::Fired {
+        title, description, ..
+    } = &fired(&ev)[0]
+    else {
+        panic!("a page: {ev:?}")
+    };
+    assert_eq!(title, "web01: packet loss 40%");
+    assert_eq!(
+        description,
+        "vigil_icmp_loss_percent{target=\"192.0.2.1\"} on web01 is 40%, threshold > 20% for 2m \
+         (clears at 5%), since 00:00:00 UTC (2 min)"
+    );
 }
 
 #[test]
@@ -267,7 +351,10 @@ fn reboot_is_an_uptime_decrease_held_for_30m() {
     assert!(e.tick(31 * MIN).is_empty());
     let ev = e.tick(32 * MIN);
     assert_eq!(count(&ev, "resolved"), 1);
-    assert_eq!(reason(&ev[0]), "cleared: no breach for 30m");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: no breach for 30m after 30 min (since 00:02:00 UTC)"
+    );
     // Out of order or repeated times are not a rate.
     assert!(sample(&mut e, "vigil_uptime_seconds", "h", &[], 3 * MIN, 0.0).is_empty());
 }
@@ -282,7 +369,10 @@ fn rate_without_hold_clears_on_the_next_sample() {
     let ev = sample(&mut e, "queue", "mx", &[], 30 * MIN, 60.0);
     assert_eq!(count(&ev, "fired"), 1, "60 in 30m is 120/h");
     let ev = sample(&mut e, "queue", "mx", &[], 60 * MIN, 80.0);
-    assert_eq!(reason(&ev[0]), "cleared: rate 40/h <= 100/h");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: rate 40/h <= 100/h after 30 min (since 00:30:00 UTC)"
+    );
 }
 
 fn free_bytes(
@@ -401,7 +491,10 @@ fn no_data_fires_after_silence_and_clears_on_data() {
     assert_eq!(title(&ev[0]), "h: no cpu for 10m");
     assert!(e.tick(20 * MIN).is_empty());
     let ev = sample(&mut e, "cpu", "h", &[], 21 * MIN, 0.7);
-    assert_eq!(reason(&ev[0]), "cleared: data again (0.7)");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: data again (0.7) after 21 min (since 00:00:00 UTC)"
+    );
 }
 
 #[test]
@@ -499,7 +592,10 @@ fn disk_health_and_packet_loss_builtins() {
         "10 > 5 holds"
     );
     let ev = sample(&mut e, "vigil_icmp_loss_percent", "h", &[], 4 * MIN, 0.0);
-    assert_eq!(reason(&ev[0]), "cleared: 0% < 5%");
+    assert_eq!(
+        reason(&ev[0]),
+        "cleared: 0% < 5% after 4 min (since 00:00:00 UTC)"
+    );
 }
 
 #[test]

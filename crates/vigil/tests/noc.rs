@@ -1,7 +1,8 @@
 //! The NOC end to end on the real binary: a check from the config runs on
 //! schedule against a real TCP listener, its results are queryable
-//! metrics, three failures in a row page "service down" (team NOC), and
-//! the alert resolves by itself, saying why, when the service is back.
+//! metrics, three failures in a row page "service down" (team NOC) naming
+//! the check, the reason, since when and how often, and the alert resolves
+//! by itself, saying after how long, when the service is back.
 
 mod common;
 
@@ -93,6 +94,22 @@ timeout = "500ms"
     assert_eq!(alert["entities"]["host"], "app01");
     assert_eq!(alert["status"], "open");
     assert_eq!(alert["team"], "noc");
+    // The page names the asset, the check's kind and target, what failed,
+    // how often, since when, and why.
+    assert_eq!(
+        alert["rule_title"],
+        format!("app01: TCP check {addr} down"),
+        "{down}"
+    );
+    let description = alert["description"].as_str().unwrap_or_default();
+    println!("NOC page: {} / {description}", alert["rule_title"]);
+    let failing = format!("TCP connect to {addr} failed 3 times in a row since ");
+    assert!(
+        description.starts_with(&failing)
+            && description.contains(" UTC (")
+            && description.ends_with(": connection refused"),
+        "{down}"
+    );
     // Still down a while later: the same alert, not a page per failure.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(server.alerts(&read, &[("team", "noc")])["total"], 1);
@@ -102,9 +119,20 @@ timeout = "500ms"
         a["total"] == 1
     });
     let alert = &resolved["alerts"][0];
+    // It says which check is back, after how long, since when and after
+    // how many failed runs (at least the three that paged and the ~3 s
+    // after).
+    let resolution = alert["resolution"].as_str().unwrap_or_default();
+    println!("NOC resolution: {resolution}");
+    let back = format!("cleared: TCP check {addr} up again after ");
+    let runs: u32 = resolution
+        .rsplit_once(", ")
+        .and_then(|(_, tail)| tail.strip_suffix(" failed runs)"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_default();
     assert!(
-        alert["resolution"].as_str().is_some_and(|r| !r.is_empty()),
-        "it says why: {resolved}"
+        resolution.starts_with(&back) && resolution.contains("(down since ") && runs >= 5,
+        "{resolved}"
     );
     assert_eq!(
         server.alerts(&read, &[("team", "noc"), ("status", "open")])["total"],

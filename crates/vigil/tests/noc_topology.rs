@@ -236,6 +236,21 @@ interval = "1s"
         host["resolution"], "behind router, which is down",
         "it says why: {down}"
     );
+    // Both name the check by kind and target and say what failed; the
+    // held-back one as fully as a page.
+    for (alert, name) in [(router, "router"), (host, "host1")] {
+        let title = alert["rule_title"].as_str().unwrap_or_default();
+        let description = alert["description"].as_str().unwrap_or_default();
+        println!("{name}: {title} / {description}");
+        assert!(
+            title.starts_with(&format!("{name}: host down (ICMP check ")),
+            "{down}"
+        );
+        assert!(
+            description.starts_with("ping ") && description.contains(" times in a row since "),
+            "{down}"
+        );
+    }
     let pages = server.alerts(&read, &[("team", "noc"), ("status", "open")]);
     assert_eq!(pages["total"], 1, "one page, for the router: {pages}");
 

@@ -89,6 +89,20 @@ schedule = { kind = "weekly", days = ["sun"], start = "22:00", duration = "4h", 
             .is_some_and(|r| r.contains("switch-swap")),
         "it says which window: {held}"
     );
+    // Held back, it says as much as a page would: check, reason, count.
+    let title = alert["rule_title"].as_str().unwrap_or_default();
+    let description = alert["description"].as_str().unwrap_or_default();
+    println!("held back: {title} / {description}");
+    assert!(
+        title.starts_with("app01: TCP check 127.0.0.1:") && title.ends_with(" down"),
+        "{held}"
+    );
+    assert!(
+        description.starts_with("TCP connect to 127.0.0.1:")
+            && description.contains(" failed 3 times in a row since ")
+            && description.ends_with(": connection refused"),
+        "{held}"
+    );
 
     let windows = send(&server, "GET", "/api/v1/maintenance-windows", &read, None);
     let list = windows["body"].as_array().expect("a list");
@@ -125,8 +139,8 @@ schedule = { kind = "weekly", days = ["sun"], start = "22:00", duration = "4h", 
     assert!(
         alert["description"]
             .as_str()
-            .is_some_and(|d| d.contains("held back")),
-        "the page says it was held back: {paged}"
+            .is_some_and(|d| d.contains("held back") && d.contains(" times in a row since ")),
+        "the page says it was held back, and what failed: {paged}"
     );
 }
 

@@ -49,6 +49,7 @@ pub fn check(
         time_ms: t,
         up,
         reason: if up { String::new() } else { "timeout".into() },
+        target: format!("{asset}.example"),
     })
 }
 

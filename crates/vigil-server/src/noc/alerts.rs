@@ -2,6 +2,12 @@
 //! alerts of team NOC beside the SOC's. A page opens an alert (or opens the
 //! held-back one of the same key), a hold is a `suppressed` alert with the
 //! reason (paging nobody), a clear resolves with the reason.
+//!
+//! The texts are the engine's (`vigil_noc::text`): the title names the
+//! asset and the check by kind and target, the description what failed,
+//! why, since when and how often (or a metric's value against its
+//! threshold), the resolution after how long. A page held back before
+//! adds why in parentheses.
 
 use vigil_core::{TenantId, Timestamp};
 use vigil_noc::AlertEvent;
@@ -68,6 +74,7 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                 asset,
                 severity,
                 title,
+                description,
                 by,
                 note,
                 time,
@@ -83,7 +90,9 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                         tags: Vec::new(),
                         entities: entities(&asset, &key),
                         event_id: None,
-                        description: String::new(),
+                        // What a page would say: a held-back alert is read
+                        // as closely as one that pages.
+                        description,
                         time: Timestamp(time.saturating_mul(1000)),
                     },
                     note,

@@ -72,6 +72,27 @@ struct CheckMeta {
     spec: Value,
 }
 
+impl CheckMeta {
+    /// The target as alerts name it: as the operator wrote it, with a
+    /// TCP check's separate `port` added (`db01:5432`).
+    fn shown_target(&self) -> String {
+        let target = self
+            .spec
+            .get("target")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        match self.spec.get("port").and_then(Value::as_u64) {
+            Some(port) if self.kind == "tcp" && !target.ends_with(&format!(":{port}")) => {
+                match target.contains(':') {
+                    true => format!("[{target}]:{port}"),
+                    false => format!("{target}:{port}"),
+                }
+            }
+            _ => target.to_string(),
+        }
+    }
+}
+
 /// The file, under the data directory, holding the engines' state.
 pub const STATE_FILE: &str = "noc/engines.json";
 
@@ -637,6 +658,7 @@ impl Noc {
             time_ms,
             up,
             reason,
+            target: meta.shown_target(),
         }];
         let rows = with_rule_names(rows, time_ms);
         observations.extend(samples_of(&meta.asset, &rows, time_ms));
@@ -786,6 +808,7 @@ impl Noc {
             time_ms,
             up: outcome.up,
             reason: outcome.reason,
+            target: meta.shown_target(),
         }];
         let rows = with_rule_names(rows, time_ms);
         observations.extend(samples_of(&meta.asset, &rows, time_ms));
