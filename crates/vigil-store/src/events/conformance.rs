@@ -650,7 +650,7 @@ macro_rules! event_store_conformance_tests {
             survives_reopen,
             gets_events_by_id,
             get_refuses_too_many_ids,
-            // retention_during_queries: wired in with its fix
+            retention_during_queries,
         );
     };
     (@each $open:expr; $($name:ident),* $(,)?) => {

@@ -101,3 +101,40 @@ impl Weight for IdQuery {
         Ok(Explanation::new("IdQuery", 1.0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tantivy::collector::Count;
+    use tantivy::schema::{Schema, TextOptions, STORED, STRING};
+    use tantivy::{doc, Index};
+
+    /// Both kinds of partition: ids indexed (since issue 11) and ids only
+    /// stored (before).
+    #[test]
+    fn finds_ids_whether_indexed_or_only_stored() {
+        for options in [STRING | STORED, TextOptions::default().set_stored()] {
+            let mut builder = Schema::builder();
+            let field = builder.add_text_field("id", options.clone());
+            let index = Index::create_in_ram(builder.build());
+            let mut writer: tantivy::IndexWriter = index.writer(15_000_000).expect("writer");
+            let ids: Vec<EventId> = (1..=5u128).map(|i| EventId(i << 80 | i)).collect();
+            for id in &ids {
+                writer
+                    .add_document(doc!(field => id.to_string()))
+                    .expect("add");
+            }
+            writer.commit().expect("commit");
+            let searcher = index.reader().expect("reader").searcher();
+            let count = |asked: &[EventId]| {
+                searcher
+                    .search(&IdQuery::new(field, asked), &Count)
+                    .expect("search")
+            };
+            assert_eq!(count(&[ids[1], ids[3], ids[1]]), 2, "{options:?}");
+            assert_eq!(count(&[EventId(7)]), 0);
+            assert_eq!(count(&[]), 0);
+            assert_eq!(count(&ids), 5);
+        }
+    }
+}
