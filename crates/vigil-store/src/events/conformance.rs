@@ -519,6 +519,15 @@ pub async fn gets_events_by_id<S: EventStore>(open: impl Fn(&Path) -> S) {
         assert_eq!(of_b.len(), 1);
         assert_eq!(of_b[0].id, theirs.id);
         assert!(store.get(A, &[]).await.expect("get").is_empty());
+        // `id:` in a query: A's own events only, with boolean logic.
+        let text = format!(
+            "(id:{} OR id:{} OR id:{}) -i:1",
+            new[0].id, new[1].id, theirs.id
+        );
+        let query = vigil_query::parse(&text).expect("id query parses");
+        let found = store.search(A, search(query, 10)).await.expect("search");
+        let ids: Vec<EventId> = found.events.iter().map(|e| e.id).collect();
+        assert_eq!(ids, vec![new[0].id], "{text}");
         assert!(store
             .get(TenantId(99), &asked)
             .await
