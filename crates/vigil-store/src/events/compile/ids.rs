@@ -31,7 +31,7 @@ impl IdQuery {
     }
 
     /// Documents of the segment whose id term is one of ours.
-    fn from_index(&self, reader: &SegmentReader, docs: &mut BitSet) -> tantivy::Result<()> {
+    fn look_up_terms(&self, reader: &SegmentReader, docs: &mut BitSet) -> tantivy::Result<()> {
         let index = reader.inverted_index(self.field)?;
         for id in &self.ids {
             let term = Term::from_field_text(self.field, id);
@@ -52,7 +52,7 @@ impl IdQuery {
 
     /// Documents of a segment that does not index ids: read each one's
     /// stored id (partitions of before issue 11).
-    fn from_store(&self, reader: &SegmentReader, docs: &mut BitSet) -> tantivy::Result<()> {
+    fn read_stored_ids(&self, reader: &SegmentReader, docs: &mut BitSet) -> tantivy::Result<()> {
         let store = reader.get_store_reader(1)?;
         for doc in 0..reader.max_doc() {
             if reader
@@ -83,9 +83,9 @@ impl Weight for IdQuery {
         if !self.ids.is_empty() {
             // The segment's own schema: it says how its partition was made.
             if reader.schema().get_field_entry(self.field).is_indexed() {
-                self.from_index(reader, &mut docs)?;
+                self.look_up_terms(reader, &mut docs)?;
             } else {
-                self.from_store(reader, &mut docs)?;
+                self.read_stored_ids(reader, &mut docs)?;
             }
         }
         Ok(Box::new(ConstScorer::new(BitSetDocSet::from(docs), boost)))
