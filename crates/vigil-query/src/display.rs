@@ -11,7 +11,7 @@ use std::fmt::{self, Display, Formatter, Write};
 use std::ops::Bound;
 
 use crate::cidr::{self, Cidr};
-use crate::{Predicate, Query, TextMatch, WildcardPiece};
+use crate::{parse_event_id, Predicate, Query, TextMatch, WildcardPiece, ID_FIELD};
 
 impl Display for Query {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
@@ -29,8 +29,18 @@ impl Display for Query {
             }
             Query::Field { field, predicate } => {
                 write!(f, "{field}:")?;
-                write_predicate(f, predicate)
+                match predicate {
+                    // `id:` and an id read back as `Query::Id`: an escaped
+                    // first digit keeps this the field condition it is.
+                    Predicate::Equals(value)
+                        if field == ID_FIELD && parse_event_id(value).is_some() =>
+                    {
+                        write!(f, "\\{value}")
+                    }
+                    _ => write_predicate(f, predicate),
+                }
             }
+            Query::Id(id) => write!(f, "{ID_FIELD}:{:032x}", id.get()),
             Query::Text(text) => write_text(f, text),
         }
     }
@@ -227,6 +237,12 @@ mod tests {
         assert_eq!(canonical(r"ip:10.0.0.0\/8"), r"ip:10.0.0.0\/8");
         assert_eq!(canonical("ip:2001:db8::1"), r"ip:2001\:db8\:\:1");
         assert_eq!(canonical(r"f:\[x"), r"f:\[x");
+        let id = "0123456789abcdef0123456789ABCDEF";
+        assert_eq!(
+            canonical(&format!("id:{id}")),
+            format!("id:{}", id.to_lowercase())
+        );
+        assert_eq!(canonical(&format!("id:\\{id}")), format!("id:\\{id}"));
         assert_eq!(canonical(r"f:\>x"), r"f:\>x");
     }
 

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::Bound;
 
 use proptest::prelude::*;
-use vigil_query::{parse, Predicate, Query, TextMatch, WildcardPiece};
+use vigil_query::{parse, IdValue, Predicate, Query, TextMatch, WildcardPiece};
 
 /// Text full of the characters the language gives a meaning to.
 fn query_like() -> impl Strategy<Value = String> {
@@ -111,6 +111,12 @@ fn leaf() -> impl Strategy<Value = Query> {
         non_empty_text().prop_map(|w| Query::Text(TextMatch::Word(w))),
         text().prop_map(|p| Query::Text(TextMatch::Phrase(p))),
         pattern().prop_map(|p| Query::Text(TextMatch::Wildcard(p))),
+        any::<u128>().prop_map(|id| Query::Id(IdValue::new(id))),
+        // A field named `id` holding what reads as an event id stays one.
+        "[0-9a-fA-F]{32}".prop_map(|v| Query::Field {
+            field: "id".into(),
+            predicate: Predicate::Equals(v),
+        }),
     ]
 }
 

@@ -429,6 +429,7 @@ async fn retention_loop(app: AppState) {
             }
             Err(e) => tracing::error!(error = %e, "retention cannot list tenants"),
         }
+        app.metrics.retention_rounds.inc();
         tokio::time::sleep(every).await;
     }
 }

@@ -166,6 +166,8 @@ pub struct Metrics {
     pub indexed_events: Counter,
     pub search_seconds: Histogram,
     pub queue_depth: Family<QueueLabel, Gauge>,
+    /// Retention rounds done (every tenant's old arrival days dropped).
+    pub retention_rounds: Counter,
 }
 
 fn latency_buckets() -> impl Iterator<Item = f64> {
@@ -186,6 +188,7 @@ impl Metrics {
             indexed_events: Counter::default(),
             search_seconds: Histogram::new(latency_buckets()),
             queue_depth: Family::default(),
+            retention_rounds: Counter::default(),
             syslog: SyslogMetrics::default(),
             pipeline: Default::default(),
             detection: Default::default(),
@@ -243,6 +246,11 @@ impl Metrics {
             "task_panics",
             "Panics caught in a loop shared by tenants; the item was marked failed and the loop went on",
             task_panics().clone(),
+        );
+        registry.register(
+            "retention_rounds",
+            "Retention rounds done over every tenant",
+            m.retention_rounds.clone(),
         );
         registry.register(
             "queue_depth",

@@ -30,7 +30,11 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
         &format!("{}\n", json!({"note": SECRET, "user": "bravo-user"})),
     );
     assert_eq!(answer.status(), 200);
-    server.search_until(&bravo_read, "*", 1);
+    let bravo_events = server.search_until(&bravo_read, "*", 1);
+    let bravo_event_id = bravo_events["events"][0]["id"]
+        .as_str()
+        .expect("event id")
+        .to_string();
     // Bravo has an alert (from Vigil's own rules) and an uploaded rule.
     let windows = json!({"winlog": {"event_id": 4732, "channel": "Security",
         "computer_name": "bravo-user-dc",
@@ -123,7 +127,8 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             .replace("{window}", "bravo-window")
             .replace("{noc_rule}", "bravo-latency")
             .replace("{user}", "bravo-viewer")
-            .replace("{session}", &bravo_session_id);
+            .replace("{session}", &bravo_session_id)
+            .replace("{event}", &bravo_event_id);
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
             for tenant_param in [Some("bravo"), None] {
@@ -146,6 +151,15 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
                     endpoint.method, path, probe.label
                 );
                 assert!(!text.contains(SECRET), "leaked bravo's event: {what}");
+                if endpoint.path.contains("{event}") && tenant_param.is_none() {
+                    // Alpha's own tenant has no such event: the same 404
+                    // as an id that exists nowhere (or 403 to a caller
+                    // that may not read events at all).
+                    assert!(matches!(status.as_u16(), 403 | 404), "{what}");
+                    if probe.label == "alpha read token" {
+                        assert_eq!(status, 404, "{what}");
+                    }
+                }
                 assert!(!text.contains("bravo-user"), "leaked bravo's event: {what}");
                 for t in [&bravo_ingest, &bravo_read, &bravo_person] {
                     assert!(!text.contains(t.as_str()), "leaked a bravo token: {what}");

@@ -89,6 +89,9 @@ impl Lexer {
             return Ok(Kind::Term(Query::Text(TextMatch::Phrase(phrase))));
         }
         if let Some(field) = term::field_prefix(&mut self.cur) {
+            if let Some(id) = term::event_id(&mut self.cur, &field) {
+                return Ok(Kind::Term(Query::Id(id)));
+            }
             let predicate = value::predicate(&mut self.cur, &field)?;
             return Ok(Kind::Term(Query::Field { field, predicate }));
         }

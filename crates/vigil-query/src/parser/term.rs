@@ -1,9 +1,9 @@
 //! Bare terms: the `field:` prefix and full-text words.
 
 use super::cursor::Cursor;
-use super::scan::Run;
+use super::scan::{self, Run};
 use super::ParseError;
-use crate::{Query, TextMatch};
+use crate::{parse_event_id, IdValue, Query, TextMatch, ID_FIELD};
 
 /// Characters a field name is made of (`source.ip`, `@timestamp`,
 /// `winlog.event_data.TargetUserName`, `user-agent`).
@@ -28,6 +28,29 @@ pub(super) fn field_prefix(cur: &mut Cursor) -> Option<String> {
     }
     cur.reset(start);
     None
+}
+
+/// After `id:`, an event id: exactly 32 hex digits, unescaped, ending the
+/// word. Anything else (`id:42`, `id:abc*`, an escaped digit) leaves the
+/// cursor where it was, to read as a condition on a field named `id`.
+pub(super) fn event_id(cur: &mut Cursor, field: &str) -> Option<IdValue> {
+    if field != ID_FIELD {
+        return None;
+    }
+    let start = cur.pos();
+    let mut text = String::new();
+    while let Some(c) = cur.peek().filter(|c| !scan::is_word_end(*c)) {
+        text.push(c);
+        cur.bump();
+        if text.len() > 32 {
+            break;
+        }
+    }
+    let id = parse_event_id(&text);
+    if id.is_none() {
+        cur.reset(start);
+    }
+    id
 }
 
 /// A bare word that is not a field condition: `*`, a pattern or a word.

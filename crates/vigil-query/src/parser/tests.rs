@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::ops::Bound;
 
 use super::{parse, ParseError, MAX_DEPTH};
-use crate::{Predicate, Query, TextMatch, WildcardPiece};
+use crate::{IdValue, Predicate, Query, TextMatch, WildcardPiece};
 
 fn ok(input: &str) -> Query {
     match parse(input) {
@@ -166,6 +166,52 @@ fn field_names() {
     assert_eq!(ok("user-agent:curl"), equals("user-agent", "curl"));
     assert_eq!(ok("EventID:4624"), equals("EventID", "4624"));
     assert_eq!(ok("AND:x"), equals("AND", "x"));
+}
+
+#[test]
+fn event_ids() {
+    let id = IdValue::new(0x0193_a1b2_c3d4_e5f6_0718_293a_4b5c_6d7e);
+    let text = "0193a1b2c3d4e5f60718293a4b5c6d7e";
+    assert_eq!(ok(&format!("id:{text}")), Query::Id(id));
+    assert_eq!(ok(&format!("id:{}", text.to_uppercase())), Query::Id(id));
+    // With boolean logic, parentheses and NOT around it.
+    assert_eq!(
+        ok(&format!("(id:{text} OR user:bob) -id:{text}")),
+        Query::And(vec![
+            Query::Or(vec![Query::Id(id), equals("user", "bob")]),
+            not(Query::Id(id)),
+        ])
+    );
+    // Not an id: a condition on a field named `id`, as before.
+    assert_eq!(ok("id:42"), equals("id", "42"));
+    assert_eq!(
+        ok(&format!("id:{text}0")),
+        equals("id", &format!("{text}0"))
+    );
+    assert_eq!(ok(&format!("id:{}", &text[1..])), equals("id", &text[1..]));
+    assert_eq!(ok(&format!("id:\\{text}")), equals("id", text));
+    assert_eq!(
+        ok(&format!("id:\"{text}\"")),
+        field("id", Predicate::Phrase(text.into()))
+    );
+    assert_eq!(
+        ok(&format!("id:{text}*")),
+        field(
+            "id",
+            Predicate::Wildcard(vec![lit(text), WildcardPiece::AnyRun])
+        )
+    );
+    assert_eq!(
+        ok("id:0193a1b2c3d4e5f60718293a4b5c6d7g"),
+        equals("id", "0193a1b2c3d4e5f60718293a4b5c6d7g")
+    );
+    assert_eq!(
+        ok(&format!("ID:{text}")),
+        equals("ID", text),
+        "the name is exact"
+    );
+    assert_eq!(ok(&format!("event.id:{text}")), equals("event.id", text));
+    assert!(Query::Id(id).fields().is_empty());
 }
 
 #[test]

@@ -1,15 +1,17 @@
-//! `GET /api/v1/events` and `/api/v1/events/stats`: search a tenant's events.
+//! `GET /api/v1/events` and `/api/v1/events/stats`: search a tenant's events;
+//! `GET /api/v1/events/{event}`: one event by id (the evidence an alert
+//! names).
 
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::time::Instant;
-use vigil_core::Timestamp;
-use vigil_store::events::{SearchRequest, StatsRequest};
+use vigil_core::{EventId, Timestamp};
+use vigil_store::events::{SearchRequest, StatsRequest, StoredEvent};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
@@ -30,6 +32,22 @@ pub struct EventView {
     id: String,
     time: String,
     event: Box<RawValue>,
+}
+
+/// One event by id: what a search shows of it, and the day the store
+/// accepted it (retention counts from that day).
+#[derive(Serialize)]
+pub struct EventDetail {
+    id: String,
+    time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    arrival_day: Option<String>,
+    event: Box<RawValue>,
+}
+
+#[derive(Deserialize)]
+pub struct TenantParam {
+    tenant: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -149,8 +167,7 @@ async fn run_search(
         .map(|e| EventView {
             id: e.id.to_string(),
             time: e.time.to_rfc3339(),
-            event: RawValue::from_string(e.raw)
-                .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON")),
+            event: raw_json(e.raw),
         })
         .collect();
     let hint = (!result.missing_fields.is_empty()).then(|| {
@@ -168,6 +185,48 @@ async fn run_search(
         took_ms: started.elapsed().as_millis() as u64,
         hint,
     })
+}
+
+/// The stored JSON text as JSON (`null` if it somehow is not).
+fn raw_json(raw: String) -> Box<RawValue> {
+    RawValue::from_string(raw)
+        .unwrap_or_else(|_| RawValue::from_string("null".into()).expect("null is JSON"))
+}
+
+/// `GET /api/v1/events/{event}`: the tenant's event with that id (32 hex
+/// digits, as search results and alerts show it). Another tenant's event
+/// is a 404, the same as one that does not exist.
+pub async fn show(
+    State(app): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(params): Query<TenantParam>,
+) -> Result<Json<EventDetail>, ApiError> {
+    let tenant = caller
+        .tenant(&app, params.tenant.as_deref(), Action::Read)
+        .await?;
+    let event_id = vigil_query::parse_event_id(&id)
+        .map(|id| EventId(id.get()))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{id:?} is not an event id: expected 32 hex digits, as search results show"
+            ))
+        })?;
+    let found = app.events.get(tenant.id, &[event_id]).await?;
+    let event = found
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::not_found(format!("event {event_id} not found")))?;
+    Ok(Json(detail(event)))
+}
+
+fn detail(e: StoredEvent) -> EventDetail {
+    EventDetail {
+        id: e.id.to_string(),
+        time: e.time.to_rfc3339(),
+        arrival_day: e.arrival_day.map(vigil_store::events::partition::day_name),
+        event: raw_json(e.raw),
+    }
 }
 
 pub async fn stats(

@@ -36,8 +36,8 @@ pub struct Endpoint {
     /// With `{name}` (a tenant), `{id}` (a token), `{alert}` (an alert id),
     /// `{rule}` (a rule id), `{asset}` (an asset name), `{check}` (a check
     /// id), `{window}` (a maintenance window id), `{noc_rule}` (a NOC rule
-    /// id), `{user}` (a user name) or `{session}` (a session id)
-    /// placeholders.
+    /// id), `{user}` (a user name), `{session}` (a session id) or `{event}`
+    /// (an event id, 32 hex digits) placeholders.
     pub path: &'static str,
     /// Whether it answers without a token.
     pub public: bool,
@@ -140,6 +140,7 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
         ),
         (endpoint("GET", "/api/v1/events"), get(events::search)),
         (endpoint("GET", "/api/v1/events/stats"), get(events::stats)),
+        (endpoint("GET", "/api/v1/events/{event}"), get(events::show)),
         (endpoint("GET", "/api/v1/quarantine"), get(events::quarantine)),
         (
             endpoint("GET", "/api/v1/metrics/query"),

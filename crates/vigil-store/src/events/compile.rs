@@ -20,6 +20,9 @@
 //! - `Exists`: the field, or any field under it (`source:*` when there is a
 //!   `source.ip`), has a value.
 //!
+//! `id:<32 hex digits>` ([`Query::Id`]) is the event with that id (the
+//! indexed `id` field), or an event whose own `id` field has that value.
+//!
 //! The pseudo-field [`TIME_FIELD`] (`_time`) is the event time (the `time`
 //! field), its values read by `Timestamp::parse` (RFC 3339 or epoch
 //! seconds/millis/micros/nanos): `_time:[2024-05-01T00:00:00Z TO *]`.
@@ -29,6 +32,7 @@
 //! values), and full-text wildcards spanning several words (`foo-ba*` is
 //! one token pattern, and the text analyzer splits at `-`).
 
+mod ids;
 mod key_range;
 mod numeric;
 mod top_values;
@@ -50,12 +54,13 @@ use tantivy::query::{
 use tantivy::schema::{IndexRecordOption, Type};
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Searcher, Term};
-use vigil_core::Timestamp;
+use vigil_core::{EventId, Timestamp};
 use vigil_query::{Predicate, Query, TextMatch, WildcardPiece};
 
 use super::schema::{
     ip_bits, ip_key, normalize_keyword, parse_ip, parse_number, text_analyzer, EventSchema,
 };
+pub use ids::IdQuery;
 use key_range::{KeyRange, KeyRangeQuery};
 use top_values::ValueCounter;
 use wildcard::{Pattern, WildcardQuery};
@@ -147,7 +152,20 @@ impl Compiler<'_> {
             Query::Field { field, predicate } if field == TIME_FIELD => self.time(predicate),
             Query::Field { field, predicate } => self.field(field, predicate),
             Query::Text(text) => self.text(text),
+            Query::Id(id) => Ok(self.id(id.get())),
         }
+    }
+
+    /// `id:<32 hex digits>`: the event with that id, or an event whose own
+    /// `id` field holds that text (what the query meant before event ids
+    /// were searchable; logs carry 32-hex-digit trace ids of their own).
+    fn id(&self, id: u128) -> Box<dyn TantivyQuery> {
+        let s = self.schema;
+        let event = EventId(id);
+        any_of(vec![
+            Box::new(IdQuery::new(s.id, &[event])),
+            self.equals(vigil_query::ID_FIELD, &event.to_string()),
+        ])
     }
 
     /// `NOT` parts become exclusions; with no positive part, the base is

@@ -126,6 +126,12 @@ pub struct Partitions {
     /// Each tenant's partitions (by day) and their event-time bounds, read
     /// from disk on the tenant's first use, then kept up to date here.
     catalog: RwLock<HashMap<TenantId, BTreeMap<i64, TimeBounds>>>,
+    /// Held shared while a partition is read from disk (opened, or its
+    /// bounds read), exclusively while one is deleted: a search never opens
+    /// a directory that retention is deleting (tantivy would fail on a file
+    /// gone in between). An open partition needs no guard: its files stay
+    /// readable through the handles it holds after they are unlinked.
+    disk: RwLock<()>,
 }
 
 fn index_err(context: &Path) -> impl FnOnce(tantivy::TantivyError) -> EventStoreError + '_ {
@@ -169,6 +175,7 @@ impl Partitions {
             schema,
             open: RwLock::new(HashMap::new()),
             catalog: RwLock::new(HashMap::new()),
+            disk: RwLock::new(()),
         }
     }
 
@@ -252,6 +259,7 @@ impl Partitions {
         if self.catalog.read().contains_key(&tenant) {
             return Ok(());
         }
+        let _disk = self.disk.read_recursive();
         let mut days = BTreeMap::new();
         for day in self.days(tenant)? {
             let dir = self.dir(PartitionKey { tenant, day });
@@ -263,6 +271,11 @@ impl Partitions {
 
     /// The partition, opened from disk (and cached) if it exists.
     pub fn get(&self, key: PartitionKey) -> Result<Option<Arc<Partition>>, EventStoreError> {
+        if let Some(p) = self.open.read().get(&key) {
+            return Ok(Some(p.clone()));
+        }
+        let _disk = self.disk.read_recursive();
+        // Checked again under the guard: retention may have removed it.
         if let Some(p) = self.open.read().get(&key) {
             return Ok(Some(p.clone()));
         }
@@ -315,8 +328,10 @@ impl Partitions {
         Ok(partition)
     }
 
-    /// Forgets the partition and deletes its directory.
+    /// Forgets the partition and deletes its directory. Searches that hold
+    /// it open go on reading it; later ones no longer see it.
     pub fn remove(&self, key: PartitionKey) -> Result<(), EventStoreError> {
+        let _disk = self.disk.write();
         self.open.write().remove(&key);
         if let Some(days) = self.catalog.write().get_mut(&key.tenant) {
             days.remove(&key.day);

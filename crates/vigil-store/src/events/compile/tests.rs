@@ -659,3 +659,63 @@ fn queries_run_with_scoring_and_time_ordering() {
         .collect();
     assert_eq!(ids, vec![7, 5, 1]);
 }
+
+fn id(n: u128) -> Query {
+    Query::Id(vigil_query::IdValue::new(n))
+}
+
+#[test]
+fn event_ids_with_boolean_logic() {
+    assert_eq!(matches(&id(3)), set(&[3]));
+    assert_eq!(matches(&id(99)), set(&[]));
+    assert_eq!(
+        matches(&Query::Or(vec![id(3), id(5), id(99)])),
+        set(&[3, 5])
+    );
+    assert_eq!(matches(&not(id(3))), &all() - &set(&[3]));
+    assert_eq!(
+        matches(&Query::And(vec![
+            Query::Or(vec![id(1), id(2), id(7)]),
+            eq("event.outcome", "failure"),
+        ])),
+        set(&[1, 7])
+    );
+    let parsed = vigil_query::parse(&format!("id:{} OR id:{}", EventId(2), EventId(4)));
+    assert_eq!(matches(&parsed.expect("parses")), set(&[2, 4]));
+}
+
+/// `id:` still finds events by a field of their own named `id` (trace ids).
+#[test]
+fn event_ids_also_match_an_id_field() {
+    let schema = EventSchema::new();
+    let index = Index::create_in_ram(schema.schema.clone());
+    schema.register_tokenizers(&index);
+    let mut writer: IndexWriter = index
+        .writer_with_num_threads(1, 15_000_000)
+        .expect("writer");
+    let trace = "4BF92F3577B34DA6A3CE929D0E0E4736";
+    for (n, doc) in [(1u128, json!({"id": trace})), (2, json!({"id": "other"}))] {
+        let event = Event {
+            id: EventId(n),
+            tenant: TenantId(1),
+            time: Timestamp(BASE),
+            raw: doc.to_string(),
+            doc: doc.as_object().cloned().expect("object"),
+        };
+        writer.add_document(schema.document(&event)).expect("add");
+    }
+    writer.commit().expect("commit");
+    let searcher = index.reader().expect("reader").searcher();
+    let count = |query: &Query| {
+        let compiled = try_compile(&schema, query).expect("compiles");
+        searcher
+            .search(&*compiled, &DocSetCollector)
+            .expect("search")
+            .len()
+    };
+    let by_field = vigil_query::parse(&format!("id:{trace}")).expect("parses");
+    assert!(matches!(by_field, Query::Id(_)));
+    assert_eq!(count(&by_field), 1, "the event whose id field holds it");
+    assert_eq!(count(&id(2)), 1, "the event whose id it is");
+    assert_eq!(count(&id(3)), 0);
+}
