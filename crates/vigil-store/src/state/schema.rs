@@ -234,6 +234,45 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 "#,
+    r#"
+-- Alerts that end, keep their evidence, and list by detection time.
+-- previous_id: the alert of the same rule and entities before this one (a
+-- hit after the open alert's window opens a new alert linked to it).
+-- detected_at / last_detected_at: wall-clock time of the first and latest
+-- hit (first_seen / last_seen are event times: a replay of 2019 logs is
+-- detected today). evidence_first / evidence_latest: JSON arrays of event
+-- ids, the first ones and a ring of the latest (bounds in detection.rs),
+-- evidence_count how many in all. Rows from before this version take their
+-- event times as detection times and their two event ids as evidence.
+ALTER TABLE alerts ADD COLUMN previous_id BIGINT REFERENCES alerts (id) ON DELETE SET NULL;
+ALTER TABLE alerts ADD COLUMN detected_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_detected_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN evidence_first TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE alerts ADD COLUMN evidence_latest TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE alerts ADD COLUMN evidence_count BIGINT NOT NULL DEFAULT 0;
+-- SQLite: json_array (PostgreSQL: jsonb_build_array(...)::text).
+UPDATE alerts SET detected_at = first_seen, last_detected_at = last_seen,
+    evidence_first = CASE
+        WHEN event_id IS NULL THEN '[]'
+        WHEN last_event_id IS NULL OR last_event_id = event_id THEN json_array(event_id)
+        ELSE json_array(event_id, last_event_id) END,
+    evidence_count = CASE
+        WHEN event_id IS NULL THEN 0
+        WHEN last_event_id IS NULL OR last_event_id = event_id THEN 1
+        ELSE 2 END;
+-- The list: newest detection first, per tenant and across tenants.
+CREATE INDEX alerts_tenant_detected ON alerts (tenant_id, detected_at, id);
+CREATE INDEX alerts_detected ON alerts (detected_at, id);
+-- An ended alert of a key whose span holds a late hit.
+CREATE INDEX alerts_key ON alerts (tenant_id, rule_id, dedup_key, last_seen);
+
+-- A tenant's alert window (how long an open alert absorbs hits after its
+-- last one), when it set one; microseconds.
+CREATE TABLE alert_settings (
+    tenant_id     BIGINT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    window_micros BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -319,8 +358,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 7);
-        assert_eq!(MIGRATIONS.len(), 7);
+        assert_eq!(version(&path).await, 8);
+        assert_eq!(MIGRATIONS.len(), 8);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -385,13 +424,13 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 7);
+        assert_eq!(version(&path).await, 8);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 7);
+        assert_eq!(version(&path).await, 8);
     }
 
     /// Two users of a version 5 database whose names differ only in case
