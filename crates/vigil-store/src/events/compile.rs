@@ -29,6 +29,7 @@
 //! values), and full-text wildcards spanning several words (`foo-ba*` is
 //! one token pattern, and the text analyzer splits at `-`).
 
+mod ids;
 mod key_range;
 mod numeric;
 mod top_values;
@@ -56,6 +57,7 @@ use vigil_query::{Predicate, Query, TextMatch, WildcardPiece};
 use super::schema::{
     ip_bits, ip_key, normalize_keyword, parse_ip, parse_number, text_analyzer, EventSchema,
 };
+pub use ids::IdQuery;
 use key_range::{KeyRange, KeyRangeQuery};
 use top_values::ValueCounter;
 use wildcard::{Pattern, WildcardQuery};

@@ -2,13 +2,13 @@
 //! arrival.
 
 use super::codec::{decode_batch, encode_batch};
-use super::compile::{has_field, top_values, try_compile};
+use super::compile::{has_field, top_values, try_compile, IdQuery};
 use super::indexer::{Batch, IndexObserver, Indexer, IndexerConfig, IndexerMsg};
 use super::partition::{PartitionKey, Partitions, TimeBounds};
 use super::schema::EventSchema;
 use super::{
     EventStore, EventStoreError, SearchRequest, SearchResult, StatsRequest, StatsResult,
-    StoredEvent,
+    StoredEvent, MAX_GET_IDS,
 };
 use crate::wal::{CommitObserver, Wal, WalOptions};
 use async_trait::async_trait;
@@ -20,7 +20,7 @@ use std::sync::mpsc::{sync_channel, SyncSender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, DocSetCollector, TopDocs};
 use tantivy::schema::Value;
 use tantivy::{DocAddress, Order, Searcher, TantivyDocument};
 use tokio::sync::oneshot;
@@ -272,6 +272,46 @@ fn stats_blocking(
     Ok(StatsResult { total, values })
 }
 
+/// The tenant's events with these ids, in the order asked. Every
+/// partition of the tenant is asked: an id's embedded time is when it was
+/// generated, which says nothing sound about the partition (the arrival)
+/// it went to, and one term lookup per partition is cheap.
+fn get_blocking(
+    partitions: &Partitions,
+    tenant: TenantId,
+    ids: &[EventId],
+) -> Result<Vec<StoredEvent>, EventStoreError> {
+    if ids.len() > MAX_GET_IDS {
+        return Err(EventStoreError::BadQuery(format!(
+            "at most {MAX_GET_IDS} event ids at once, not {}",
+            ids.len()
+        )));
+    }
+    let schema = partitions.schema();
+    let query = IdQuery::new(schema.id, ids);
+    let mut found: HashMap<EventId, StoredEvent> = HashMap::new();
+    let all = SearchRequest {
+        query: Query::All,
+        from: None,
+        to: None,
+        limit: 0,
+    };
+    for (key, _, searcher) in searchers(partitions, tenant, &all)? {
+        let addresses = searcher
+            .search(&query, &DocSetCollector)
+            .map_err(|e| search_error(key, e))?;
+        for address in addresses {
+            let event = stored_event(schema, &searcher, address, key)?;
+            found.entry(event.id).or_insert(event);
+        }
+    }
+    let mut out = Vec::with_capacity(found.len());
+    for id in ids {
+        out.extend(found.remove(id));
+    }
+    Ok(out)
+}
+
 /// Searchers of the tenant's partitions whose event times overlap the
 /// range, latest events first; no other partition is opened.
 fn searchers(
@@ -345,6 +385,18 @@ impl EventStore for EmbeddedEventStore {
             .map_err(|_| EventStoreError::Closed)?
     }
 
+    async fn get(
+        &self,
+        tenant: TenantId,
+        ids: &[EventId],
+    ) -> Result<Vec<StoredEvent>, EventStoreError> {
+        let partitions = self.partitions.clone();
+        let ids = ids.to_vec();
+        tokio::task::spawn_blocking(move || get_blocking(&partitions, tenant, &ids))
+            .await
+            .map_err(|_| EventStoreError::Closed)?
+    }
+
     async fn refresh(&self) -> Result<(), EventStoreError> {
         self.ask(IndexerMsg::Refresh).await
     }
@@ -409,6 +461,7 @@ fn stored_event(
         id: text(schema.id).parse().unwrap_or(EventId(0)),
         time: Timestamp(time),
         raw: text(schema.raw),
+        arrival_day: Some(key.day),
     })
 }
 

@@ -72,7 +72,14 @@ pub struct StoredEvent {
     pub time: Timestamp,
     /// The event's JSON text as it was ingested.
     pub raw: String,
+    /// The day (since the Unix epoch) the store accepted the event, when
+    /// the backend knows it: retention counts from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival_day: Option<i64>,
 }
+
+/// The most ids one [`EventStore::get`] may ask for.
+pub const MAX_GET_IDS: usize = 1_000;
 
 /// Top values of `field` among the events that match.
 #[derive(Debug, Clone)]
@@ -121,6 +128,16 @@ pub trait EventStore: Send + Sync + 'static {
         tenant: TenantId,
         request: StatsRequest,
     ) -> Result<StatsResult, EventStoreError>;
+
+    /// The tenant's events with these ids, in the order asked (an id asked
+    /// twice comes once); ids the tenant has no event of (missing, expired,
+    /// or another tenant's) are left out. More than [`MAX_GET_IDS`] ids is a
+    /// [`EventStoreError::BadQuery`]. Sees what [`EventStore::search`] sees.
+    async fn get(
+        &self,
+        tenant: TenantId,
+        ids: &[EventId],
+    ) -> Result<Vec<StoredEvent>, EventStoreError>;
 
     /// Makes everything appended before the call searchable.
     async fn refresh(&self) -> Result<(), EventStoreError>;

@@ -4,7 +4,8 @@
 //!
 //! | field    | type                     | holds                                              |
 //! |----------|--------------------------|----------------------------------------------------|
-//! | `id`     | `STRING \| STORED`       | the event id (32 hex chars), one raw term          |
+//! | `id`     | `STRING \| STORED`       | the event id (32 hex chars), one raw term (indexed |
+//! |          |                          | since issue 11: `EventStore::get`, `id:`)          |
 //! | `time`   | i64 `INDEXED\|FAST\|STORED` | event time, microseconds since the epoch        |
 //! | `raw`    | `STORED`                 | the event's JSON text, returned by search          |
 //! | `fields` | JSON, keyword, `FAST`    | the flattened event, for `field:value` conditions  |
@@ -50,7 +51,7 @@ use serde_json::Value as JsonValue;
 use tantivy::columnar::NumericalValue;
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, OwnedValue, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED, STORED,
+    TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
@@ -73,7 +74,9 @@ pub const TEXT_TOKEN_MAX_BYTES: usize = 256;
 #[derive(Debug, Clone)]
 pub struct EventSchema {
     pub schema: Schema,
-    /// Event id, 32 hex chars, one raw term: `delete_term` target on replay.
+    /// Event id, 32 lowercase hex chars, one raw term: events are found by
+    /// id ([`super::compile::IdQuery`]). Partitions made before issue 11
+    /// have it stored only; the id query reads those from the store.
     pub id: Field,
     /// Event time in microseconds; fast, for time filters and newest first.
     pub time: Field,
@@ -98,7 +101,7 @@ impl Default for EventSchema {
 impl EventSchema {
     pub fn new() -> Self {
         let mut builder = Schema::builder();
-        let id = builder.add_text_field("id", STORED);
+        let id = builder.add_text_field("id", STRING | STORED);
         let time = builder.add_i64_field("time", INDEXED | FAST | STORED);
         let raw = builder.add_text_field("raw", STORED);
         let fields = builder.add_json_field(
