@@ -35,6 +35,8 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                 tags: Vec::new(),
                 entities: entities(&asset, &key),
                 event_id: None,
+                evidence: Vec::new(),
+                window: None,
                 description: match note {
                     Some(note) => format!("{description} ({note})"),
                     None => description,
@@ -83,6 +85,8 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                         tags: Vec::new(),
                         entities: entities(&asset, &key),
                         event_id: None,
+                        evidence: Vec::new(),
+                        window: None,
                         description: String::new(),
                         time: Timestamp(time.saturating_mul(1000)),
                     },

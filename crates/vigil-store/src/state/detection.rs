@@ -416,8 +416,11 @@ pub trait DetectionStore: Send + Sync + 'static {
     /// Sets how long `tenant`'s open alerts absorb hits after their last
     /// one (microseconds, within [`ALERT_WINDOW_RANGE`]); `None` for the
     /// default. A rule's own window comes first.
-    async fn set_alert_window(&self, tenant: TenantId, window: Option<i64>)
-        -> Result<(), StateError>;
+    async fn set_alert_window(
+        &self,
+        tenant: TenantId,
+        window: Option<i64>,
+    ) -> Result<(), StateError>;
 
     /// The tenant's window, if it set one.
     async fn alert_window(&self, tenant: TenantId) -> Result<Option<i64>, StateError>;

@@ -133,7 +133,10 @@ pub async fn different_entities_make_different_alerts(
         .record_alerts(&[hit(t, "r2", "web01", 1)])
         .await
         .expect("record");
-    assert_eq!(store.list_alerts(&[t], &all()).await.expect("list").total, 5);
+    assert_eq!(
+        store.list_alerts(&[t], &all()).await.expect("list").total,
+        5
+    );
 }
 
 pub async fn closed_alerts_do_not_absorb_new_hits(
@@ -189,7 +192,12 @@ pub async fn alerts_filter_and_order(state: &dyn StateStore, store: &dyn Detecti
     for one in [hit(t, "r1", "web01", 200), low, noc] {
         store.record_alerts(&[one]).await.expect("record");
     }
-    let ids = |page: AlertPage| page.alerts.into_iter().map(|a| a.rule_id).collect::<Vec<_>>();
+    let ids = |page: AlertPage| {
+        page.alerts
+            .into_iter()
+            .map(|a| a.rule_id)
+            .collect::<Vec<_>>()
+    };
     let list =
         |f: AlertFilter| async move { ids(store.list_alerts(&[t], &f).await.expect("list")) };
     assert_eq!(
@@ -452,20 +460,28 @@ pub async fn a_hit_after_the_window_opens_a_linked_alert(
 ) {
     let t = tenant(state, "acme").await;
     let day0 = 1_562_000_000_000_000; // 2019-07
-    let record = |h: NewAlert| async move {
-        store.record_alerts(&[h]).await.expect("record")[0].clone()
-    };
+    let record =
+        |h: NewAlert| async move { store.record_alerts(&[h]).await.expect("record")[0].clone() };
     let (first, _) = record(hit(t, "r1", "h", day0)).await;
     let (same, opened) = record(hit(t, "r1", "h", day0 + 23 * HOUR)).await;
-    assert!(!opened && same.id == first.id, "within 24 h of the last hit");
+    assert!(
+        !opened && same.id == first.id,
+        "within 24 h of the last hit"
+    );
     let (next, opened) = record(hit(t, "r1", "h", day0 + 23 * HOUR + 25 * HOUR)).await;
-    assert!(opened && next.id != first.id, "past the window: a new alert");
+    assert!(
+        opened && next.id != first.id,
+        "past the window: a new alert"
+    );
     assert_eq!(next.previous_id, Some(first.id), "linked to the one before");
     assert_eq!(next.status, AlertStatus::Open);
     let ended = store.alert(t, first.id).await.expect("get").expect("kept");
     assert_eq!(ended.status, AlertStatus::Resolved);
     assert!(
-        ended.resolution.as_deref().is_some_and(|r| r.starts_with("expired")),
+        ended
+            .resolution
+            .as_deref()
+            .is_some_and(|r| r.starts_with("expired")),
         "{:?}",
         ended.resolution
     );
@@ -607,7 +623,10 @@ pub async fn paging_with_a_cursor_is_stable_and_counts_all(
             .map(|i| hit(t, "r1", &format!("h{i}"), i))
             .collect::<Vec<_>>()
     };
-    store.record_alerts(&host_hits(0..25)).await.expect("record");
+    store
+        .record_alerts(&host_hits(0..25))
+        .await
+        .expect("record");
     let page = |after: Option<AlertCursor>| async move {
         let f = AlertFilter {
             limit: 10,
@@ -654,7 +673,11 @@ pub async fn listing_spans_the_tenants_given(state: &dyn StateStore, store: &dyn
     let b = tenant(state, "globex").await;
     let c = tenant(state, "initech").await;
     store
-        .record_alerts(&[hit(a, "r1", "h", 1), hit(b, "r1", "h", 2), hit(c, "r1", "h", 3)])
+        .record_alerts(&[
+            hit(a, "r1", "h", 1),
+            hit(b, "r1", "h", 2),
+            hit(c, "r1", "h", 3),
+        ])
         .await
         .expect("record");
     let both = store.list_alerts(&[a, b], &all()).await.expect("list");
