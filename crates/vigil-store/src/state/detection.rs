@@ -294,6 +294,7 @@ pub struct AlertFilter {
     /// The rule's id or its exact title.
     pub rule: Option<String>,
     pub host: Option<String>,
+    /// Any spelling of the user: `WORKSTATION5\\wardog` finds `wardog`.
     pub user: Option<String>,
     pub source_ip: Option<String>,
     /// Newest detection first, at most this many.

@@ -576,6 +576,12 @@ pub async fn user_names_are_one_identity(state: &dyn StateStore, store: &dyn Det
         Some("WORKSTATION5\\wardog"),
         "the name as first logged is kept for display"
     );
+    let by_user = AlertFilter {
+        user: Some("SHIRE\\WARDOG".into()),
+        ..all()
+    };
+    let found = store.list_alerts(&[t], &by_user).await.expect("list");
+    assert_eq!(found.total, 1, "any spelling finds the user's alert");
 }
 
 pub async fn evidence_is_kept_and_bounded(state: &dyn StateStore, store: &dyn DetectionStore) {

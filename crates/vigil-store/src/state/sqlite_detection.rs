@@ -10,6 +10,7 @@ use super::{SqliteState, StateError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Sqlite, SqliteConnection};
 use std::collections::HashMap;
+use vigil_core::identity::user_identity;
 use vigil_core::{TenantId, Timestamp};
 
 const ALERT_COLUMNS: &str = "id, tenant_id, team, rule_id, rule_title, severity, tags, host, \
@@ -639,9 +640,9 @@ async fn insert(
              user_name, source_ip, dedup_key, event_id, last_event_id, description,
              first_seen, last_seen, count, status, updated_at, resource, resolution,
              previous_id, detected_at, last_detected_at, evidence_first, evidence_latest,
-             evidence_count)
+             evidence_count, user_key)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13, $13, 1, $14, $15,
-             $16, $17, $18, $15, $15, $19, $20, $21)
+             $16, $17, $18, $15, $15, $19, $20, $21, $22)
          ON CONFLICT DO NOTHING
          RETURNING {ALERT_COLUMNS}"
     ))
@@ -666,6 +667,7 @@ async fn insert(
     .bind(json_list(&evidence.first))
     .bind(json_list(&evidence.latest))
     .bind(evidence.count)
+    .bind(hit.entities.user.as_deref().map(user_identity))
     .fetch_optional(&mut *conn)
     .await
     .map_err(|e| match super::sqlite::kind(&e) {
@@ -708,9 +710,10 @@ fn push_filter(q: &mut QueryBuilder<'_, Sqlite>, tenants: &[TenantId], filter: &
             .push_bind(rule.clone())
             .push(")");
     }
+    let user = filter.user.as_deref().map(user_identity);
     for (column, value) in [
         ("host", &filter.host),
-        ("user_name", &filter.user),
+        ("user_key", &user),
         ("source_ip", &filter.source_ip),
     ] {
         if let Some(value) = value {
