@@ -9,6 +9,7 @@
 //!   event index keeps.
 
 pub mod event;
+pub mod identity;
 pub mod names;
 pub mod tenant;
 pub mod time;

@@ -38,7 +38,7 @@ mod engine;
 mod tests;
 
 pub use engine::{
-    BaseHit, CorrelationEngine, CorrelationHit, CorrelationLimits, CorrelationStats,
+    BaseHit, CorrelationEngine, CorrelationHit, CorrelationLimits, CorrelationStats, MAX_EVENT_IDS,
     SNAPSHOT_VERSION,
 };
 

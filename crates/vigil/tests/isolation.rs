@@ -131,7 +131,8 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             .replace("{event}", &bravo_event_id);
         let body = endpoint.example_body.map(|b| b.replace("{name}", "bravo"));
         for probe in &probes {
-            for tenant_param in [Some("bravo"), None] {
+            // `*` is every tenant of the caller's: alpha's only.
+            for tenant_param in [Some("bravo"), Some("*"), None] {
                 let mut request = server
                     .request(endpoint.method, &path)
                     .bearer_auth(&probe.token);
@@ -178,7 +179,7 @@ fn no_endpoint_leaks_or_changes_another_tenant() {
             }
         }
     }
-    assert!(checked >= endpoints.len() * probes.len() * 2);
+    assert!(checked >= endpoints.len() * probes.len() * 3);
 
     // Nothing of bravo changed.
     let bravo = server.search(&bravo_read, "*");

@@ -1,4 +1,12 @@
-//! `/api/v1/alerts`: the incident queue, SOC and NOC alike, per tenant.
+//! `/api/v1/alerts`: the incident queue, SOC and NOC alike, per tenant or
+//! across the caller's tenants (`tenant=*`).
+//!
+//! The list is newest detection first, a page at a time: `limit`, and
+//! `cursor` = the previous page's `next_cursor`; `total` counts every page.
+//! `from`/`to` are detection time (a replay of 2019 logs detected today is
+//! found under `from=now-24h`); `event_from`/`event_to` are event time.
+//! One alert (`GET /api/v1/alerts/{id}`) comes with its evidence resolved
+//! to the stored events.
 
 use super::events::parse_time;
 use super::JsonBody;
@@ -8,17 +16,30 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use vigil_core::Timestamp;
-use vigil_store::state::{Alert, AlertFilter, AlertStatus, Entities, Severity, StateError, Team};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use vigil_core::{EventId, TenantId, Timestamp};
+use vigil_store::state::{
+    Alert, AlertCursor, AlertFilter, AlertStatus, Entities, Evidence, Severity, StateError, Team,
+    TenantScope,
+};
 
 const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
+const MAX_LIMIT: usize = 1_000;
+
+/// `tenant=*`: every tenant the caller may see.
+const ALL_TENANTS: &str = "*";
 
 #[derive(Deserialize)]
 pub struct ListParams {
+    /// A tenant's name, or `*` for all of the caller's.
     tenant: Option<String>,
+    /// Detection time.
     from: Option<String>,
     to: Option<String>,
+    /// Event time.
+    event_from: Option<String>,
+    event_to: Option<String>,
     /// Comma-separated: `high,critical`.
     severity: Option<String>,
     /// Comma-separated: `open,acknowledged`.
@@ -30,6 +51,7 @@ pub struct ListParams {
     user: Option<String>,
     source_ip: Option<String>,
     limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -51,17 +73,49 @@ pub struct AlertView {
     event_id: Option<String>,
     last_event_id: Option<String>,
     description: String,
+    /// Event time of its first and latest evidence.
     first_seen: String,
     last_seen: String,
+    /// When it was detected (opened), and when it was last hit.
+    detected_at: String,
+    last_detected_at: String,
     count: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     resolution: Option<String>,
+    /// The alert of the same rule and entities before this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_id: Option<i64>,
+    evidence: Evidence,
 }
 
 #[derive(Serialize)]
 pub struct AlertList {
-    total: usize,
+    total: u64,
     alerts: Vec<AlertView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
+}
+
+/// One evidence event as stored.
+#[derive(Serialize)]
+pub struct EvidenceEvent {
+    id: String,
+    time: String,
+    event: Box<RawValue>,
+}
+
+/// One alert with its evidence resolved to events.
+#[derive(Serialize)]
+pub struct AlertDetail {
+    #[serde(flatten)]
+    alert: AlertView,
+    /// The evidence events still stored (first ones, then the latest), in
+    /// the order of `evidence`; ids past retention are left out.
+    events: Vec<EvidenceEvent>,
+    /// Evidence ids no longer stored (retention) or unreadable.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    missing_events: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -86,8 +140,12 @@ fn view(alert: Alert, tenant: &str) -> AlertView {
         description: alert.description,
         first_seen: alert.first_seen.to_rfc3339(),
         last_seen: alert.last_seen.to_rfc3339(),
+        detected_at: alert.detected_at.to_rfc3339(),
+        last_detected_at: alert.last_detected_at.to_rfc3339(),
         count: alert.count,
         resolution: alert.resolution,
+        previous_id: alert.previous_id,
+        evidence: alert.evidence,
     }
 }
 
@@ -117,6 +175,8 @@ fn filter_of(params: &ListParams) -> Result<AlertFilter, ApiError> {
     Ok(AlertFilter {
         from: time("from", &params.from)?,
         to: time("to", &params.to)?,
+        event_from: time("event_from", &params.event_from)?,
+        event_to: time("event_to", &params.event_to)?,
         severities: list_of(params.severity.as_deref(), |s| s.parse())?,
         statuses: list_of(params.status.as_deref(), |s| s.parse())?,
         team: params
@@ -130,7 +190,35 @@ fn filter_of(params: &ListParams) -> Result<AlertFilter, ApiError> {
         user: params.user.clone(),
         source_ip: params.source_ip.clone(),
         limit: params.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
+        after: params
+            .cursor
+            .as_deref()
+            .map(AlertCursor::decode)
+            .transpose()?,
     })
+}
+
+/// The tenants a list covers, with their names: the one named, or with
+/// `*` every tenant of the caller's scope.
+async fn tenants_of(
+    app: &AppState,
+    caller: &Caller,
+    named: Option<&str>,
+) -> Result<HashMap<TenantId, String>, ApiError> {
+    if named != Some(ALL_TENANTS) {
+        let tenant = caller.tenant(app, named, Action::Read).await?;
+        return Ok(HashMap::from([(tenant.id, tenant.name.to_string())]));
+    }
+    caller.require(Action::Read)?;
+    let all = app.state.list_tenants().await?;
+    Ok(all
+        .into_iter()
+        .filter(|t| match &caller.0.scope {
+            TenantScope::All => true,
+            TenantScope::Only(ids) => ids.contains(&t.id),
+        })
+        .map(|t| (t.id, t.name.to_string()))
+        .collect())
 }
 
 pub async fn list(
@@ -138,17 +226,23 @@ pub async fn list(
     caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<Json<AlertList>, ApiError> {
-    let tenant = caller
-        .tenant(&app, params.tenant.as_deref(), Action::Read)
-        .await?;
+    let names = tenants_of(&app, &caller, params.tenant.as_deref()).await?;
     let filter = filter_of(&params)?;
-    let alerts = app.detections.list_alerts(tenant.id, &filter).await?;
+    let mut tenants: Vec<TenantId> = names.keys().copied().collect();
+    tenants.sort();
+    let page = app.detections.list_alerts(&tenants, &filter).await?;
+    let alerts = page
+        .alerts
+        .into_iter()
+        .map(|a| {
+            let name = names.get(&a.tenant).cloned().unwrap_or_default();
+            view(a, &name)
+        })
+        .collect();
     Ok(Json(AlertList {
-        total: alerts.len(),
-        alerts: alerts
-            .into_iter()
-            .map(|a| view(a, tenant.name.as_str()))
-            .collect(),
+        total: page.total,
+        alerts,
+        next_cursor: page.next.map(|c| c.encode()),
     }))
 }
 
@@ -157,7 +251,7 @@ pub async fn show(
     caller: Caller,
     Path(id): Path<i64>,
     Query(params): Query<TenantParam>,
-) -> Result<Json<AlertView>, ApiError> {
+) -> Result<Json<AlertDetail>, ApiError> {
     let tenant = caller
         .tenant(&app, params.tenant.as_deref(), Action::Read)
         .await?;
@@ -166,7 +260,44 @@ pub async fn show(
         .alert(tenant.id, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("alert {id} not found")))?;
-    Ok(Json(view(alert, tenant.name.as_str())))
+    let (events, missing_events) = evidence_events(&app, tenant.id, &alert.evidence).await?;
+    Ok(Json(AlertDetail {
+        alert: view(alert, tenant.name.as_str()),
+        events,
+        missing_events,
+    }))
+}
+
+/// The alert's evidence ids read from the event store (the tenant's own
+/// only), and the ids that are not there.
+async fn evidence_events(
+    app: &AppState,
+    tenant: TenantId,
+    evidence: &Evidence,
+) -> Result<(Vec<EvidenceEvent>, Vec<String>), ApiError> {
+    let ids: Vec<EventId> = evidence.ids().filter_map(|id| id.parse().ok()).collect();
+    let found = app
+        .events
+        .get(tenant, &ids)
+        .await
+        .map_err(|e| ApiError::internal(format!("reading the evidence events failed: {e}")))?;
+    let got: std::collections::HashSet<EventId> = found.iter().map(|e| e.id).collect();
+    let missing = evidence
+        .ids()
+        .filter(|id| id.parse::<EventId>().map_or(true, |e| !got.contains(&e)))
+        .map(str::to_string)
+        .collect();
+    let events = found
+        .into_iter()
+        .filter_map(|e| {
+            Some(EvidenceEvent {
+                id: e.id.to_string(),
+                time: e.time.to_rfc3339(),
+                event: RawValue::from_string(e.raw).ok()?,
+            })
+        })
+        .collect();
+    Ok((events, missing))
 }
 
 /// `PATCH /api/v1/alerts/{id}` with `{"status": "acknowledged"}`.

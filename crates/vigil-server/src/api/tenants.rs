@@ -17,6 +17,10 @@ pub struct TenantView {
     pub name: String,
     pub retention_days: u32,
     pub created_at: String,
+    /// The tenant's alert window (`2h`), when it set one (see
+    /// [`UpdateTenant`]); shown on one tenant, not in the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alert_window: Option<String>,
 }
 
 impl From<Tenant> for TenantView {
@@ -26,6 +30,7 @@ impl From<Tenant> for TenantView {
             name: t.name.to_string(),
             retention_days: t.retention_days,
             created_at: t.created_at.to_rfc3339(),
+            alert_window: None,
         }
     }
 }
@@ -81,13 +86,25 @@ pub async fn show(
             .map_err(|_| e)?,
         other => other?,
     };
-    Ok(Json(tenant.into()))
+    with_alert_window(&app, tenant).await
+}
+
+/// The view of one tenant, with its alert window.
+async fn with_alert_window(app: &AppState, tenant: Tenant) -> Result<Json<TenantView>, ApiError> {
+    let window = app.detections.alert_window(tenant.id).await?;
+    let mut view = TenantView::from(tenant);
+    view.alert_window = window.map(|w| format!("{}s", w / 1_000_000));
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     retention_days: Option<u32>,
+    /// How long an open alert absorbs hits of the same rule and entities
+    /// after its last one: `30m`, `24h`, `7d` (1m to 366d), or `default`
+    /// (24 h). A rule's own `vigil: alert_window:` comes first.
+    alert_window: Option<String>,
 }
 
 pub async fn update(
@@ -105,10 +122,20 @@ pub async fn update(
         }
         app.state.set_retention(tenant.id, days).await?;
     }
+    if let Some(text) = body.alert_window.as_deref() {
+        let window = match text {
+            "default" => None,
+            text => Some(
+                vigil_sigma::correlation::parse_timespan(text)
+                    .map_err(|e| ApiError::bad_request(format!("alert_window: {e}")))?,
+            ),
+        };
+        app.detections.set_alert_window(tenant.id, window).await?;
+    }
     let tenant = app
         .state
         .tenant(tenant.id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no tenant is named {name:?}")))?;
-    Ok(Json(tenant.into()))
+    with_alert_window(&app, tenant).await
 }

@@ -35,15 +35,18 @@ impl Correlations {
         }
     }
 
-    /// Feeds one base rule hit of `tenant`; returns the correlations that
-    /// now hold (chained ones included).
+    /// Feeds one base rule hit of `tenant` from the event `event_id`;
+    /// returns the correlations that now hold (chained ones included),
+    /// each with the ids of its window's events.
     pub fn observe(
         &mut self,
         book: &RuleBook,
         tenant: TenantId,
         hit: &BaseHit,
+        event_id: &str,
     ) -> Vec<CorrelationHit> {
-        self.engine(book, tenant).observe_chained(hit)
+        self.engine(book, tenant)
+            .observe_chained_with_id(hit, Some(event_id))
     }
 
     fn engine(&mut self, book: &RuleBook, tenant: TenantId) -> &mut CorrelationEngine {

@@ -7,6 +7,7 @@
 //! - [`correlate`]: correlation engines per tenant, kept across restarts.
 //! - [`novelty`]: the login-from-a-new-source detection.
 //! - [`entities`]: what an alert is about.
+//! - [`window`]: a rule's own alert window (`vigil: alert_window:`).
 //!
 //! Rules come from the config's folders (re-read when a file changes),
 //! Vigil's own rules (embedded), and the API (per tenant, in the detection
@@ -21,6 +22,7 @@ pub mod load;
 pub mod metrics;
 pub mod novelty;
 pub mod rulebook;
+pub mod window;
 
 use crate::config::DetectionConfig;
 use anyhow::Context;
@@ -416,6 +418,17 @@ impl Detection {
         if !loaded.errors.is_empty() {
             return Err(loaded.errors.iter().map(|e| e.to_string()).collect());
         }
+        let bad_windows: Vec<String> = loaded
+            .compiled
+            .iter()
+            .filter_map(|r| {
+                let e = window::of_rule(&r.rule.attributes).err()?;
+                Some(format!("rule {:?}: {e}", r.rule.title))
+            })
+            .collect();
+        if !bad_windows.is_empty() {
+            return Err(bad_windows);
+        }
         let mut rules: Vec<(String, String)> = loaded
             .compiled
             .iter()
@@ -455,6 +468,10 @@ impl Detection {
                             tags: rule.tags.clone(),
                             entities: entities::of_event(&event.doc),
                             event_id: Some(event.id.to_string()),
+                            evidence: Vec::new(),
+                            // Checked on upload; a folder rule's bad value
+                            // leaves the default.
+                            window: window::of_rule(&rule.attributes).ok().flatten(),
                             description: rule.description.clone().unwrap_or_default(),
                             time: event.time,
                         },
@@ -492,7 +509,8 @@ impl Detection {
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
             for (index, hit) in &base_hits {
                 let evidence = &events[*index].0;
-                for found in correlations.observe(&book, tenant, hit) {
+                let id = evidence.id.to_string();
+                for found in correlations.observe(&book, tenant, hit, &id) {
                     let alert = correlation_alert(&book, tenant, &found, evidence);
                     self.push_alert(&mut verdicts, alert);
                 }
@@ -538,6 +556,8 @@ impl Detection {
                         tags: vec!["attack.initial-access".into(), "attack.t1078".into()],
                         entities: entities.clone(),
                         event_id: Some(event_id.clone()),
+                        evidence: Vec::new(),
+                        window: None,
                         description: format!(
                             "{} logged in from {}, a source not seen for this user before",
                             login.user, login.source
@@ -570,7 +590,7 @@ impl Detection {
 }
 
 /// An alert for a correlation that holds, with the event that completed it
-/// as evidence.
+/// and every event of its window (bounded) as evidence.
 fn correlation_alert(
     book: &RuleBook,
     tenant: TenantId,
@@ -591,6 +611,8 @@ fn correlation_alert(
         tags: rule.map(|r| r.tags).unwrap_or_default(),
         entities: entities::of_correlation(&hit.group, &evidence.doc),
         event_id: Some(evidence.id.to_string()),
+        evidence: hit.event_ids.clone(),
+        window: None,
         description: format!(
             "{} = {} over {} matches from {} to {} ({})",
             hit.kind.as_str(),

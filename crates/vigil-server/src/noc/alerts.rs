@@ -41,6 +41,8 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                 tags: Vec::new(),
                 entities: entities(&asset, &key),
                 event_id: None,
+                evidence: Vec::new(),
+                window: None,
                 description: match note {
                     Some(note) => format!("{description} ({note})"),
                     None => description,
@@ -90,6 +92,8 @@ pub async fn record(detections: &dyn DetectionStore, tenant: TenantId, events: V
                         tags: Vec::new(),
                         entities: entities(&asset, &key),
                         event_id: None,
+                        evidence: Vec::new(),
+                        window: None,
                         // What a page would say: a held-back alert is read
                         // as closely as one that pages.
                         description,

@@ -60,7 +60,15 @@ pub struct CorrelationHit {
     pub value: f64,
     /// Times of the matches in the window, ascending.
     pub event_times: Vec<i64>,
+    /// The ids of the window's events that had one (see
+    /// [`CorrelationEngine::observe_chained_with_id`]), in time order, the
+    /// first [`MAX_EVENT_IDS`].
+    pub event_ids: Vec<String>,
 }
+
+/// How many event ids a [`CorrelationHit`] carries: evidence, not the
+/// whole window of a storm.
+pub const MAX_EVENT_IDS: usize = 100;
 
 impl CorrelationHit {
     /// This hit as a match of the correlation itself, for correlations that
@@ -131,6 +139,9 @@ struct Stored {
     /// value_sum/avg/percentile: the field's value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     n: Option<f64>,
+    /// The event's id, for the hit's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -229,6 +240,16 @@ impl CorrelationEngine {
     /// returns the correlations that now hold. Hits are not fed back: see
     /// [`CorrelationEngine::observe_chained`].
     pub fn observe(&mut self, hit: &BaseHit) -> Vec<CorrelationHit> {
+        self.observe_with_id(hit, None)
+    }
+
+    /// [`CorrelationEngine::observe`] of a match whose event has an id:
+    /// the hits it takes part in list it in [`CorrelationHit::event_ids`].
+    pub fn observe_with_id(
+        &mut self,
+        hit: &BaseHit,
+        event_id: Option<&str>,
+    ) -> Vec<CorrelationHit> {
         let mut out = Vec::new();
         for state in &mut self.states {
             let Some(reference) = state
@@ -237,7 +258,13 @@ impl CorrelationEngine {
             else {
                 continue;
             };
-            state.observe(reference, hit, self.limits, &mut self.stats, &mut out);
+            state.observe(
+                (reference, event_id),
+                hit,
+                self.limits,
+                &mut self.stats,
+                &mut out,
+            );
         }
         out
     }
@@ -246,8 +273,18 @@ impl CorrelationEngine {
     /// of its correlation, for correlations over correlations. Returns all
     /// hits, inner ones first.
     pub fn observe_chained(&mut self, hit: &BaseHit) -> Vec<CorrelationHit> {
+        self.observe_chained_with_id(hit, None)
+    }
+
+    /// [`CorrelationEngine::observe_chained`] of a match whose event has
+    /// an id (see [`CorrelationEngine::observe_with_id`]).
+    pub fn observe_chained_with_id(
+        &mut self,
+        hit: &BaseHit,
+        event_id: Option<&str>,
+    ) -> Vec<CorrelationHit> {
         let mut all = Vec::new();
-        let mut pending = self.observe(hit);
+        let mut pending = self.observe_with_id(hit, event_id);
         // A chain is at most as deep as there are rules (guards cycles).
         for _ in 0..=self.states.len() {
             if pending.is_empty() {
@@ -418,7 +455,7 @@ impl RuleState {
 
     fn observe(
         &mut self,
-        reference: usize,
+        (reference, event_id): (usize, Option<&str>),
         hit: &BaseHit,
         limits: CorrelationLimits,
         stats: &mut CorrelationStats,
@@ -445,6 +482,7 @@ impl RuleState {
             r: reference,
             v: None,
             n: None,
+            id: event_id.map(str::to_string),
         };
         if let Some(field) = rule.condition.as_ref().and_then(|c| c.field.as_deref()) {
             let field = rule.resolve_field(field, reference_name);
@@ -632,6 +670,11 @@ fn judge(rule: &CorrelationRule, key: &[String], window: &[Stored]) -> Option<Co
         last_time: window.last()?.t,
         value,
         event_times: window.iter().map(|e| e.t).collect(),
+        event_ids: window
+            .iter()
+            .filter_map(|e| e.id.clone())
+            .take(MAX_EVENT_IDS)
+            .collect(),
     })
 }
 

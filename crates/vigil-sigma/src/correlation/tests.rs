@@ -879,3 +879,48 @@ fn correlation_window_is_final_one_timespan_after_it_ends() {
     run(&mut e, &[failed("carol", 10 * S - 1)]);
     assert_eq!(e.stats().late_dropped, 1);
 }
+
+// ---- evidence ----
+
+/// A hit lists every event of its window by id (those fed with one), in
+/// time order, bounded; the ids survive a snapshot and restore.
+#[test]
+fn correlation_hits_carry_their_event_ids() {
+    let mut e = engine(&COUNT.replace("gte: 2", "gte: 3"));
+    assert!(e
+        .observe_chained_with_id(&failed("alice", 2 * S), Some("ev2"))
+        .is_empty());
+    assert!(e
+        .observe_chained_with_id(&failed("bob", 2 * S), Some("bob1"))
+        .is_empty());
+    assert!(e
+        .observe_chained_with_id(&failed("alice", 0), Some("ev0"))
+        .is_empty());
+    let mut restored = CorrelationEngine::restore(
+        vec![parse(&COUNT.replace("gte: 2", "gte: 3"))],
+        &e.snapshot(),
+    )
+    .expect("restore");
+    let hits = restored.observe_chained_with_id(&failed("alice", 3 * S), Some("ev3"));
+    assert_eq!(hits.len(), 1);
+    assert_eq!(
+        hits[0].event_ids,
+        ["ev0", "ev2", "ev3"],
+        "the group's, in time order"
+    );
+
+    let mut e = engine(&COUNT.replace("gte: 2", "gte: 150"));
+    let mut fired = Vec::new();
+    for i in 0..150 {
+        let id = format!("e{i}");
+        fired.extend(e.observe_chained_with_id(&failed("alice", i), Some(&id)));
+    }
+    assert_eq!(fired.len(), 1);
+    assert_eq!(fired[0].event_times.len(), 150);
+    assert_eq!(fired[0].event_ids.len(), MAX_EVENT_IDS);
+    assert_eq!(fired[0].event_ids[0], "e0");
+    // Without ids (the plain observe), a hit has none.
+    let mut e = engine(COUNT);
+    let hits = run(&mut e, &[failed("alice", 0), failed("alice", S)]);
+    assert!(hits[0].event_ids.is_empty());
+}

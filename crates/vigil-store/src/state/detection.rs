@@ -124,12 +124,19 @@ pub struct Entities {
 }
 
 impl Entities {
+    /// What tells two alerts of one rule apart. The user is its identity
+    /// ([`vigil_core::identity::user_identity`]: `WORKSTATION5\wardog` and
+    /// `wardog` are one user); the entity keeps the name as logged.
     pub fn dedup_key(&self) -> String {
         let part = |v: &Option<String>| v.as_deref().unwrap_or("").replace('|', "||");
+        let user = self
+            .user
+            .as_deref()
+            .map(vigil_core::identity::user_identity);
         format!(
             "{}|{}|{}",
             part(&self.host),
-            part(&self.user),
+            part(&user),
             part(&self.source_ip)
         ) + &self
             .resource
@@ -151,8 +158,72 @@ pub struct NewAlert {
     pub entities: Entities,
     /// The evidence event (hex id), when there is one.
     pub event_id: Option<String>,
+    /// More evidence events (hex ids): every event of a correlation, in
+    /// time order (`event_id` is the one that completed it).
+    pub evidence: Vec<String>,
+    /// How long after its last hit (event time) an open alert of this
+    /// rule absorbs hits, in microseconds: the rule's own window. `None`:
+    /// the tenant's setting, else [`DEFAULT_ALERT_WINDOW`].
+    pub window: Option<i64>,
     pub description: String,
+    /// The event's time.
     pub time: Timestamp,
+}
+
+/// How long an open alert absorbs hits after its last one, unless the rule
+/// or the tenant says otherwise: 24 hours, in microseconds.
+pub const DEFAULT_ALERT_WINDOW: i64 = 24 * 3600 * 1_000_000;
+
+/// The shortest and longest window a rule or tenant may set: one minute
+/// and one year.
+pub const ALERT_WINDOW_RANGE: std::ops::RangeInclusive<i64> =
+    60 * 1_000_000..=366 * 24 * 3600 * 1_000_000;
+
+/// How many evidence ids an alert keeps: the first ones (all of a
+/// correlation of up to this many events) ...
+pub const EVIDENCE_FIRST_MAX: usize = 100;
+/// ... and a ring of the latest ones after those.
+pub const EVIDENCE_LATEST_MAX: usize = 10;
+
+/// The events an alert rests on, bounded: the first
+/// [`EVIDENCE_FIRST_MAX`] ids, the latest [`EVIDENCE_LATEST_MAX`] after
+/// those, and how many there were in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub first: Vec<String>,
+    pub latest: Vec<String>,
+    /// Distinct evidence events counted in (can exceed the lists: ids that
+    /// left the ring are no longer recognised, so a repeat of one of those
+    /// counts again).
+    pub count: i64,
+}
+
+impl Evidence {
+    /// Adds ids not already kept; returns how many were new.
+    pub fn add<'a>(&mut self, ids: impl IntoIterator<Item = &'a str>) -> usize {
+        let mut added = 0;
+        for id in ids {
+            if self.first.iter().chain(&self.latest).any(|k| k == id) {
+                continue;
+            }
+            added += 1;
+            if self.first.len() < EVIDENCE_FIRST_MAX {
+                self.first.push(id.to_string());
+                continue;
+            }
+            self.latest.push(id.to_string());
+            if self.latest.len() > EVIDENCE_LATEST_MAX {
+                self.latest.remove(0);
+            }
+        }
+        self.count = self.count.saturating_add(added as i64);
+        added
+    }
+
+    /// Every id kept, first ones then the latest.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.first.iter().chain(&self.latest).map(String::as_str)
+    }
 }
 
 impl NewAlert {
@@ -184,6 +255,13 @@ pub struct Alert {
     pub status: AlertStatus,
     /// Why it resolved, for a resolved alert.
     pub resolution: Option<String>,
+    /// The alert of the same rule and entities before this one.
+    pub previous_id: Option<i64>,
+    /// When detection opened it (wall clock; `first_seen` is event time).
+    pub detected_at: Timestamp,
+    /// When its latest hit was detected.
+    pub last_detected_at: Timestamp,
+    pub evidence: Evidence,
 }
 
 /// An alert whose condition cleared: the open alert of this tenant, rule
@@ -200,10 +278,15 @@ pub struct ResolvedAlert {
 /// Which alerts to list; every part given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertFilter {
-    /// `last_seen >= from`.
+    /// Detection time: `last_detected_at >= from` (detected, or hit
+    /// again, since).
     pub from: Option<Timestamp>,
-    /// `first_seen < to`.
+    /// Detection time: `detected_at < to`.
     pub to: Option<Timestamp>,
+    /// Event time: `last_seen >= event_from`.
+    pub event_from: Option<Timestamp>,
+    /// Event time: `first_seen < event_to`.
+    pub event_to: Option<Timestamp>,
     /// Any of these (all when empty).
     pub severities: Vec<Severity>,
     pub statuses: Vec<AlertStatus>,
@@ -211,10 +294,71 @@ pub struct AlertFilter {
     /// The rule's id or its exact title.
     pub rule: Option<String>,
     pub host: Option<String>,
+    /// Any spelling of the user: `WORKSTATION5\\wardog` finds `wardog`.
     pub user: Option<String>,
     pub source_ip: Option<String>,
-    /// Most recent first, at most this many.
+    /// Newest detection first, at most this many.
     pub limit: usize,
+    /// Only alerts after this one in that order (the previous page's
+    /// [`AlertPage::next`]).
+    pub after: Option<AlertCursor>,
+}
+
+/// A place in the alert list (newest detection first): the last alert of
+/// a page. Alerts opened later sort before it, so paging on from it sees
+/// every older alert once, whatever is opened meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertCursor {
+    pub detected_at: i64,
+    pub id: i64,
+}
+
+impl AlertCursor {
+    const PREFIX: &'static str = "a1.";
+
+    pub fn of(alert: &Alert) -> AlertCursor {
+        AlertCursor {
+            detected_at: alert.detected_at.micros(),
+            id: alert.id,
+        }
+    }
+
+    /// Opaque text for an API: `a1.` + URL-safe base64 of the two numbers.
+    pub fn encode(&self) -> String {
+        use base64::Engine as _;
+        let text = format!("{}:{}", self.detected_at, self.id);
+        Self::PREFIX.to_string() + &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+    }
+
+    /// Reads [`AlertCursor::encode`]'s text; `Invalid` for anything else.
+    pub fn decode(text: &str) -> Result<AlertCursor, StateError> {
+        use base64::Engine as _;
+        let invalid = || StateError::Invalid("cursor is not one this server gave".into());
+        // Two i64 and a colon fit in 40 bytes, base64 of that in 56.
+        let body = text
+            .strip_prefix(Self::PREFIX)
+            .filter(|b| b.len() <= 64)
+            .ok_or_else(invalid)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(body)
+            .map_err(|_| invalid())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
+        let (at, id) = text.split_once(':').ok_or_else(invalid)?;
+        Ok(AlertCursor {
+            detected_at: at.parse().map_err(|_| invalid())?,
+            id: id.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
+/// One page of alerts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertPage {
+    pub alerts: Vec<Alert>,
+    /// Alerts matching the filter on all pages.
+    pub total: u64,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<AlertCursor>,
 }
 
 /// A rule a tenant uploaded.
@@ -248,18 +392,39 @@ pub struct LoginNovelty {
 /// Alerts, uploaded rules and detection memory.
 #[async_trait::async_trait]
 pub trait DetectionStore: Send + Sync + 'static {
-    /// Records hits, in one transaction: a hit whose tenant, rule and
-    /// entities match an alert that is not closed counts into it (count,
-    /// last seen, last evidence); any other opens a new alert. Returns the
-    /// alerts as they are after each hit, with whether it opened them.
+    /// Records hits, in one transaction. A hit counts into the open
+    /// (acknowledged, suppressed) alert of its tenant, rule and entities
+    /// when its event time is within that alert's window (the hit's own,
+    /// else the tenant's, else [`DEFAULT_ALERT_WINDOW`]) of the alert's
+    /// events: count, times, evidence. A later hit resolves that alert
+    /// (expired) and opens a new one whose `previous_id` links it. A hit
+    /// with no open alert counts into an ended alert whose span (window
+    /// before it included) holds its time, as late evidence; otherwise it
+    /// opens a new alert, linked to the latest one of the key. A hit older
+    /// than the open alert's window that no alert holds is recorded as a
+    /// resolved alert of its own (late: it pages nobody). Returns the
+    /// alerts as they are after each hit, with whether it made them.
     async fn record_alerts(&self, hits: &[NewAlert]) -> Result<Vec<(Alert, bool)>, StateError>;
 
-    /// A tenant's alerts matching `filter`, most recently seen first.
+    /// The alerts of `tenants` matching `filter`, newest detection first,
+    /// one page, with the total over all pages.
     async fn list_alerts(
         &self,
-        tenant: TenantId,
+        tenants: &[TenantId],
         filter: &AlertFilter,
-    ) -> Result<Vec<Alert>, StateError>;
+    ) -> Result<AlertPage, StateError>;
+
+    /// Sets how long `tenant`'s open alerts absorb hits after their last
+    /// one (microseconds, within [`ALERT_WINDOW_RANGE`]); `None` for the
+    /// default. A rule's own window comes first.
+    async fn set_alert_window(
+        &self,
+        tenant: TenantId,
+        window: Option<i64>,
+    ) -> Result<(), StateError>;
+
+    /// The tenant's window, if it set one.
+    async fn alert_window(&self, tenant: TenantId) -> Result<Option<i64>, StateError>;
 
     /// One alert of `tenant`; `None` for an id of another tenant.
     async fn alert(&self, tenant: TenantId, id: i64) -> Result<Option<Alert>, StateError>;

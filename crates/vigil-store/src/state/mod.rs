@@ -38,8 +38,9 @@ pub use audit::{
     AuditEntry, AuditFilter, AuditPage, AuditScope, AuditStore, NewAuditEntry, MAX_AUDIT_PAGE,
 };
 pub use detection::{
-    Alert, AlertFilter, AlertStatus, DetectionStore, Entities, LoginNovelty, LoginSeen, NewAlert,
-    ResolvedAlert, Severity, StoredRule, Team,
+    Alert, AlertCursor, AlertFilter, AlertPage, AlertStatus, DetectionStore, Entities, Evidence,
+    LoginNovelty, LoginSeen, NewAlert, ResolvedAlert, Severity, StoredRule, Team,
+    ALERT_WINDOW_RANGE, DEFAULT_ALERT_WINDOW, EVIDENCE_FIRST_MAX, EVIDENCE_LATEST_MAX,
 };
 pub use inventory::{
     Asset, AssetSpec, Check, CheckRecord, Criticality, Definition, DefinitionKind, InventoryStore,

@@ -234,6 +234,51 @@ BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 "#,
+    r#"
+-- Alerts that end, keep their evidence, and list by detection time.
+-- previous_id: the alert of the same rule and entities before this one (a
+-- hit after the open alert's window opens a new alert linked to it).
+-- detected_at / last_detected_at: wall-clock time of the first and latest
+-- hit (first_seen / last_seen are event times: a replay of 2019 logs is
+-- detected today). evidence_first / evidence_latest: JSON arrays of event
+-- ids, the first ones and a ring of the latest (bounds in detection.rs),
+-- evidence_count how many in all. Rows from before this version take their
+-- event times as detection times and their two event ids as evidence.
+ALTER TABLE alerts ADD COLUMN previous_id BIGINT REFERENCES alerts (id) ON DELETE SET NULL;
+ALTER TABLE alerts ADD COLUMN detected_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN last_detected_at BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE alerts ADD COLUMN evidence_first TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE alerts ADD COLUMN evidence_latest TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE alerts ADD COLUMN evidence_count BIGINT NOT NULL DEFAULT 0;
+-- user_key: vigil_core::identity::user_identity(user_name), written by the
+-- server (SQL has no NFKC nor domain split; older rows get lower()), so the
+-- `user` filter finds WORKSTATION5\wardog under wardog.
+ALTER TABLE alerts ADD COLUMN user_key TEXT;
+-- SQLite: json_array (PostgreSQL: jsonb_build_array(...)::text).
+UPDATE alerts SET detected_at = first_seen, last_detected_at = last_seen,
+    user_key = lower(user_name),
+    evidence_first = CASE
+        WHEN event_id IS NULL THEN '[]'
+        WHEN last_event_id IS NULL OR last_event_id = event_id THEN json_array(event_id)
+        ELSE json_array(event_id, last_event_id) END,
+    evidence_count = CASE
+        WHEN event_id IS NULL THEN 0
+        WHEN last_event_id IS NULL OR last_event_id = event_id THEN 1
+        ELSE 2 END;
+-- The list: newest detection first, per tenant and across tenants.
+CREATE INDEX alerts_tenant_detected ON alerts (tenant_id, detected_at, id);
+CREATE INDEX alerts_detected ON alerts (detected_at, id);
+-- An ended alert of a key whose span holds a late hit.
+CREATE INDEX alerts_key ON alerts (tenant_id, rule_id, dedup_key, last_seen);
+CREATE INDEX alerts_tenant_user_key ON alerts (tenant_id, user_key);
+
+-- A tenant's alert window (how long an open alert absorbs hits after its
+-- last one), when it set one; microseconds.
+CREATE TABLE alert_settings (
+    tenant_id     BIGINT PRIMARY KEY REFERENCES tenants (id) ON DELETE CASCADE,
+    window_micros BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Applies the migrations the database has not seen yet, in one transaction.
@@ -319,8 +364,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("state.db");
         SqliteState::open(&path).await.expect("open").close().await;
-        assert_eq!(version(&path).await, 7);
-        assert_eq!(MIGRATIONS.len(), 7);
+        assert_eq!(version(&path).await, 8);
+        assert_eq!(MIGRATIONS.len(), 8);
     }
 
     /// A file written by a vigil that knew only version 1 (its tables made
@@ -385,13 +430,13 @@ mod tests {
             "a token without expiry is never purged"
         );
         store.close().await;
-        assert_eq!(version(&path).await, 7);
+        assert_eq!(version(&path).await, 8);
         SqliteState::open(&path)
             .await
             .expect("reopen at the latest version")
             .close()
             .await;
-        assert_eq!(version(&path).await, 7);
+        assert_eq!(version(&path).await, 8);
     }
 
     /// Two users of a version 5 database whose names differ only in case
@@ -473,6 +518,89 @@ mod tests {
             "any other spelling finds the one with the key"
         );
         store.close().await;
+    }
+
+    /// An alert of a version 7 database upgrades: its event times stand in
+    /// for detection times, its two event ids become its evidence, and a
+    /// new hit still counts into it.
+    #[tokio::test]
+    async fn a_version_7_alert_upgrades_with_its_evidence() {
+        use crate::state::{AlertFilter, DetectionStore, Entities, NewAlert, Severity, Team};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("state.db");
+        {
+            let v7 = pool(&path).await;
+            sqlx::raw_sql(
+                "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+            )
+            .execute(&v7)
+            .await
+            .expect("schema_version");
+            for (i, sql) in MIGRATIONS[..7].iter().enumerate() {
+                sqlx::raw_sql(sql).execute(&v7).await.expect("old schema");
+                sqlx::query("INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)")
+                    .bind(i as i64 + 1)
+                    .execute(&v7)
+                    .await
+                    .expect("version");
+            }
+            sqlx::raw_sql(
+                "INSERT INTO tenants (name, retention_days, created_at) VALUES ('acme', 30, 1);
+                 INSERT INTO alerts (tenant_id, team, rule_id, rule_title, severity, tags, host,
+                     user_name, source_ip, dedup_key, event_id, last_event_id, description,
+                     first_seen, last_seen, count, status, updated_at)
+                 VALUES (1, 'soc', 'r1', 'R1', 'high', '[]', 'h', 'Root', NULL, 'h|root|',
+                     'e1', 'e2', 'd', 100, 200, 2, 'open', 200);",
+            )
+            .execute(&v7)
+            .await
+            .expect("v7 rows");
+            v7.close().await;
+        }
+        let store = SqliteState::open(&path).await.expect("upgrade");
+        let filter = AlertFilter {
+            limit: 10,
+            user: Some("ROOT".into()),
+            ..AlertFilter::default()
+        };
+        let page = store
+            .list_alerts(&[TenantId(1)], &filter)
+            .await
+            .expect("list");
+        assert_eq!(page.total, 1, "found by its user key");
+        let old = &page.alerts[0];
+        assert_eq!(
+            (old.detected_at, old.last_detected_at),
+            (Timestamp(100), Timestamp(200))
+        );
+        assert_eq!(old.evidence.first, ["e1", "e2"]);
+        assert_eq!(old.evidence.count, 2);
+        let hit = NewAlert {
+            tenant: TenantId(1),
+            team: Team::Soc,
+            rule_id: "r1".into(),
+            rule_title: "R1".into(),
+            severity: Severity::High,
+            tags: Vec::new(),
+            entities: Entities {
+                host: Some("h".into()),
+                user: Some("root".into()),
+                ..Entities::default()
+            },
+            event_id: Some("e3".into()),
+            evidence: Vec::new(),
+            window: None,
+            description: "d".into(),
+            time: Timestamp(300),
+        };
+        let (after, opened) = store.record_alerts(&[hit]).await.expect("record")[0].clone();
+        assert!(!opened, "counts into the upgraded alert");
+        assert_eq!(
+            (after.id, after.count, after.evidence.count),
+            (old.id, 3, 3)
+        );
+        store.close().await;
+        assert_eq!(version(&path).await, 8);
     }
 
     /// No statement can change or remove an audit entry, whatever a
