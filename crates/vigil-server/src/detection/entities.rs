@@ -26,6 +26,9 @@ const SOURCE_FIELDS: &[&str] = &[
     "SourceIp",
     "client.ip",
     "c-ip",
+    // Last: the address as logged, a name when the log gave one (PAM's
+    // rhost); correlations over SSH failures group by it.
+    "source.address",
 ];
 
 /// Values that mean "nobody" or "nowhere" in Windows and Unix logs.
