@@ -1245,7 +1245,11 @@ mod tests {
             assert_eq!(s(&d, "pam.module"), "pam_unix", "{tag}");
             assert_eq!(get(&d, "uid"), &Value::from(0));
         }
-        let d = decode_linux("sshd(pam_unix)", "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 ").unwrap();
+        let d = decode_linux(
+            "sshd(pam_unix)",
+            "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 ",
+        )
+        .unwrap();
         assert_eq!(s(&d, "source.ip"), "218.188.2.4");
         assert_eq!(s(&d, "source.address"), "218.188.2.4");
         assert!(!d.fields.contains_key("user.name"));
@@ -1290,7 +1294,11 @@ mod tests {
         // Deeply nested text costs no stack.
         let deep = "message repeated 2 times: [ ".repeat(50_000) + &"]".repeat(50_000);
         assert!(decode_linux("sshd", &deep).is_none());
-        assert!(decode_linux("sshd", "message repeated 5 times: [ something nobody knows]").is_none());
+        assert!(decode_linux(
+            "sshd",
+            "message repeated 5 times: [ something nobody knows]"
+        )
+        .is_none());
     }
 
     #[test]

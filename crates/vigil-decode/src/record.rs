@@ -591,7 +591,10 @@ mod tests {
         assert_eq!(get(&r, "event.outcome"), "failure");
         assert_eq!(get(&r, "user.name"), "root");
         assert_eq!(get(&r, "source.domain"), "220-135-151-1.hinet-ip.hinet.net");
-        assert_eq!(get(&r, "source.address"), "220-135-151-1.hinet-ip.hinet.net");
+        assert_eq!(
+            get(&r, "source.address"),
+            "220-135-151-1.hinet-ip.hinet.net"
+        );
         assert_eq!(get(&r, "pam.module"), "pam_unix");
         assert_eq!(
             r.source,

@@ -759,7 +759,10 @@ mod tests {
         let m = p("Feb 5 01:02:03 h su(pam_unix)[1]: session opened");
         assert_eq!((m.app_name, m.app_module), (Some("su"), Some("pam_unix")));
         let m = p("Feb 5 01:02:03 h cupsd(pam_unix): x");
-        assert_eq!((m.app_name, m.app_module), (Some("cupsd"), Some("pam_unix")));
+        assert_eq!(
+            (m.app_name, m.app_module),
+            (Some("cupsd"), Some("pam_unix"))
+        );
         let m = p("Feb 5 01:02:03 h app(): x");
         assert_eq!((m.app_name, m.app_module), (Some("app"), None));
         let m = p("Feb 5 01:02:03 h /usr/sbin/cron[99]: x");

@@ -917,7 +917,13 @@ fn correlation_repeated_event_counts_its_repeat_count() {
     let hits: Vec<BaseHit> = [json!(4), json!(0), json!(-3), json!("x"), json!(null)]
         .into_iter()
         .enumerate()
-        .map(|(i, n)| hit("failed_login", i as i64 * S, json!({"User": "bob", REPEAT_COUNT_FIELD: n})))
+        .map(|(i, n)| {
+            hit(
+                "failed_login",
+                i as i64 * S,
+                json!({"User": "bob", REPEAT_COUNT_FIELD: n}),
+            )
+        })
         .collect();
     assert!(run(&mut e, &hits[..1]).is_empty());
     // 4, then 1 each: 6 with the third match.
@@ -930,7 +936,11 @@ fn correlation_repeated_event_counts_its_repeat_count() {
     let mut e = engine(BRUTE);
     let fired = run(
         &mut e,
-        &[hit("failed_login", 0, json!({"User": "x", REPEAT_COUNT_FIELD: u64::MAX}))],
+        &[hit(
+            "failed_login",
+            0,
+            json!({"User": "x", REPEAT_COUNT_FIELD: u64::MAX}),
+        )],
     );
     assert_eq!(fired[0].value, (1u64 << 32) as f64);
 }
@@ -954,8 +964,15 @@ correlation:
         0,
         json!({"Source": "1.2.3.4", "User": "root", REPEAT_COUNT_FIELD: 9}),
     );
-    assert!(run(&mut e, &[repeated]).is_empty(), "one user, however often");
-    let other = hit("failed_login", S, json!({"Source": "1.2.3.4", "User": "bob"}));
+    assert!(
+        run(&mut e, &[repeated]).is_empty(),
+        "one user, however often"
+    );
+    let other = hit(
+        "failed_login",
+        S,
+        json!({"Source": "1.2.3.4", "User": "bob"}),
+    );
     let fired = run(&mut e, &[other]);
     assert_eq!(fired[0].value, 2.0);
 }
@@ -963,7 +980,11 @@ correlation:
 #[test]
 fn correlation_repeat_count_survives_a_snapshot() {
     let mut e = engine(BRUTE);
-    let repeated = hit("failed_login", 0, json!({"User": "root", REPEAT_COUNT_FIELD: 5}));
+    let repeated = hit(
+        "failed_login",
+        0,
+        json!({"User": "root", REPEAT_COUNT_FIELD: 5}),
+    );
     assert!(run(&mut e, &[repeated]).is_empty());
     let snap = e.snapshot();
     let mut e = CorrelationEngine::restore(vec![parse(BRUTE)], &snap).unwrap();
