@@ -146,6 +146,9 @@ struct Tally {
     by_ip: usize,
     by_name: usize,
     with_user: usize,
+    /// Lines of `sshd(pam_unix)` decoded with every field right.
+    sshd_exact: usize,
+    sshd_lines: usize,
     misses: Vec<String>,
 }
 
@@ -233,14 +236,21 @@ fn linux_2k_pam_lines_decode_field_by_field() {
         if r.doc.get("event.action").is_some() {
             t.decoded += 1;
         }
+        t.sshd_lines += usize::from(program == "sshd");
         match check(&r.doc, &want) {
-            Ok(n) => t.fields += n,
+            Ok(n) => {
+                t.fields += n;
+                t.sshd_exact += usize::from(program == "sshd");
+            }
             Err(e) => t.misses.push(format!("{e}: {line}")),
         }
     }
     println!(
-        "Linux_2k: {} of {} PAM lines decoded, {} fields checked, {} misses; \
+        "Linux_2k: {} of {} sshd(pam_unix) lines exact; {} of {} PAM lines decoded, \
+         {} fields checked, {} misses; \
          {} authentication failures ({} rhost by IP, {} by name, {} with user)",
+        t.sshd_exact,
+        t.sshd_lines,
         t.decoded,
         t.lines,
         t.fields,
@@ -255,6 +265,7 @@ fn linux_2k_pam_lines_decode_field_by_field() {
     }
     assert!(t.misses.is_empty(), "{} lines differ", t.misses.len());
     assert_eq!(t.lines, 853, "PAM lines of Linux_2k");
+    assert_eq!((t.sshd_exact, t.sshd_lines), (677, 677));
     assert_eq!(t.decoded, t.lines);
     assert_eq!(t.failures, 490);
     assert_eq!(
