@@ -127,7 +127,9 @@ fn failures(log: &str) -> Vec<Failure> {
 /// window holds ≥ 5 failures seen so far; it is then quiet until that
 /// window ends.
 fn expected_firings(failures: &[Failure]) -> BTreeMap<String, u64> {
-    let mut seen: BTreeMap<&str, (Vec<(i64, u64)>, i64)> = BTreeMap::new();
+    /// Per source: its failures so far (time, count), quiet until when.
+    type Source = (Vec<(i64, u64)>, i64);
+    let mut seen: BTreeMap<&str, Source> = BTreeMap::new();
     let mut fired = BTreeMap::new();
     for f in failures {
         let (events, quiet_until) = seen.entry(&f.address).or_insert((Vec::new(), i64::MIN));
