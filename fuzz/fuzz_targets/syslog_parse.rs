@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
 
     assert!(is_slice_of(m.message, &line), "message not from input");
     assert!(line.contains(m.message));
-    for field in [m.hostname, m.app_name, m.proc_id, m.msg_id]
+    for field in [m.hostname, m.app_name, m.app_module, m.proc_id, m.msg_id]
         .into_iter()
         .flatten()
     {

@@ -28,25 +28,48 @@ pub struct Decoded {
     pub service: Option<&'static str>,
 }
 
+/// The field saying how many times a line's event happened: rsyslog's
+/// `message repeated N times: [ msg ]` stands for N events `msg` (the first
+/// one was logged on its own line before). Correlations count such an event
+/// N times (see `vigil_sigma::correlation::REPEAT_COUNT_FIELD`).
+pub const REPEAT_COUNT_FIELD: &str = "event.repeat_count";
+
 /// Decodes one message of `app` (syslog tag, e.g. `sshd`, `sshd[42]`,
 /// `sshd(pam_unix)`, `CRON`). `None` when no decoder knows the message.
+/// A repeated message (`message repeated 5 times: [ ... ]`) is decoded as
+/// its inner message with [`REPEAT_COUNT_FIELD`] set.
 pub fn decode_linux(app: &str, message: &str) -> Option<Decoded> {
     let message = message.trim();
-    if let Some([count, inner]) = capture("message repeated {} times: [{}]", message) {
-        let decoded = decode_linux(app, inner.trim())?;
-        return Some(decoded.num("repeat_count", count));
+    // One level only: rsyslog never nests them, and recursing on outside
+    // text would let a crafted line exhaust the stack.
+    match capture("message repeated {} times: [{}]", message) {
+        Some([count, inner]) => {
+            let decoded = decode_once(app, inner.trim())?;
+            Some(match count.trim().parse::<u64>() {
+                Ok(n) if n > 0 => decoded.num(REPEAT_COUNT_FIELD, &n.to_string()),
+                _ => decoded,
+            })
+        }
+        None => decode_once(app, message),
     }
+}
+
+fn decode_once(app: &str, message: &str) -> Option<Decoded> {
     let app = app.trim();
     let app = match app.find('[') {
         Some(at) if app.ends_with(']') => &app[..at],
         _ => app,
     };
-    // Old Red Hat PAM tag: `sshd(pam_unix)`, the message without the prefix.
-    if let Some((service, module)) = app.strip_suffix(')').and_then(|a| a.split_once('(')) {
-        if module.starts_with("pam_") {
+    // Old Linux-PAM ident: `sshd(pam_unix)`, the message without the
+    // `pam_unix(sshd:auth): ` prefix of today's PAM. Another module in
+    // parentheses says nothing we read: the program alone counts.
+    let app = match app.strip_suffix(')').and_then(|a| a.split_once('(')) {
+        Some((service, module)) if module.starts_with("pam_") => {
             return pam(module, service, None, message);
         }
-    }
+        Some((program, _)) if !program.is_empty() => program,
+        _ => app,
+    };
     if let Some(decoded) = pam_prefixed(message) {
         return Some(decoded);
     }
@@ -907,12 +930,16 @@ impl Decoded {
         self.text("event.outcome", if ok { "success" } else { "failure" })
     }
 
-    /// `prefix.ip` when `value` is an address, else `prefix.domain`.
+    /// `prefix.ip` when `value` is an address, else `prefix.domain`; both
+    /// also as `prefix.address` (ECS: the address as logged, IP or name),
+    /// which rules group by so that a source logged by name (PAM's `rhost`
+    /// after a reverse lookup) is still one source.
     fn host(self, prefix: &str, value: &str) -> Self {
         let value = value.trim();
+        let d = self.text(&format!("{prefix}.address"), value);
         match value.parse::<IpAddr>() {
-            Ok(_) => self.text(&format!("{prefix}.ip"), value),
-            Err(_) => self.text(&format!("{prefix}.domain"), value),
+            Ok(_) => d.text(&format!("{prefix}.ip"), value),
+            Err(_) => d.text(&format!("{prefix}.domain"), value),
         }
     }
 
@@ -1116,7 +1143,7 @@ mod tests {
             "message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]",
         )
         .unwrap();
-        assert_eq!(get(&d, "repeat_count"), &Value::from(5));
+        assert_eq!(get(&d, "event.repeat_count"), &Value::from(5));
         assert_eq!(get(&d, "source.port"), &Value::from(42393));
         assert!(decode_linux("sshd", "something nobody knows").is_none());
     }
@@ -1193,6 +1220,85 @@ mod tests {
         )
         .unwrap();
         assert!(!d.fields.contains_key("source.ip"));
+    }
+
+    #[test]
+    fn pam_tags_of_every_program() {
+        let failure = "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root";
+        for (tag, service) in [
+            ("sshd(pam_unix)[20882]", "sshd"),
+            ("sshd(pam_unix)", "sshd"),
+            ("su(pam_unix)[1]", "auth"),
+            ("login(pam_unix)", "auth"),
+            ("vsftpd(pam_unix)[7]", "auth"),
+            ("cupsd(pam_unix)", "auth"),
+        ] {
+            let d = decode_linux(tag, failure).unwrap_or_else(|| panic!("{tag}"));
+            assert_eq!(d.service, Some(service), "{tag}");
+            assert_eq!(d.category, Some("authentication"), "{tag}");
+            assert_eq!(s(&d, "event.action"), "authentication-failure", "{tag}");
+            assert_eq!(s(&d, "event.outcome"), "failure", "{tag}");
+            assert_eq!(s(&d, "user.name"), "root", "{tag}");
+            assert_eq!(s(&d, "source.domain"), "220-135-151-1.hinet-ip.hinet.net");
+            assert_eq!(s(&d, "source.address"), "220-135-151-1.hinet-ip.hinet.net");
+            assert!(!d.fields.contains_key("source.ip"), "{tag}");
+            assert_eq!(s(&d, "pam.module"), "pam_unix", "{tag}");
+            assert_eq!(get(&d, "uid"), &Value::from(0));
+        }
+        let d = decode_linux(
+            "sshd(pam_unix)",
+            "authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=218.188.2.4 ",
+        )
+        .unwrap();
+        assert_eq!(s(&d, "source.ip"), "218.188.2.4");
+        assert_eq!(s(&d, "source.address"), "218.188.2.4");
+        assert!(!d.fields.contains_key("user.name"));
+        let d = decode_linux("vsftpd(pam_unix)", "check pass; user unknown").unwrap();
+        assert_eq!(s(&d, "event.action"), "check-pass");
+        // Another module in parentheses: the program's own decoder.
+        let d = decode_linux("sshd(privsep)[3]", "Invalid user bob from 1.2.3.4").unwrap();
+        assert_eq!(s(&d, "event.action"), "invalid-user");
+        assert_eq!(d.service, Some("sshd"));
+    }
+
+    #[test]
+    fn repeated_messages() {
+        let d = decode_linux(
+            "sshd[24227]",
+            "message repeated 2 times: [ pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=1.2.3.4  user=root]",
+        )
+        .unwrap();
+        assert_eq!(s(&d, "event.action"), "authentication-failure");
+        assert_eq!(s(&d, "source.ip"), "1.2.3.4");
+        assert_eq!(get(&d, REPEAT_COUNT_FIELD), &Value::from(2));
+        let d = decode_linux(
+            "sshd(pam_unix)",
+            "message repeated 3 times: [ authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=1.2.3.4]",
+        )
+        .unwrap();
+        assert_eq!(get(&d, REPEAT_COUNT_FIELD), &Value::from(3));
+        assert_eq!(s(&d, "event.outcome"), "failure");
+        // A count that is no positive number: the message, once.
+        for count in ["0", "-1", "many", "99999999999999999999999"] {
+            let line = format!("message repeated {count} times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]");
+            let d = decode_linux("sshd", &line).unwrap();
+            assert!(!d.fields.contains_key(REPEAT_COUNT_FIELD), "{count}");
+            assert_eq!(s(&d, "user.name"), "root");
+        }
+        // Not nested: an inner repetition is a message nobody knows.
+        assert!(decode_linux(
+            "sshd",
+            "message repeated 2 times: [ message repeated 3 times: [ Failed password for root from 1.2.3.4 port 1 ssh2]]"
+        )
+        .is_none());
+        // Deeply nested text costs no stack.
+        let deep = "message repeated 2 times: [ ".repeat(50_000) + &"]".repeat(50_000);
+        assert!(decode_linux("sshd", &deep).is_none());
+        assert!(decode_linux(
+            "sshd",
+            "message repeated 5 times: [ something nobody knows]"
+        )
+        .is_none());
     }
 
     #[test]

@@ -34,6 +34,7 @@ use crate::auditd::{self, AuditPart};
 use crate::syslog::{parse_syslog, SyslogFormat};
 use crate::{cef, eve, firewall, linux, linux_services, web, winjson, zeek};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use vigil_core::Timestamp;
 
@@ -109,15 +110,21 @@ pub fn decode_syslog_record(line: &str, now: Timestamp) -> Record {
         );
     }
     let app = msg.app_name.unwrap_or("");
+    // `sshd(pam_unix)`: the Linux decoder reads the message as the module's.
+    let tag = match msg.app_module {
+        Some(module) => Cow::Owned(format!("{app}({module})")),
+        None => Cow::Borrowed(app),
+    };
     let message = msg.message.trim_start_matches('\u{feff}');
     let trimmed = message.trim();
 
-    let mut record = decode_message(app, trimmed, line, msg.format);
+    let mut record = decode_message(Program { app, tag: &tag }, trimmed, line, msg.format);
     if record.is_none() && msg.format != SyslogFormat::Unknown {
         // The header may have swallowed part of a record that is not syslog.
         let whole = line.trim();
         if whole != trimmed {
-            record = decode_message("", whole, line, SyslogFormat::Unknown);
+            let none = Program { app: "", tag: "" };
+            record = decode_message(none, whole, line, SyslogFormat::Unknown);
         }
     }
     let Some(Decoded {
@@ -180,7 +187,20 @@ struct Decoded {
     payload: bool,
 }
 
-fn decode_message(app: &str, message: &str, line: &str, format: SyslogFormat) -> Option<Decoded> {
+/// The program of a syslog header: its name (`sshd`) and its whole tag
+/// without pid (`sshd(pam_unix)`).
+#[derive(Clone, Copy)]
+struct Program<'a> {
+    app: &'a str,
+    tag: &'a str,
+}
+
+fn decode_message(
+    Program { app, tag }: Program<'_>,
+    message: &str,
+    line: &str,
+    format: SyslogFormat,
+) -> Option<Decoded> {
     let plain = |record: Record| {
         Some(Decoded {
             record,
@@ -213,7 +233,7 @@ fn decode_message(app: &str, message: &str, line: &str, format: SyslogFormat) ->
         return plain(Record::new(event.fields, source));
     }
     if !app.is_empty() {
-        if let Some(d) = linux::decode_linux(app, message) {
+        if let Some(d) = linux::decode_linux(tag, message) {
             return plain(Record::new(
                 d.fields,
                 LogSourceTag::new(
@@ -565,6 +585,47 @@ mod tests {
         assert_eq!(get(&r, "message"), "just some text");
         assert_eq!(r.source, LogSourceTag::default());
         assert_eq!(r.time, None);
+    }
+
+    #[test]
+    fn syslog_pam_tag_reaches_the_linux_decoder() {
+        let r = decode_syslog_record(
+            "Jun 15 02:04:59 combo sshd(pam_unix)[20882]: authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=220-135-151-1.hinet-ip.hinet.net  user=root",
+            NOW,
+        );
+        assert_eq!(get(&r, "process.name"), "sshd");
+        assert_eq!(get(&r, "process.pid"), &json!(20882));
+        assert_eq!(get(&r, "event.action"), "authentication-failure");
+        assert_eq!(get(&r, "event.outcome"), "failure");
+        assert_eq!(get(&r, "user.name"), "root");
+        assert_eq!(get(&r, "source.domain"), "220-135-151-1.hinet-ip.hinet.net");
+        assert_eq!(
+            get(&r, "source.address"),
+            "220-135-151-1.hinet-ip.hinet.net"
+        );
+        assert_eq!(get(&r, "pam.module"), "pam_unix");
+        assert_eq!(
+            r.source,
+            LogSourceTag::new(Some("linux"), Some("authentication"), Some("sshd"))
+        );
+        let r = decode_syslog_record(
+            "<86>Jul  7 08:06:15 combo su(pam_unix)[2421]: session opened for user news by (uid=0)",
+            NOW,
+        );
+        assert_eq!(get(&r, "event.action"), "session-opened");
+        assert_eq!(get(&r, "user.name"), "news");
+    }
+
+    #[test]
+    fn syslog_repeated_message() {
+        let r = decode_syslog_record(
+            "<38>Dec 10 07:13:56 LabSZ sshd[24227]: message repeated 5 times: [ Failed password for root from 5.36.59.76 port 42393 ssh2]",
+            NOW,
+        );
+        assert_eq!(get(&r, "event.action"), "ssh-login");
+        assert_eq!(get(&r, "source.ip"), "5.36.59.76");
+        assert_eq!(get(&r, "source.port"), &json!(42393));
+        assert_eq!(get(&r, crate::linux::REPEAT_COUNT_FIELD), &json!(5));
     }
 
     #[test]

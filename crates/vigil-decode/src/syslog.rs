@@ -7,7 +7,8 @@
 //!   UTF-8 BOM before MSG. Recognised only after a PRI (`<34>1 `).
 //! - RFC 3164 and what real devices send under that name: with or without
 //!   PRI (the lines of a plain syslog file), with or without hostname, tag
-//!   with or without `[pid]`, `sshd(pam_unix)` tags (app `sshd`), the odd
+//!   with or without `[pid]`, `sshd(pam_unix)` tags (app `sshd`, module
+//!   `pam_unix`: old Linux-PAM logged under such an ident), the odd
 //!   `syslogd 1.4.1:` and `-- root[2421]:` tags of old sysklogd/login, ISO
 //!   timestamps in place of the BSD one (rsyslog's high-precision format),
 //!   and Cisco IOS (`<189>123: *Mar  1 18:46:11.123: %SYS-5-CONFIG_I: ...`,
@@ -56,6 +57,11 @@ pub struct SyslogMessage<'a> {
     pub hostname: Option<&'a str>,
     /// The program: `sshd` for the tags `sshd[1]:` and `sshd(pam_unix)[1]:`.
     pub app_name: Option<&'a str>,
+    /// What the tag names in parentheses after the program: `pam_unix` of
+    /// `sshd(pam_unix)[1]:`. The message is that module's, not the
+    /// program's own (`authentication failure; ... rhost=...`), so the
+    /// Linux decoder needs it to read the message.
+    pub app_module: Option<&'a str>,
     pub proc_id: Option<&'a str>,
     pub msg_id: Option<&'a str>,
     /// RFC 5424 structured data, in order: (`sd-id.param-name`, unescaped
@@ -73,6 +79,7 @@ impl<'a> SyslogMessage<'a> {
             timestamp: None,
             hostname: None,
             app_name: None,
+            app_module: None,
             proc_id: None,
             msg_id: None,
             structured_data: Vec::new(),
@@ -308,8 +315,14 @@ fn parse_3164<'a>(s: &'a str, now: Timestamp, msg: &mut SyslogMessage<'a>) -> bo
     }
 
     match parse_tag(rest) {
-        Some((app, pid, text)) => {
+        Some(Tag {
+            app,
+            module,
+            pid,
+            text,
+        }) => {
             msg.app_name = Some(app);
+            msg.app_module = module;
             msg.proc_id = pid;
             msg.message = text;
         }
@@ -345,8 +358,8 @@ fn cisco_time_end(s: &str) -> Option<&str> {
 
 /// The tag at the start of `s`: `app[pid]: `, `app: `, `app(sub)[pid]: `,
 /// `app 1.2.3: ` (version dropped), `-- app[pid]: `, or `app[pid] ` without
-/// colon. Returns (app, pid, message).
-fn parse_tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
+/// colon.
+fn parse_tag(s: &str) -> Option<Tag<'_>> {
     let window = &s.as_bytes()[..s.len().min(MAX_TAG_BYTES)];
     let colon = window
         .iter()
@@ -389,12 +402,28 @@ fn parse_tag(s: &str) -> Option<(&str, Option<&str>, &str)> {
     {
         return None;
     }
-    // `sshd(pam_unix)` → `sshd`
-    let app = match app.find('(') {
-        Some(i) if i > 0 => &app[..i],
-        _ => app,
+    // `sshd(pam_unix)` → `sshd`, module `pam_unix`
+    let (app, module) = match app.find('(') {
+        Some(i) if i > 0 => {
+            let inner = app[i + 1..].strip_suffix(')');
+            (&app[..i], inner.and_then(nil))
+        }
+        _ => (app, None),
     };
-    Some((app, pid, text))
+    Some(Tag {
+        app,
+        module,
+        pid,
+        text,
+    })
+}
+
+/// A 3164 tag read by [`parse_tag`], and the message after it.
+struct Tag<'a> {
+    app: &'a str,
+    module: Option<&'a str>,
+    pid: Option<&'a str>,
+    text: &'a str,
 }
 
 // ---------------------------------------------------------------- time
@@ -680,6 +709,7 @@ mod tests {
         assert_eq!(m.timestamp, ts("2023-06-14T15:16:01Z"));
         assert_eq!(m.hostname, Some("combo"));
         assert_eq!(m.app_name, Some("sshd"));
+        assert_eq!(m.app_module, Some("pam_unix"));
         assert_eq!(m.proc_id, Some("19939"));
         assert_eq!(m.message, "authentication failure; logname= uid=0 ");
 
@@ -727,7 +757,16 @@ mod tests {
         assert_eq!(m.app_name, Some("/usr/sbin/cron"));
         assert_eq!(m.timestamp, ts("2024-02-05T01:02:03Z"));
         let m = p("Feb 5 01:02:03 h su(pam_unix)[1]: session opened");
-        assert_eq!(m.app_name, Some("su"));
+        assert_eq!((m.app_name, m.app_module), (Some("su"), Some("pam_unix")));
+        let m = p("Feb 5 01:02:03 h cupsd(pam_unix): x");
+        assert_eq!(
+            (m.app_name, m.app_module),
+            (Some("cupsd"), Some("pam_unix"))
+        );
+        let m = p("Feb 5 01:02:03 h app(): x");
+        assert_eq!((m.app_name, m.app_module), (Some("app"), None));
+        let m = p("Feb 5 01:02:03 h /usr/sbin/cron[99]: x");
+        assert_eq!(m.app_module, None);
         assert_eq!(m.timestamp, ts("2024-02-05T01:02:03Z"));
 
         // Time and host only; time only.
@@ -913,7 +952,7 @@ mod tests {
         fn never_panics_and_borrows_from_input(line in ".{0,200}", now in any::<i64>()) {
             let m = parse_syslog(&line, Timestamp(now));
             prop_assert!(is_slice_of(m.message, &line));
-            for f in [m.hostname, m.app_name, m.proc_id, m.msg_id].into_iter().flatten() {
+            for f in [m.hostname, m.app_name, m.app_module, m.proc_id, m.msg_id].into_iter().flatten() {
                 prop_assert!(is_slice_of(f, &line));
             }
             prop_assert!(m.facility.is_none_or(|f| f <= 23));

@@ -28,6 +28,8 @@
 //!   ordered chain found in it).
 //! - `generate` is parsed and kept; emitting the referenced rules' own
 //!   matches is up to the caller (the engine only sees their matches).
+//! - A match whose event has [`REPEAT_COUNT_FIELD`] = N (syslog's `message
+//!   repeated N times`) counts N times in event_count and once elsewhere.
 //! - Cost: a match is checked against every window that contains it
 //!   (one per distinct match time in the last timespan of its group), and
 //!   end-of-window conditions go over the rule's groups whenever a window
@@ -39,7 +41,7 @@ mod tests;
 
 pub use engine::{
     BaseHit, CorrelationEngine, CorrelationHit, CorrelationLimits, CorrelationStats, MAX_EVENT_IDS,
-    SNAPSHOT_VERSION,
+    REPEAT_COUNT_FIELD, SNAPSHOT_VERSION,
 };
 
 use crate::rule::Level;

@@ -90,3 +90,15 @@ impl Correlations {
         restored.chain(live).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// The decoder writes the repeat count where the engine reads it.
+    #[test]
+    fn repeat_count_field_is_shared() {
+        assert_eq!(
+            vigil_decode::linux::REPEAT_COUNT_FIELD,
+            vigil_sigma::correlation::REPEAT_COUNT_FIELD
+        );
+    }
+}

@@ -26,6 +26,9 @@ const SOURCE_FIELDS: &[&str] = &[
     "SourceIp",
     "client.ip",
     "c-ip",
+    // Last: the address as logged, a name when the log gave one (PAM's
+    // rhost); correlations over SSH failures group by it.
+    "source.address",
 ];
 
 /// Values that mean "nobody" or "nowhere" in Windows and Unix logs.
@@ -104,5 +107,17 @@ mod tests {
         assert_eq!(e.source_ip.as_deref(), Some("10.0.0.1"));
         assert_eq!(e.user, None, "the group is per source, not per user");
         assert_eq!(e.host.as_deref(), Some("srv"));
+    }
+
+    #[test]
+    fn a_source_known_by_name_is_the_source() {
+        // PAM's rhost after a reverse lookup: no IP, the name is the source.
+        let evidence = doc(json!({"source.domain": "h.example", "source.address": "h.example"}));
+        let e = of_correlation(&[("source.address".into(), "h.example".into())], &evidence);
+        assert_eq!(e.source_ip.as_deref(), Some("h.example"));
+        let e = of_event(&doc(
+            json!({"source.ip": "10.0.0.1", "source.address": "10.0.0.1"}),
+        ));
+        assert_eq!(e.source_ip.as_deref(), Some("10.0.0.1"));
     }
 }

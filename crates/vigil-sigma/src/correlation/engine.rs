@@ -29,6 +29,15 @@ use std::collections::{HashMap, HashSet};
 /// The version of [`CorrelationEngine::snapshot`]'s format.
 pub const SNAPSHOT_VERSION: u64 = 1;
 
+/// An event with this field (a number ≥ 1) stands for that many identical
+/// events: syslog's `message repeated N times: [ ... ]`. It counts that
+/// many times in `event_count`; the other measures see it once (a value is
+/// as distinct, and a rule as matched, however often it repeats).
+pub const REPEAT_COUNT_FIELD: &str = "event.repeat_count";
+
+/// Bound on one event's repeat count, so that sums stay exact.
+const MAX_REPEAT: u64 = 1 << 32;
+
 /// One match of a referenced rule: a base rule's hit, or a correlation hit
 /// fed back (see [`CorrelationHit::to_base_hit`]) for chained correlations.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +151,24 @@ struct Stored {
     /// The event's id, for the hit's evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     id: Option<String>,
+    /// How many events it stands for ([`REPEAT_COUNT_FIELD`]).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    w: u64,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn is_one(w: &u64) -> bool {
+    *w == 1
+}
+
+/// The repeat count of a match: [`REPEAT_COUNT_FIELD`] within 1..=MAX_REPEAT, else 1.
+fn repeat_count(event: &Map<String, Json>) -> u64 {
+    first_number(event, REPEAT_COUNT_FIELD)
+        .filter(|n| *n >= 1.0)
+        .map_or(1, |n| (n as u64).min(MAX_REPEAT))
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -483,6 +510,7 @@ impl RuleState {
             v: None,
             n: None,
             id: event_id.map(str::to_string),
+            w: repeat_count(&hit.event),
         };
         if let Some(field) = rule.condition.as_ref().and_then(|c| c.field.as_deref()) {
             let field = rule.resolve_field(field, reference_name);
@@ -685,7 +713,7 @@ fn measure(rule: &CorrelationRule, window: &[Stored]) -> Option<f64> {
     }
     let numbers = || window.iter().filter_map(|e| e.n);
     Some(match rule.kind {
-        CorrelationType::EventCount => window.len() as f64,
+        CorrelationType::EventCount => window.iter().map(|e| e.w).sum::<u64>() as f64,
         CorrelationType::ValueCount => window
             .iter()
             .filter_map(|e| e.v.as_deref())

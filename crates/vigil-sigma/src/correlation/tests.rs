@@ -924,3 +924,115 @@ fn correlation_hits_carry_their_event_ids() {
     let hits = run(&mut e, &[failed("alice", 0), failed("alice", S)]);
     assert!(hits[0].event_ids.is_empty());
 }
+
+// ---- repeated events (`message repeated N times`) ----
+
+const BRUTE: &str = "
+title: brute
+correlation:
+  type: event_count
+  rules: [failed_login]
+  group-by: [User]
+  timespan: 5m
+  condition:
+    gte: 6
+";
+
+#[test]
+fn correlation_repeated_event_counts_its_repeat_count() {
+    // sshd's first failure, then `message repeated 5 times: [ ... ]`: 6.
+    let mut e = engine(BRUTE);
+    let fired = run(
+        &mut e,
+        &[
+            failed("root", 0),
+            hit(
+                "failed_login",
+                13 * S,
+                json!({"User": "root", REPEAT_COUNT_FIELD: 5}),
+            ),
+        ],
+    );
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].value, 6.0);
+    assert_eq!(fired[0].event_times, vec![0, 13 * S]);
+
+    // 1 + 4 is not 6; a count that is no number ≥ 1 counts once.
+    let mut e = engine(BRUTE);
+    let hits: Vec<BaseHit> = [json!(4), json!(0), json!(-3), json!("x"), json!(null)]
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| {
+            hit(
+                "failed_login",
+                i as i64 * S,
+                json!({"User": "bob", REPEAT_COUNT_FIELD: n}),
+            )
+        })
+        .collect();
+    assert!(run(&mut e, &hits[..1]).is_empty());
+    // 4, then 1 each: 6 with the third match.
+    let fired = run(&mut e, &hits[1..]);
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert_eq!(fired[0].value, 6.0);
+    assert_eq!(fired[0].last_time, 2 * S);
+
+    // A huge count is bounded, not an overflow.
+    let mut e = engine(BRUTE);
+    let fired = run(
+        &mut e,
+        &[hit(
+            "failed_login",
+            0,
+            json!({"User": "x", REPEAT_COUNT_FIELD: u64::MAX}),
+        )],
+    );
+    assert_eq!(fired[0].value, (1u64 << 32) as f64);
+}
+
+#[test]
+fn correlation_repeat_count_leaves_value_count_alone() {
+    let rule = "
+title: spray
+correlation:
+  type: value_count
+  rules: [failed_login]
+  group-by: [Source]
+  timespan: 5m
+  condition:
+    gte: 2
+    field: User
+";
+    let mut e = engine(rule);
+    let repeated = hit(
+        "failed_login",
+        0,
+        json!({"Source": "1.2.3.4", "User": "root", REPEAT_COUNT_FIELD: 9}),
+    );
+    assert!(
+        run(&mut e, &[repeated]).is_empty(),
+        "one user, however often"
+    );
+    let other = hit(
+        "failed_login",
+        S,
+        json!({"Source": "1.2.3.4", "User": "bob"}),
+    );
+    let fired = run(&mut e, &[other]);
+    assert_eq!(fired[0].value, 2.0);
+}
+
+#[test]
+fn correlation_repeat_count_survives_a_snapshot() {
+    let mut e = engine(BRUTE);
+    let repeated = hit(
+        "failed_login",
+        0,
+        json!({"User": "root", REPEAT_COUNT_FIELD: 5}),
+    );
+    assert!(run(&mut e, &[repeated]).is_empty());
+    let snap = e.snapshot();
+    let mut e = CorrelationEngine::restore(vec![parse(BRUTE)], &snap).unwrap();
+    let fired = run(&mut e, &[failed("root", S)]);
+    assert_eq!(fired.len(), 1, "5 restored + 1: {snap}");
+}
