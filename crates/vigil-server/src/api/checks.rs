@@ -162,7 +162,14 @@ fn judge_literals(
         return Ok(());
     };
     let policy = app.noc.policy(tenant);
-    crate::noc::guard::judge_literals(&record.kind, spec, &policy).map_err(ApiError::bad_request)
+    // The setting that names the refused peer.
+    let field = match record.kind.as_str() {
+        "http" => "url",
+        "dns" => "server",
+        _ => "target",
+    };
+    crate::noc::guard::judge_literals(&record.kind, spec, &policy)
+        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
 }
 
 pub async fn remove(
