@@ -688,7 +688,10 @@ impl Config {
             source,
         })?;
         let (config, mut problems) = Self::parse_all(&text, &path.display().to_string(), env)?;
-        problems.extend(config.file_problems());
+        for mut problem in config.file_problems() {
+            problem.line = crate::config_check::locate_problem(&text, &problem);
+            problems.push(problem);
+        }
         Ok((config, problems))
     }
 
@@ -702,8 +705,6 @@ impl Config {
         let table: toml::Table = toml::from_str(text).map_err(|e| invalid(origin, text, &e))?;
         // The file alone first, so that its problems carry its lines.
         let (config, mut problems, declared) = crate::config_check::read_keys(text, table);
-        // In the file's order (the table's keys come sorted by name).
-        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         let overrides: Vec<(String, String)> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("VIGIL_"))
@@ -719,7 +720,12 @@ impl Config {
                 }
             }
         };
-        problems.extend(config.problems_declaring(&declared));
+        for mut problem in config.problems_declaring(&declared) {
+            problem.line = crate::config_check::locate_problem(text, &problem);
+            problems.push(problem);
+        }
+        // In the file's order (the table's keys come sorted by name).
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
         Ok((config, problems))
     }
 

@@ -179,6 +179,52 @@ fn prune(text: &str, path: &[Step], value: Value, problems: &mut Vec<Problem>) -
     }
 }
 
+/// The line of a problem found after reading (`checks[1]`, and the
+/// setting its message starts with, `port: ...`), when the file is laid
+/// out the usual way.
+pub(crate) fn locate_problem(text: &str, problem: &Problem) -> Option<usize> {
+    let mut path = Vec::new();
+    for part in problem.path.split('.') {
+        let (key, rest) = part.split_once('[').unwrap_or((part, ""));
+        path.push(Step::Key(key.to_string()));
+        if let Some(index) = rest.strip_suffix(']').and_then(|i| i.parse().ok()) {
+            path.push(Step::Index(index));
+        }
+    }
+    if problem.path.is_empty() {
+        return None;
+    }
+    let setting = problem
+        .message
+        .split_once(": ")
+        .map(|(head, _)| head)
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+    if let (Some(Step::Index(_)), Some(setting)) = (path.last(), setting) {
+        let mut full = path.clone();
+        full.push(Step::Key(setting.to_string()));
+        if let Some(line) = locate(text, &full).filter(|_| has_key(text, &full)) {
+            return Some(line);
+        }
+    }
+    locate(text, &path).or_else(|| {
+        // An entry of a plain array (`rule_paths = [...]`): the key's line.
+        match path.split_last() {
+            Some((Step::Index(_), parent)) if parent.len() > 1 => locate(text, parent),
+            _ => None,
+        }
+    })
+}
+
+/// Whether [`locate`] found the key itself rather than its header.
+fn has_key(text: &str, path: &[Step]) -> bool {
+    match path.last() {
+        Some(Step::Key(key)) => locate(text, path)
+            .and_then(|n| text.lines().nth(n - 1))
+            .is_some_and(|line| line.trim_start().starts_with(key.as_str())),
+        _ => false,
+    }
+}
+
 /// The first name in backticks of a serde message (`unknown field `x``).
 fn named_field(message: &str) -> Option<&str> {
     message.split('`').nth(1).filter(|n| !n.is_empty())
