@@ -71,7 +71,7 @@ fn the_check_api_refuses_unknown_keys_and_names_every_field() {
         ),
         (
             json!({"asset": "x", "kind": "icmp", "target": "127.0.0.1"}),
-            "target: ",
+            "target 127.0.0.1 is in a denied network",
         ),
         (
             json!({"asset": "x", "kind": "icmp", "target": "192.0.2.1\r\nX: y"}),

@@ -168,8 +168,13 @@ fn judge_literals(
         "dns" => "server",
         _ => "target",
     };
-    crate::noc::guard::judge_literals(&record.kind, spec, &policy)
-        .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
+    crate::noc::guard::judge_literals(&record.kind, spec, &policy).map_err(|e| {
+        // A denial reads "target 192.0.2.1 is in ...": named already.
+        match e.starts_with(field) {
+            true => ApiError::bad_request(e),
+            false => ApiError::bad_request(format!("{field}: {e}")),
+        }
+    })
 }
 
 pub async fn remove(
