@@ -106,6 +106,7 @@ enum Kind {
 }
 
 use vigil_decode::evtx::EVTX_MAGIC;
+use vigil_decode::sniff::looks_like_a_log;
 
 /// Bytes of a file's start that decide its kind.
 const HEAD_BYTES: u64 = 64 * 1024;
@@ -122,62 +123,6 @@ fn looks_binary(head: &[u8]) -> bool {
         .filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
         .count();
     control * 20 > head.len()
-}
-
-/// A log line carries when it happened: a time of day (`10:01`), a date
-/// (`2024-01-31`, `2005.06.03`), an epoch time (ten digits), a
-/// `yymmdd hhmmss` pair, or a syslog priority (`<34>`). Prose (a README,
-/// a licence) seldom does.
-pub fn looks_like_a_log_line(line: &str) -> bool {
-    let b = line.trim_start().as_bytes();
-    let digits_at =
-        |i: usize, n: usize| i + n <= b.len() && b[i..i + n].iter().all(u8::is_ascii_digit);
-    let digit_run_at = |i: usize| b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-    if b.first() == Some(&b'<') && digit_run_at(1) > 0 {
-        let n = digit_run_at(1);
-        if b.get(1 + n) == Some(&b'>') {
-            return true;
-        }
-    }
-    if digits_at(0, 6) && b.get(6) == Some(&b' ') && digits_at(7, 6) {
-        return true;
-    }
-    for i in 0..b.len() {
-        let starts_run = i == 0 || !b[i - 1].is_ascii_digit();
-        if !starts_run || !b[i].is_ascii_digit() {
-            continue;
-        }
-        let run = digit_run_at(i);
-        let next = b.get(i + run).copied();
-        // 10:01 (a time of day)
-        if (1..=2).contains(&run) && next == Some(b':') && digits_at(i + run + 1, 2) {
-            return true;
-        }
-        // 2024-01-31, 2005.06.03, 2024/01/31
-        if run == 4 && matches!(next, Some(b'-' | b'.' | b'/')) {
-            let rest = i + 5;
-            let month = digit_run_at(rest.min(b.len()));
-            if (1..=2).contains(&month)
-                && b.get(rest + month) == next.as_ref()
-                && digits_at(rest + month + 1, 1)
-            {
-                return true;
-            }
-        }
-        // 1117838570: seconds since 1970, 2001 to 2033
-        if run == 10 && b[i] == b'1' {
-            return true;
-        }
-    }
-    false
-}
-
-/// Whether most of the first non-blank lines of `head` look like log lines.
-fn looks_like_a_log(head: &str) -> bool {
-    let mut lines = head.lines().filter(|l| !l.trim().is_empty());
-    let sample: Vec<&str> = lines.by_ref().take(SAMPLE_LINES).collect();
-    let dated = sample.iter().filter(|l| looks_like_a_log_line(l)).count();
-    !sample.is_empty() && dated * 2 >= sample.len()
 }
 
 fn extension(path: &Path) -> Option<String> {
@@ -213,7 +158,7 @@ fn kind_of(path: &Path, any_text: bool) -> Result<Kind, String> {
         // JSON, and any other line as a message.
         _ if first_is_object => Kind::Text,
         _ if first.starts_with('[') || first.starts_with('{') => Kind::JsonStream,
-        _ if any_text || looks_like_a_log(&text) => Kind::Text,
+        _ if any_text || looks_like_a_log(&text, SAMPLE_LINES) => Kind::Text,
         _ => Kind::Skip(
             "not a log: most of its first lines have no time, date or syslog priority".into(),
         ),
@@ -538,14 +483,14 @@ mod tests {
             "2016-09-28 04:30:30, Info CBS Loaded Servicing Stack",
             "134681 node-246 unix.hw state_change.unavailable 1077804742 1 Component",
         ] {
-            assert!(looks_like_a_log_line(line), "{line}");
+            assert!(vigil_decode::sniff::looks_like_a_log_line(line), "{line}");
         }
         for line in [
             "Version 2.0, January 2004",
             "port 8080: see http://h:8080/",
             "1. Definitions.",
         ] {
-            assert!(!looks_like_a_log_line(line), "{line}");
+            assert!(!vigil_decode::sniff::looks_like_a_log_line(line), "{line}");
         }
     }
 }
