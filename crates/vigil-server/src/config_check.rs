@@ -549,12 +549,13 @@ mod tests {
         let found = problems(text);
         assert_eq!(found.len(), 2, "{found:#?}");
         assert!(
-            found[0].starts_with("inputs.syslog[1].tenant: tenant \"acmee\" is not declared"),
+            found[0]
+                .starts_with("line 10: inputs.syslog[1].tenant: tenant \"acmee\" is not declared"),
             "{found:#?}"
         );
         assert!(found[0].contains("quarantine"), "{found:#?}");
         assert!(
-            found[1].starts_with("assets[0].tenant: tenant \"beta\""),
+            found[1].starts_with("line 12: assets[0].tenant: tenant \"beta\""),
             "{found:#?}"
         );
     }
