@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/hunt.sh: `vigil hunt` with the SigmaHQ rule set over the
 # EVTX-ATTACK-SAMPLES corpus. Prints wall time, events/s, MB/s and peak
-# memory for 1 thread and all cores, for 10 %, 30 % and 100 % of the rules,
+# memory for 1 thread and all cores, and from the hunt's own summary the
+# time the rules took to load and the matching rate without it, for 10 %, 30 % and 100 % of the rules,
 # and against a baseline in the same run: the same hunt with one rule that
 # never fires (reading and mapping the events, no detection work).
 #
@@ -37,13 +38,15 @@ mb=$(du -sm --apparent-size "$evtx" | cut -f1)
 run() { # label rules threads
   local out="$work/out.$RANDOM"
   /usr/bin/time -f '%e %M' -o "$out.time" "$VIGIL_BIN" hunt --jsonl --threads "$3" --rules "$2" "$evtx" > "$out.hits" 2> "$out.err"
-  local secs kb events hits
+  local secs kb events hits load rate
   read -r secs kb < "$out.time"
   events=$(grep -oE '[0-9]+ events' "$out.err" | head -1 | cut -d' ' -f1)
   hits=$(wc -l < "$out.hits")
-  printf '%-22s %7s rules  %2s thr  %6.2f s  %9.0f events/s  %6.1f MB/s  peak %4d MB  %5d hits\n' \
+  load=$(grep -oE 'rules loaded in [0-9.]+ s' "$out.err" | grep -oE '[0-9.]+' | head -1)
+  rate=$(grep -oE '\([0-9]+ events/s\)' "$out.err" | grep -oE '[0-9]+' | head -1)
+  printf '%-22s %7s rules  %2s thr  %6.2f s  %9.0f events/s  %6.1f MB/s  peak %4d MB  %5d hits  (load %s s, match %s events/s)\n' \
     "$1" "$(find "$2" -name '*.yml' | wc -l)" "$3" "$secs" "$(echo "$events / $secs" | bc -l)" \
-    "$(echo "$mb / $secs" | bc -l)" "$((kb / 1024))" "$hits"
+    "$(echo "$mb / $secs" | bc -l)" "$((kb / 1024))" "$hits" "$load" "$rate"
   echo "$secs" > "$work/last"
 }
 

@@ -103,6 +103,7 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
             "the server reads no file for a check; give the CA certificates as PEM text in ca_pem",
         ));
     }
+    refuse_unknown(kind, spec)?;
     let target = text(spec, "target", MAX_TARGET_BYTES)?.ok_or_else(|| bad("target", "missing"))?;
     if target.trim().is_empty() {
         return Err(bad("target", "empty"));
@@ -144,6 +145,61 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
         enabled,
         run,
     })
+}
+
+/// The settings every kind has.
+const COMMON_KEYS: &[&str] = &[
+    "asset", "kind", "target", "interval", "timeout", "retries", "enabled",
+];
+
+/// The settings of one kind besides [`COMMON_KEYS`].
+pub fn kind_keys(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "icmp" => &["count"],
+        "tcp" => &["port"],
+        "http" => &[
+            "url",
+            "expect_status",
+            "expect_text",
+            "follow_redirects",
+            "verify_tls",
+            "ca_pem",
+            "cert_min_days",
+        ],
+        "dns" => &["name", "record_type", "server", "expect"],
+        "snmp" => &[
+            "community",
+            "user",
+            "auth_protocol",
+            "auth_password",
+            "priv_password",
+        ],
+        _ => &[],
+    }
+}
+
+/// A setting no kind reads is a typo (`expect_staus`) that would be
+/// stored and ignored: refused, naming the settings the kind has.
+fn refuse_unknown(kind: &str, spec: &Map<String, Value>) -> Result<(), FieldError> {
+    let own = kind_keys(kind);
+    let known = |key: &str| COMMON_KEYS.contains(&key) || own.contains(&key);
+    let Some(unknown) = spec.keys().find(|k| !known(k)) else {
+        return Ok(());
+    };
+    let expected: Vec<String> = COMMON_KEYS
+        .iter()
+        .chain(own)
+        .map(|k| format!("`{k}`"))
+        .collect();
+    // The key is outside input: shown bounded and escaped.
+    let shown: String = unknown.escape_debug().take(100).collect();
+    Err(bad(
+        &shown,
+        format!(
+            "unknown field `{shown}` of a {kind} check, expected one of {}",
+            expected.join(", ")
+        ),
+    ))
 }
 
 /// A string setting of at most `max` bytes; `None` when absent.
@@ -273,17 +329,10 @@ fn read_runnable(
             number(&spec, "count", 1, u64::from(MAX_PINGS))?;
         }
         "tcp" => {
-            number(&spec, "port", 1, 65_535)?;
-            if !spec.contains_key("port") {
-                let (host, port) = target
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| Some((h, p.parse::<u16>().ok().filter(|p| *p > 0)?)))
-                    .ok_or_else(|| {
-                        bad(
-                            "port",
-                            "a tcp check needs a port: \"port\" or a target such as host:443",
-                        )
-                    })?;
+            if let Some(port) = spec.get("port") {
+                read_port("port", port)?;
+            } else {
+                let (host, port) = split_port(target)?;
                 spec.insert("target".into(), host.trim_matches(['[', ']']).into());
                 spec.insert("port".into(), port.into());
             }
@@ -294,6 +343,7 @@ fn read_runnable(
             if !spec.contains_key("name") {
                 spec.insert("name".into(), target.into());
             }
+            read_dns_types(&spec)?;
             if let Some(list) = spec.get("expect").and_then(Value::as_array) {
                 if list.len() > MAX_EXPECTED_ANSWERS {
                     return Err(bad(
@@ -313,9 +363,83 @@ fn read_runnable(
         _ => {}
     }
     let spec: CheckSpec =
-        serde_json::from_value(Value::Object(spec)).map_err(|e| bad("check", e.to_string()))?;
-    spec.validate().map_err(|e| bad("check", e.to_string()))?;
+        serde_json::from_value(Value::Object(spec)).map_err(|e| serde_error(&e.to_string()))?;
+    spec.validate().map_err(|e| bad(e.field(), e.to_string()))?;
     Ok(spec)
+}
+
+/// A port setting: a whole number from 1 to 65535.
+fn read_port(field: &str, value: &Value) -> Result<u16, FieldError> {
+    value
+        .as_u64()
+        .and_then(|n| u16::try_from(n).ok())
+        .filter(|p| *p > 0)
+        .ok_or_else(|| bad(field, format!("{value} is not a port (1–65535)")))
+}
+
+/// A tcp target `host:port`: a target without a port needs `port`, and a
+/// port written in it must be one.
+fn split_port(target: &str) -> Result<(&str, u16), FieldError> {
+    let needs = || {
+        bad(
+            "port",
+            "missing: a tcp check needs \"port\" or a target such as host:443",
+        )
+    };
+    let (host, port) = target.rsplit_once(':').ok_or_else(needs)?;
+    let shown: String = port.escape_debug().take(40).collect();
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| bad("target", format!("port {shown} is not a port (1–65535)")))?;
+    Ok((host, port))
+}
+
+/// A serde error of the kind's settings, under the field it names
+/// (`missing field `server``), else under the kind's own settings.
+fn serde_error(message: &str) -> FieldError {
+    let named = message.split('`').nth(1).filter(|name| {
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+    });
+    match named {
+        Some(field) => bad(field, message),
+        None => bad("check", message),
+    }
+}
+
+/// The DNS settings serde would refuse without naming them.
+fn read_dns_types(spec: &Map<String, Value>) -> Result<(), FieldError> {
+    match spec.get("server") {
+        None => {
+            return Err(bad(
+                "server",
+                "missing: the resolver, such as 192.0.2.53:53",
+            ))
+        }
+        Some(Value::String(s)) if s.parse::<std::net::SocketAddr>().is_ok() => {}
+        Some(_) => {
+            return Err(bad(
+                "server",
+                "an address with its port, such as 192.0.2.53:53",
+            ))
+        }
+    }
+    if let Some(kind) = spec.get("record_type") {
+        let known = ["A", "AAAA", "CNAME", "MX", "TXT"];
+        if !kind.as_str().is_some_and(|k| known.contains(&k)) {
+            return Err(bad("record_type", format!("one of {}", known.join(", "))));
+        }
+    }
+    if let Some(expect) = spec.get("expect") {
+        let strings = expect
+            .as_array()
+            .is_some_and(|list| list.iter().all(Value::is_string));
+        if !strings {
+            return Err(bad("expect", "a list of answers (strings)"));
+        }
+    }
+    Ok(())
 }
 
 fn read_http(spec: &mut Map<String, Value>, target: &str) -> Result<(), FieldError> {
@@ -337,6 +461,9 @@ fn read_http(spec: &mut Map<String, Value>, target: &str) -> Result<(), FieldErr
         }
         serde_json::from_value::<StatusExpect>(status.clone())
             .map_err(|e| bad("expect_status", e.to_string()))?;
+    }
+    if spec.get("verify_tls").is_some_and(|v| !v.is_boolean()) {
+        return Err(bad("verify_tls", "true or false"));
     }
     if let Some(pem) = text(spec, "ca_pem", MAX_CA_BYTES)? {
         crate::tls::pem_roots(pem.as_bytes()).map_err(|e| bad("ca_pem", e))?;

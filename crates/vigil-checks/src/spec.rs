@@ -299,6 +299,32 @@ pub enum SpecError {
     ControlCharacter(&'static str),
 }
 
+impl SpecError {
+    /// The setting the error is about, for messages that name it.
+    pub fn field(&self) -> &'static str {
+        match self {
+            SpecError::EmptyTarget | SpecError::LongTarget => "target",
+            SpecError::IntervalTooShort(_) | SpecError::IntervalTooLong(_) => "interval",
+            SpecError::ZeroTimeout
+            | SpecError::TimeoutTooLong(_)
+            | SpecError::TimeoutOverInterval { .. }
+            | SpecError::PingsOverTimeout { .. } => "timeout",
+            SpecError::TooManyRetries(_) => "retries",
+            SpecError::PingCount(_) => "count",
+            SpecError::PingInterval(_) => "interval",
+            SpecError::ZeroPort => "port",
+            SpecError::Url { .. } => "url",
+            SpecError::TooManyRedirects(_) => "follow_redirects",
+            SpecError::EmptyExpectText | SpecError::LongExpectText => "expect_text",
+            SpecError::CertMinDays(_) => "cert_min_days",
+            SpecError::CaPem(_) | SpecError::CaTwice => "ca_pem",
+            SpecError::ExpectedAnswers | SpecError::EmptyExpectedAnswer => "expect",
+            SpecError::DnsName { .. } => "name",
+            SpecError::ControlCharacter(field) => field,
+        }
+    }
+}
+
 impl CheckSpec {
     /// Checks everything that can be known without the network.
     pub fn validate(&self) -> Result<(), SpecError> {

@@ -6,6 +6,7 @@
 //! `VIGIL_INGEST_MAX_LINE_BYTES`. Its value is read as a TOML value
 //! (`true`, `42`, `[1, 2]`) and, failing that, as a string.
 
+pub use crate::config_check::Problem;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -128,7 +129,7 @@ impl Default for AuthConfig {
 }
 
 impl AuthConfig {
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.idle_minutes > MAX_SESSION_MINUTES {
             return Err(format!(
                 "auth.idle_minutes must be 0 to {MAX_SESSION_MINUTES}, got {}",
@@ -384,7 +385,7 @@ impl DetectionConfig {
         }
     }
 
-    fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         let bounds = [
             ("upload_max_bytes", self.upload_max_bytes, 1024, 64 << 20),
             ("upload_max_depth", self.upload_max_depth, 8, 1_000),
@@ -486,7 +487,7 @@ impl Default for ServerConfig {
 impl IngestConfig {
     /// The request limits hold together: some work is allowed, and one
     /// tenant's share leaves room for the others.
-    fn validate_limits(&self) -> Result<(), String> {
+    pub(crate) fn validate_limits(&self) -> Result<(), String> {
         if self.max_events_per_request == 0 {
             return Err("ingest.max_events_per_request must be above 0".into());
         }
@@ -514,7 +515,7 @@ pub const MAX_HTTP_TIMEOUT_SECS: u64 = 3600;
 impl ServerConfig {
     /// The HTTP limits: timeouts 1 s to an hour, caps above 0, TLS files
     /// both or neither.
-    fn validate_http(&self) -> Result<(), String> {
+    pub(crate) fn validate_http(&self) -> Result<(), String> {
         for (key, secs) in [
             ("header_read_timeout_secs", self.header_read_timeout_secs),
             ("idle_timeout_secs", self.idle_timeout_secs),
@@ -598,6 +599,40 @@ pub enum ConfigError {
         location: String,
         message: String,
     },
+    /// Everything wrong with the config, one problem a line.
+    #[error("{}", list_problems(origin, problems))]
+    Problems {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn list_problems(origin: &str, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|p| match p.line {
+            Some(line) => format!(
+                "{origin} line {line}: {}",
+                Problem {
+                    line: None,
+                    ..p.clone()
+                }
+            ),
+            None => format!("{origin}: {p}"),
+        })
+        .collect();
+    lines.join("\n")
+}
+
+impl ConfigError {
+    /// The problems found; one for an error that stops reading (an
+    /// unreadable file, bad TOML syntax).
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Problems { problems, .. } => problems.clone(),
+            other => vec![Problem::new("", other.to_string())],
+        }
+    }
 }
 
 impl Config {
@@ -620,151 +655,102 @@ impl Config {
         Self::parse(&text, &origin, env)
     }
 
-    /// Parses TOML text; `origin` names it in errors.
+    /// Parses TOML text; `origin` names it in errors. Every problem of
+    /// keys, values and names is found at once (see
+    /// [`crate::config_check`]); files are checked by
+    /// [`Config::file_problems`].
     pub fn parse(
         text: &str,
         origin: &str,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
-        // Check the file alone first, so that its errors carry its lines.
-        let config: Config = toml::from_str(text).map_err(|e| invalid(origin, text, &e))?;
+        let (config, problems) = Self::parse_all(text, origin, env)?;
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ConfigError::Problems {
+                origin: origin.into(),
+                problems,
+            })
+        }
+    }
+
+    /// Everything wrong with a config file, files included, as `serve`
+    /// would refuse it (`vigil config check`): the keys that fit, and
+    /// every problem. `Err` only when nothing can be read (no file, bad
+    /// TOML syntax).
+    pub fn check_file(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<Problem>), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let (config, mut problems) = Self::parse_all(&text, &path.display().to_string(), env)?;
+        for mut problem in config.file_problems() {
+            problem.line = crate::config_check::locate_problem(&text, &problem);
+            problems.push(problem);
+        }
+        Ok((config, problems))
+    }
+
+    /// The keys that fit and every problem of keys, values and names.
+    fn parse_all(
+        text: &str,
+        origin: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<Problem>), ConfigError> {
+        // Syntax first: nothing can be read past a syntax error.
+        let table: toml::Table = toml::from_str(text).map_err(|e| invalid(origin, text, &e))?;
+        // The file alone first, so that its problems carry its lines.
+        let (config, mut problems, declared) = crate::config_check::read_keys(text, table);
         let overrides: Vec<(String, String)> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with("VIGIL_"))
             .collect();
-        if overrides.is_empty() {
-            return config.validated(origin);
-        }
-        let mut table = toml::Table::try_from(&config).map_err(|e| ConfigError::Invalid {
-            origin: origin.into(),
-            location: String::new(),
-            message: e.to_string(),
-        })?;
-        let mut ignored_env = Vec::new();
-        for (name, value) in overrides {
-            if !apply_env(&mut table, &name, &value) {
-                ignored_env.push(name);
-            }
-        }
-        let mut config: Config =
-            toml::Value::Table(table)
-                .try_into()
-                .map_err(|e: toml::de::Error| ConfigError::Invalid {
-                    origin: "environment".into(),
-                    location: String::new(),
-                    message: e.message().to_string(),
-                })?;
-        config.ignored_env = ignored_env;
-        config.validated(origin)
-    }
-
-    fn validated(self, origin: &str) -> Result<Config, ConfigError> {
-        let fail = |message: String| {
-            Err(ConfigError::Invalid {
-                origin: origin.into(),
-                location: String::new(),
-                message,
-            })
-        };
-        if !(1..=MAX_SESSION_MINUTES).contains(&self.server.session_minutes) {
-            return fail(format!(
-                "server.session_minutes must be 1 to {MAX_SESSION_MINUTES} (a year), got {}",
-                self.server.session_minutes
-            ));
-        }
-        if let Err(e) = self.auth.validate() {
-            return fail(e);
-        }
-        if let Err(message) = self.server.validate_http() {
-            return fail(message);
-        }
-        if self.ingest.max_line_bytes == 0 || self.ingest.max_body_bytes == 0 {
-            return fail("ingest.max_line_bytes and ingest.max_body_bytes must be above 0".into());
-        }
-        if let Err(message) = self.ingest.validate_limits() {
-            return fail(message);
-        }
-        if self.storage.index_threads == 0 || self.storage.max_open_writers == 0 {
-            return fail(
-                "storage.index_threads and storage.max_open_writers must be above 0".into(),
-            );
-        }
-        if self.storage.index_memory_mb < 15 * self.storage.index_threads {
-            return fail(format!(
-                "storage.index_memory_mb must be at least 15 per index thread ({})",
-                15 * self.storage.index_threads
-            ));
-        }
-        if !["informational", "low", "medium", "high", "critical"]
-            .contains(&self.detection.min_level.as_str())
-        {
-            return fail(format!(
-                "detection.min_level must be informational, low, medium, high or critical, got {:?}",
-                self.detection.min_level
-            ));
-        }
-        if let Err(e) = self.detection.validate() {
-            return fail(e);
-        }
-        if self.inputs.queue_batches == 0 || self.inputs.pipeline_workers == 0 {
-            return fail("inputs.queue_batches and inputs.pipeline_workers must be above 0".into());
-        }
-        for (i, input) in self.inputs.syslog.iter().enumerate() {
-            if let Err(e) = input.validate() {
-                return fail(format!("inputs.syslog[{i}] ({}): {e}", input.listen));
-            }
-        }
-        if let Err(e) = crate::noc::guard::Policies::validate(&self) {
-            return fail(e);
-        }
-        for tenant in &self.tenants {
-            for source in &tenant.sources {
-                if let Err(e) = crate::pipeline::tenants::Cidr::parse(source) {
-                    return fail(format!("tenant {:?}: sources: {e}", tenant.name.as_str()));
+        let config = if overrides.is_empty() {
+            config
+        } else {
+            match with_env(config.clone(), overrides) {
+                Ok(config) => config,
+                Err(problem) => {
+                    problems.push(problem);
+                    config
                 }
             }
+        };
+        for mut problem in config.problems_declaring(&declared) {
+            problem.line = crate::config_check::locate_problem(text, &problem);
+            problems.push(problem);
         }
-        for asset in &self.assets {
-            if let Err(e) = asset.input().to_spec() {
-                return fail(format!("asset {:?}: {e}", asset.name));
-            }
-        }
-        for check in &self.checks {
-            if let Err(e) = crate::inventory::config_check_record(check.spec.clone()) {
-                return fail(format!("a check of tenant {:?}: {e}", check.tenant));
-            }
-        }
-        if let Err(e) = vigil_noc::Engine::new(Vec::new(), self.noc.clone()) {
-            return fail(format!("noc: {e}"));
-        }
-        for window in &self.maintenance_windows {
-            let doc = window.spec.clone();
-            if let Err(e) =
-                crate::noc::definitions::window_from_json(doc, vigil_core::Timestamp::now())
-            {
-                return fail(format!(
-                    "a maintenance window of tenant {:?}: {e}",
-                    window.tenant
-                ));
-            }
-        }
-        for rule in &self.noc_rules {
-            if let Err(e) = crate::noc::definitions::rule_from_json(rule.spec.clone()) {
-                return fail(format!("a NOC rule of tenant {:?}: {e}", rule.tenant));
-            }
-        }
-        let mut names: Vec<&str> = self.tenants.iter().map(|t| t.name.as_str()).collect();
-        names.sort_unstable();
-        if let Some(dup) = names.windows(2).find(|w| w[0] == w[1]) {
-            return fail(format!("tenant {:?} is declared twice", dup[0]));
-        }
-        Ok(self)
+        // In the file's order (the table's keys come sorted by name).
+        problems.sort_by_key(|p| p.line.unwrap_or(usize::MAX));
+        Ok((config, problems))
     }
 
     /// The effective configuration as TOML (`vigil config show`).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// `config` with the `VIGIL_*` variables applied; unknown ones are set
+/// aside in `ignored_env`.
+fn with_env(config: Config, overrides: Vec<(String, String)>) -> Result<Config, Problem> {
+    let environment = |message: String| Problem::new("environment", message);
+    let mut table = toml::Table::try_from(&config).map_err(|e| environment(e.to_string()))?;
+    let mut ignored_env = Vec::new();
+    for (name, value) in overrides {
+        if !apply_env(&mut table, &name, &value) {
+            ignored_env.push(name);
+        }
+    }
+    let mut config: Config = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| environment(e.message().to_string()))?;
+    config.ignored_env = ignored_env;
+    Ok(config)
 }
 
 fn invalid(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
@@ -858,7 +844,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("vigil.toml line 5: unknown field `max_lines`"),
+            err.starts_with("vigil.toml line 5: ingest.max_lines: unknown field `max_lines`"),
             "{err}"
         );
     }

@@ -77,11 +77,16 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub fn check_record(spec: Map<String, Value>) -> Result<CheckRecord, String> {
     crate::noc::guard::refuse_control(&spec)?;
     let text = |key: &str| spec.get(key).and_then(Value::as_str).map(str::to_string);
-    let asset = text("asset").ok_or("a check names its asset: \"asset\"")?;
+    let asset = text("asset").ok_or("asset: missing: the asset the check belongs to")?;
     if asset.trim().is_empty() || asset.len() > 200 {
         return Err("asset: 1 to 200 characters".into());
     }
-    let kind = text("kind").ok_or("a check has a kind: \"kind\"")?;
+    let kind = text("kind").ok_or_else(|| {
+        format!(
+            "kind: missing: one of {}",
+            vigil_checks::settings::KINDS.join(", ")
+        )
+    })?;
     let read = vigil_checks::settings::read_stored(&kind, &spec).map_err(|e| e.to_string())?;
     Ok(CheckRecord {
         asset,

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod config_check;
 pub mod detection;
 pub mod error;
 pub mod file_modes;
@@ -75,6 +76,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let data = config.server.data_dir.clone();
+    // The files `vigil config check` reads, all of them, before anything
+    // starts: every problem named at once.
+    let problems = config.file_problems();
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        anyhow::bail!(
+            "the config names files that cannot be used:\n{}",
+            lines.join("\n")
+        );
+    }
     for name in &config.ignored_env {
         tracing::warn!(variable = %name, "this VIGIL_ variable names no config key; ignored");
     }

@@ -145,7 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config {
             command: ConfigCommand::Check { file },
         } => {
-            let config = Config::load(Some(&file), std::env::vars())?;
+            let config = check_config(&file)?;
             println!(
                 "{}: ok ({} tenant(s), listen {}, data {})",
                 file.display(),
@@ -195,6 +195,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `vigil config check`: every problem of the file (keys, values, names,
+/// and the files it names), one a line on stderr, as `serve` would refuse
+/// them; the config when there is none.
+fn check_config(file: &std::path::Path) -> anyhow::Result<Config> {
+    let (config, problems) = Config::check_file(file, std::env::vars())?;
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    let origin = file.display();
+    for problem in &problems {
+        match problem.line {
+            Some(line) => {
+                let rest = vigil_server::config::Problem {
+                    line: None,
+                    ..problem.clone()
+                };
+                eprintln!("{origin} line {line}: {rest}");
+            }
+            None => eprintln!("{origin}: {problem}"),
+        }
+    }
+    anyhow::bail!("{origin}: {} problem(s) found", problems.len())
 }
 
 fn serve(

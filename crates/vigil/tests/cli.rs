@@ -50,6 +50,113 @@ fn config_check_names_the_bad_key_and_line() {
     assert!(text.contains("cannot read config file"), "{text}");
 }
 
+/// A config with one problem of each class the server would refuse or
+/// misroute; `config check` names them all, `serve` refuses the file.
+const MANY_PROBLEMS: &str = r#"[server]
+listen = "127.0.0.1:0"
+
+[ingest]
+max_lines = 3
+
+[detection]
+rule_paths = ["/nonexistent/vigil-rules"]
+
+[[tenants]]
+name = "acme"
+
+[[inputs.syslog]]
+protocol = "udp"
+listen = "127.0.0.1:0"
+tenant = "acmee"
+
+[[assets]]
+tenant = "beta"
+name = "fw1"
+address = "192.0.2.1"
+
+[[checks]]
+tenant = "acme"
+asset = "web1"
+kind = "http"
+target = "http://192.0.2.10/"
+expect_staus = 200
+
+[[checks]]
+tenant = "acme"
+asset = "db1"
+kind = "tcp"
+target = "192.0.2.20"
+port = 99999
+"#;
+
+#[test]
+fn config_check_finds_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vigil.toml");
+    std::fs::write(&file, MANY_PROBLEMS).unwrap();
+    let (ok, text) = vigil(&["config", "check", file.to_str().unwrap()]);
+    assert!(!ok, "{text}");
+    let path = file.display().to_string();
+    let expected = [
+        format!("{path} line 5: ingest.max_lines: unknown field `max_lines`"),
+        format!("{path} line 16: inputs.syslog[0].tenant: tenant \"acmee\" is not declared in [[tenants]] (every message of this listener would go to quarantine)"),
+        format!("{path} line 19: assets[0].tenant: tenant \"beta\" is not declared in [[tenants]]"),
+        format!("{path} line 28: checks[0]: expect_staus: unknown field `expect_staus` of a http check, expected one of"),
+        format!("{path} line 35: checks[1]: port: 99999 is not a port (1–65535)"),
+        format!("{path} line 8: detection.rule_paths[0]: cannot read /nonexistent/vigil-rules"),
+    ];
+    for line in &expected {
+        assert!(
+            text.lines().any(|l| l.starts_with(line.as_str())),
+            "missing {line:?} in:\n{text}"
+        );
+    }
+    assert!(text.contains("6 problem(s) found"), "{text}");
+    println!("config check found {} problems", expected.len());
+}
+
+#[test]
+fn serve_refuses_what_config_check_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("vigil.toml");
+    let data = dir.path().join("data");
+    // Everything but the missing rule folder refuses as the file is read.
+    std::fs::write(&file, MANY_PROBLEMS).unwrap();
+    let serve = |file: &std::path::Path| {
+        vigil(&[
+            "serve",
+            "--config",
+            file.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+        ])
+    };
+    let (ok, text) = serve(&file);
+    assert!(!ok, "{text}");
+    for named in [
+        "ingest.max_lines",
+        "inputs.syslog[0].tenant",
+        "assets[0].tenant",
+        "checks[0]: expect_staus",
+        "checks[1]: port",
+    ] {
+        assert!(text.contains(named), "{named} in:\n{text}");
+    }
+    // The folder alone: refused before anything starts.
+    std::fs::write(
+        &file,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[detection]\nrule_paths = [\"/nonexistent/vigil-rules\"]\n",
+    )
+    .unwrap();
+    let (ok, text) = serve(&file);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("detection.rule_paths[0]: cannot read /nonexistent/vigil-rules"),
+        "{text}"
+    );
+    assert!(!data.exists(), "nothing started");
+}
+
 #[test]
 fn version_prints_the_version() {
     let (ok, text) = vigil(&["version"]);

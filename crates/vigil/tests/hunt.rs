@@ -192,6 +192,13 @@ fn jsonl_hits_of_windows_events() {
         serde_json::json!(["attack.discovery", "attack.t1033"])
     );
     assert_eq!(first["event"]["Computer"], "ws1");
+    // Where each hit came from: the file and its line.
+    let sources: Vec<(&str, u64)> = hits
+        .iter()
+        .map(|h| (h["file"].as_str().unwrap(), h["record"].as_u64().unwrap()))
+        .collect();
+    let a = a.to_str().unwrap();
+    assert_eq!(sources, vec![(a, 1), (a, 3), (a, 4)]);
     assert!(
         run.stderr.contains("hunt: 1 files, 4 events"),
         "{}",
@@ -299,14 +306,19 @@ fn csv_has_a_header_and_quotes_fields() {
     ]);
     assert!(run.ok, "{}", run.stderr);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines[0], "time,computer,rule_id,title,level,tags");
+    let a = logs.join("a.ndjson");
+    let a = a.to_str().unwrap();
+    assert_eq!(
+        lines[0],
+        "time,computer,rule_id,title,level,tags,file,record"
+    );
     assert_eq!(
         lines[1],
-        "2024-01-01T10:00:00Z,ws1,11111111-1111-1111-1111-111111111111,\"Whoami, \"\"recon\"\"\",high,attack.discovery;attack.t1033"
+        format!("2024-01-01T10:00:00Z,ws1,11111111-1111-1111-1111-111111111111,\"Whoami, \"\"recon\"\"\",high,attack.discovery;attack.t1033,{a},1")
     );
     assert_eq!(
         lines[2],
-        "2024-01-01T10:02:00Z,dc1,22222222-2222-2222-2222-222222222222,Security log cleared,medium,"
+        format!("2024-01-01T10:02:00Z,dc1,22222222-2222-2222-2222-222222222222,Security log cleared,medium,,{a},3")
     );
     assert_eq!(lines.len(), 4);
 }
@@ -328,6 +340,9 @@ fn filters_table_and_usage_errors() {
         "{}",
         run.stdout
     );
+    assert!(rows[0].ends_with("FIRST HIT AT"), "{}", run.stdout);
+    assert!(rows[1].ends_with(&format!("{a}:1")), "{}", run.stdout);
+    assert!(rows[2].ends_with(&format!("{a}:3")), "{}", run.stdout);
     assert!(rows[1].contains("2024-01-01 10:00:00") && rows[1].contains("2024-01-01 10:03:00"));
     assert!(rows[2].starts_with("medium"), "{}", run.stdout);
 
@@ -413,7 +428,17 @@ fn a_truncated_evtx_warns_and_still_hunts_its_intact_part() {
     // The intact part still hunts, and the other file is read too.
     let (all, some) = (csv_hits(&full.stdout), csv_hits(&run.stdout));
     assert!(some > 100 && some < all, "{some} of {all}");
-    assert!(run.stderr.contains("hunt: 3 files"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("hunt: 3 files") && run.stderr.contains("2 skipped"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("skipped: {} (not a log", text.display())),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -470,11 +495,157 @@ fn binary_files_are_skipped_with_a_warning() {
         .arg(&blob)
         .output()
         .unwrap();
-    assert!(out.status.success());
     assert!(out.stdout.is_empty(), "no hits from a binary file");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("capture.pcap") && stderr.contains("skipped: a binary file"),
+        stderr.contains(&format!(
+            "skipped: {} (binary, neither EVTX nor text)",
+            blob.display()
+        )),
         "{stderr}"
+    );
+    // It was the only input: nothing could be read.
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no input could be read"), "{stderr}");
+}
+
+#[test]
+fn a_folder_is_read_by_content_and_prose_is_skipped_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, _) = fixture(dir.path());
+    let logs = dir.path().join("mixed");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(
+        logs.join("README.md"),
+        "# Logs of web1\n\nCollected for the authentication failure review.\nAsk the SOC.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("LICENSE"),
+        "MIT License\n\nCopyright (c) 2024 Example\n\nauthentication failure is not a log here\n",
+    )
+    .unwrap();
+    // A log without an extension, and NDJSON named .log.
+    std::fs::write(
+        logs.join("messages"),
+        "Jan  1 10:00:00 web1 sshd[42]: Accepted password for bob\n\
+         Jan  1 10:00:05 web1 su: pam_unix(su:auth): authentication failure; logname=bob\n",
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("app.log"),
+        "{\"msg\": \"ok\"}\n{\"msg\": \"authentication failure for eve\"}\n",
+    )
+    .unwrap();
+    let run = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--jsonl",
+        logs.to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    let hits = jsonl(&run.stdout);
+    let sources: Vec<(String, u64)> = hits
+        .iter()
+        .map(|h| {
+            let file = h["file"].as_str().unwrap();
+            let name = file.rsplit('/').next().unwrap().to_string();
+            (name, h["record"].as_u64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        sources,
+        vec![("app.log".to_string(), 2), ("messages".to_string(), 2)],
+        "{}",
+        run.stdout
+    );
+    for name in ["LICENSE", "README.md"] {
+        let line = format!("skipped: {} (not a log", logs.join(name).display());
+        assert!(run.stderr.contains(&line), "{}", run.stderr);
+    }
+    assert!(
+        run.stderr.contains("hunt: 4 files, 4 events, 2 skipped"),
+        "{}",
+        run.stderr
+    );
+    // Loading and matching are timed apart.
+    assert!(
+        run.stderr.contains("rules loaded in") && run.stderr.contains("events read and matched in"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn no_readable_input_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, _) = fixture(dir.path());
+    let rules = rules.to_str().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = hunt(&["--rules", rules, empty.to_str().unwrap()]);
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("no input could be read (0 file(s)"),
+        "{}",
+        run.stderr
+    );
+    // A damaged EVTX only: unreadable.
+    let bad = dir.path().join("bad.evtx");
+    std::fs::write(&bad, b"not an event log at all").unwrap();
+    let run = hunt(&["--rules", rules, bad.to_str().unwrap()]);
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("1 unreadable") && run.stderr.contains("no input could be read"),
+        "{}",
+        run.stderr
+    );
+    // One good file beside it is enough.
+    let good = dir.path().join("auth.log");
+    std::fs::write(&good, "Jan  1 10:00:05 web1 su: authentication failure\n").unwrap();
+    let run = hunt(&[
+        "--rules",
+        rules,
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+}
+
+#[test]
+fn evtx_hits_name_their_record_number() {
+    let Some(original) = corpus_evtx() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yml");
+    std::fs::write(&rules, PROCESS_CREATION).unwrap();
+    let run = hunt(&[
+        "--rules",
+        rules.to_str().unwrap(),
+        "--jsonl",
+        original.to_str().unwrap(),
+    ]);
+    assert!(run.ok, "{}", run.stderr);
+    let hits = jsonl(&run.stdout);
+    assert!(hits.len() > 100, "{}", hits.len());
+    for hit in &hits {
+        assert_eq!(hit["file"].as_str(), original.to_str());
+        // The record number is the event's own EventRecordID.
+        let record = hit["record"].as_u64().expect("a record number");
+        let own = &hit["event"]["EventRecordID"];
+        let own = own
+            .as_u64()
+            .or_else(|| own.as_str().and_then(|s| s.parse().ok()));
+        if let Some(own) = own {
+            assert_eq!(record, own);
+        }
+    }
+    let records: Vec<u64> = hits.iter().map(|h| h["record"].as_u64().unwrap()).collect();
+    println!(
+        "evtx hits: {}, records {}..{}",
+        records.len(),
+        records[0],
+        records[records.len() - 1]
     );
 }

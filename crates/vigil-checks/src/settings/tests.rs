@@ -229,3 +229,82 @@ proptest! {
         let _ = read_stored(&kind, &map);
     }
 }
+
+#[test]
+fn unknown_settings_are_refused_by_name() {
+    let error = read("http", json!({"target": "http://h/", "expect_staus": 200})).unwrap_err();
+    assert_eq!(error.field, "expect_staus");
+    assert!(
+        error.to_string().starts_with(
+            "expect_staus: unknown field `expect_staus` of a http check, expected one of `asset`"
+        ),
+        "{error}"
+    );
+    assert!(error.reason.contains("`expect_status`"), "{error}");
+    // A setting of another kind is unknown to this one.
+    assert_eq!(field_of("tcp", json!({"target": "h:1", "url": "x"})), "url");
+    assert_eq!(
+        field_of("prometheus", json!({"target": "http://h/", "port": 1})),
+        "port"
+    );
+}
+
+#[test]
+fn every_error_names_its_field() {
+    let error = read("tcp", json!({"target": "h", "port": 99999})).unwrap_err();
+    assert_eq!(error.to_string(), "port: 99999 is not a port (1–65535)");
+    let error = read("tcp", json!({"target": "h:99999"})).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "target: port 99999 is not a port (1–65535)"
+    );
+    assert_eq!(field_of("tcp", json!({"target": "h"})), "port");
+    let cases = [
+        ("http", json!({"target": "ftp://h/"}), "url"),
+        (
+            "http",
+            json!({"target": "http://h/", "verify_tls": "no"}),
+            "verify_tls",
+        ),
+        (
+            "http",
+            json!({"target": "http://h/", "expect_status": 700}),
+            "expect_status",
+        ),
+        ("dns", json!({"target": "example.org"}), "server"),
+        (
+            "dns",
+            json!({"target": "example.org", "server": "x"}),
+            "server",
+        ),
+        (
+            "dns",
+            json!({"target": "example.org", "server": "192.0.2.1:53", "record_type": "SRV"}),
+            "record_type",
+        ),
+        (
+            "dns",
+            json!({"target": "a..b", "server": "192.0.2.1:53"}),
+            "name",
+        ),
+        (
+            "dns",
+            json!({"target": "example.org", "server": "192.0.2.1:53", "expect": [1]}),
+            "expect",
+        ),
+        (
+            "icmp",
+            json!({"target": "h", "count": 50, "timeout": "1s"}),
+            "timeout",
+        ),
+        ("icmp", json!({"target": "h\r\nx"}), "target"),
+    ];
+    for (kind, spec, field) in cases {
+        let error = read(kind, spec.clone()).unwrap_err();
+        assert_eq!(error.field, field, "{kind} {spec}: {error}");
+        assert!(
+            error.to_string().starts_with(&format!("{field}: ")),
+            "{error}"
+        );
+    }
+}

@@ -162,7 +162,19 @@ fn judge_literals(
         return Ok(());
     };
     let policy = app.noc.policy(tenant);
-    crate::noc::guard::judge_literals(&record.kind, spec, &policy).map_err(ApiError::bad_request)
+    // The setting that names the refused peer.
+    let field = match record.kind.as_str() {
+        "http" => "url",
+        "dns" => "server",
+        _ => "target",
+    };
+    crate::noc::guard::judge_literals(&record.kind, spec, &policy).map_err(|e| {
+        // A denial reads "target 192.0.2.1 is in ...": named already.
+        match e.starts_with(field) {
+            true => ApiError::bad_request(e),
+            false => ApiError::bad_request(format!("{field}: {e}")),
+        }
+    })
 }
 
 pub async fn remove(

@@ -156,6 +156,15 @@ impl SyslogInputConfig {
         Ok(())
     }
 
+    /// Reads the TLS files of a `tls` listener as its start would (for
+    /// `vigil config check`, and `serve` before it binds anything).
+    pub fn check_files(&self) -> anyhow::Result<()> {
+        if self.protocol == SyslogProtocol::Tls {
+            tls::acceptor(self)?;
+        }
+        Ok(())
+    }
+
     /// How errors name this listener.
     fn describe(&self, index: usize) -> String {
         format!(

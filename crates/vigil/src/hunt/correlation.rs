@@ -150,6 +150,8 @@ fn as_hit(hit: &CorrelationHit, rule: usize) -> Hit {
         rule,
         time: Some(Timestamp(hit.last_time).to_rfc3339()),
         computer,
+        file: None,
+        record: None,
         event: Some(event),
     }
 }

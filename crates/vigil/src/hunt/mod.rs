@@ -5,7 +5,10 @@
 //! back its hits. The main thread prints them in the order of the files
 //! and, within a file, of its records, so the output is the same with one
 //! thread or many. Warnings (a bad chunk, a bad line) go to stderr, in the
-//! same order; a closing summary too.
+//! same order; a closing summary too: files read, skipped (named, with the
+//! reason) and unreadable, the time spent loading the rules apart from the
+//! time spent matching. The exit code is non-zero when no input could be
+//! read at all.
 
 mod correlation;
 pub(crate) mod input;
@@ -14,7 +17,7 @@ mod output;
 use crate::rules;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use input::{Event, Warnings};
+use input::{Event, Outcome, Warnings};
 use output::{Format, Hit, Writer};
 use std::collections::{BTreeMap, HashMap};
 use std::io::IsTerminal;
@@ -45,10 +48,11 @@ pub struct HuntArgs {
     /// Values of `expand` placeholders (YAML: name → value or list).
     #[arg(long, value_name = "FILE")]
     placeholders: Option<PathBuf>,
-    /// One JSON object a hit: time, computer, rule_id, title, level, tags, event.
+    /// One JSON object a hit: time, computer, rule_id, title, level, tags,
+    /// file, record (EVTX record number or line), event.
     #[arg(long, conflicts_with = "csv")]
     jsonl: bool,
-    /// CSV: time, computer, rule_id, title, level, tags.
+    /// CSV: time, computer, rule_id, title, level, tags, file, record.
     #[arg(long)]
     csv: bool,
     /// Worker threads (default: all cores; 1 = single-threaded).
@@ -72,6 +76,8 @@ struct FileResult {
     hits: Vec<Hit>,
     warnings: Warnings,
     error: Option<String>,
+    /// Not a log: why.
+    skipped: Option<String>,
 }
 
 pub fn run(args: HuntArgs) -> anyhow::Result<()> {
@@ -95,6 +101,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         limits: None,
     };
     let threads = args.threads.map_or_else(rules::all_cores, |n| n as usize);
+    let loading = Instant::now();
     let loaded = rules::load(&rules::rule_files(&args.rules)?, &ctx, threads)?;
     let not_runnable = loaded.errors;
     for warning in &loaded.warnings {
@@ -143,6 +150,8 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
         }
     };
     let threads = threads.min(files.len().max(1));
+    let loading = loading.elapsed().as_secs_f64();
+    let matching = Instant::now();
 
     let progress = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -157,7 +166,12 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
     };
 
     let stdout = std::io::stdout();
-    let mut writer = Writer::new(std::io::BufWriter::new(stdout.lock()), format, &rules)?;
+    let mut writer = Writer::new(
+        std::io::BufWriter::new(stdout.lock()),
+        format,
+        &rules,
+        &files,
+    )?;
     let keep_events = format == Format::Jsonl || !correlations.is_empty();
     let mut totals = Totals::default();
     let mut write_error = None;
@@ -179,7 +193,14 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
                 (&queue, &next, &files, &ruleset, &mapping, &index_of);
             scope.spawn(move || {
                 while let Some(&(_, index)) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let result = hunt_file(&files[index], ruleset, index_of, mapping, keep_events);
+                    let result = hunt_file(
+                        &files[index],
+                        index,
+                        ruleset,
+                        index_of,
+                        mapping,
+                        keep_events,
+                    );
                     if sender.send((index, result)).is_err() {
                         break;
                     }
@@ -197,7 +218,7 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
                 let file = &files[next_out];
                 correlated.take(&mut result.hits);
                 progress.suspend(|| report_file(file, &result));
-                totals.add(&result, &rules);
+                totals.add(file, &result, &rules);
                 if write_error.is_none() {
                     write_error = writer.hits(&result.hits).err();
                 }
@@ -216,12 +237,25 @@ pub fn run(args: HuntArgs) -> anyhow::Result<()> {
             return Err(e).context("cannot write the hits");
         }
     }
+    let matching = matching.elapsed().as_secs_f64();
     print_not_runnable(&not_runnable);
-    totals.print(
+    totals.print(files.len(), ruleset.len(), not_runnable.len());
+    let rate = if matching > 0.0 {
+        totals.events as f64 / matching
+    } else {
+        0.0
+    };
+    eprintln!(
+        "time: {:.2} s: rules loaded in {loading:.2} s, events read and matched in {matching:.2} s ({rate:.0} events/s)",
+        started.elapsed().as_secs_f64()
+    );
+    let read = files.len() - totals.unreadable - totals.skipped.len();
+    anyhow::ensure!(
+        read > 0,
+        "no input could be read ({} file(s): {} unreadable, {} skipped as not logs)",
         files.len(),
-        ruleset.len(),
-        not_runnable.len(),
-        started.elapsed().as_secs_f64(),
+        totals.unreadable,
+        totals.skipped.len()
     );
     Ok(())
 }
@@ -253,6 +287,7 @@ fn rule_address(rule: &CompiledRule) -> usize {
 /// Runs the rules over one file.
 fn hunt_file(
     path: &Path,
+    file: usize,
     ruleset: &RuleSet,
     index_of: &RuleIndex,
     mapping: &WindowsMapping,
@@ -272,6 +307,8 @@ fn hunt_file(
                 rule: index_of[&rule_address(rule)],
                 time: time.clone(),
                 computer: computer.clone(),
+                file: Some(file),
+                record: event.record,
                 event: keep_events.then(|| {
                     // The Windows mapping adds its field aliases in hash
                     // order, which changes from run to run: sort the keys
@@ -284,9 +321,12 @@ fn hunt_file(
         }
     };
     let mut warnings = Warnings::default();
-    let error = input::read_file(path, mapping, &mut on_event, &mut warnings).err();
+    match input::read_input(path, mapping, &mut on_event, &mut warnings) {
+        Ok(Outcome::Read) => {}
+        Ok(Outcome::Skipped(reason)) => result.skipped = Some(reason),
+        Err(error) => result.error = Some(error),
+    }
     result.warnings = warnings;
-    result.error = error;
     result
 }
 
@@ -317,19 +357,27 @@ fn report_file(file: &Path, result: &FileResult) {
     }
 }
 
+/// Skipped files named in the summary, at most; the rest are counted.
+const MAX_SKIPPED_SHOWN: usize = 20;
+
 /// What the summary counts.
 #[derive(Default)]
 struct Totals {
     events: u64,
     unreadable: usize,
+    /// Files that are not logs, and why.
+    skipped: Vec<(PathBuf, String)>,
     warnings: usize,
     /// Hits by level, `None` for rules without one.
     hits: BTreeMap<Option<Level>, u64>,
 }
 
 impl Totals {
-    fn add(&mut self, result: &FileResult, rules: &[&Rule]) {
+    fn add(&mut self, file: &Path, result: &FileResult, rules: &[&Rule]) {
         self.events += result.events;
+        if let Some(reason) = &result.skipped {
+            self.skipped.push((file.to_path_buf(), reason.clone()));
+        }
         self.unreadable += usize::from(result.error.is_some());
         self.warnings += result.warnings.total;
         for hit in &result.hits {
@@ -337,15 +385,27 @@ impl Totals {
         }
     }
 
-    fn print(&self, files: usize, rules: usize, not_runnable: usize, seconds: f64) {
+    fn print(&self, files: usize, rules: usize, not_runnable: usize) {
         let mut files_line = format!("hunt: {files} files, {} events", self.events);
         if self.unreadable > 0 {
             files_line.push_str(&format!(", {} unreadable", self.unreadable));
+        }
+        if !self.skipped.is_empty() {
+            files_line.push_str(&format!(", {} skipped", self.skipped.len()));
         }
         if self.warnings > 0 {
             files_line.push_str(&format!(", {} warning(s)", self.warnings));
         }
         eprintln!("{files_line}");
+        for (file, reason) in self.skipped.iter().take(MAX_SKIPPED_SHOWN) {
+            eprintln!("skipped: {} ({reason})", file.display());
+        }
+        if self.skipped.len() > MAX_SKIPPED_SHOWN {
+            eprintln!(
+                "skipped: {} more file(s)",
+                self.skipped.len() - MAX_SKIPPED_SHOWN
+            );
+        }
         eprintln!("rules: {rules} loaded, {not_runnable} not runnable");
         let total: u64 = self.hits.values().sum();
         let mut by_level: Vec<String> = [
@@ -362,11 +422,5 @@ impl Totals {
             by_level.push(format!("no level {n}"));
         }
         eprintln!("hits: {total} ({})", by_level.join(", "));
-        let rate = if seconds > 0.0 {
-            self.events as f64 / seconds
-        } else {
-            0.0
-        };
-        eprintln!("time: {seconds:.2} s, {rate:.0} events/s");
     }
 }

@@ -1,10 +1,13 @@
 //! How hits are written: a table grouped by rule (for people), JSON lines
-//! or CSV (for tools).
+//! or CSV (for tools). Each hit names where it came from: its file and
+//! its record there (the EVTX record number, or the line); the table
+//! names the first hit of each rule, and how many files hold the others.
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
+use std::path::PathBuf;
 use vigil_sigma::rule::{Level, Rule};
 
 /// One rule firing on one event.
@@ -13,6 +16,11 @@ pub struct Hit {
     pub rule: usize,
     pub time: Option<String>,
     pub computer: Option<String>,
+    /// The index of its file among the hunt's files (`None`: a
+    /// correlation's hit, drawn from many).
+    pub file: Option<usize>,
+    /// Its record in the file: the EVTX record number, or the line.
+    pub record: Option<u64>,
     /// The event in the Sigma view; kept only for outputs that print it.
     pub event: Option<Map<String, Value>>,
 }
@@ -29,6 +37,7 @@ pub struct Writer<'a, W: Write> {
     out: W,
     format: Format,
     rules: &'a [&'a Rule],
+    files: &'a [PathBuf],
     table: HashMap<usize, Group>,
 }
 
@@ -39,6 +48,9 @@ struct Group {
     first: Option<String>,
     last: Option<String>,
     hosts: BTreeSet<String>,
+    /// The first hit's file and record, in file and record order.
+    source: Option<(usize, Option<u64>)>,
+    files: BTreeSet<usize>,
 }
 
 #[derive(Serialize)]
@@ -49,21 +61,37 @@ struct JsonHit<'a> {
     title: &'a str,
     level: Option<&'static str>,
     tags: &'a [String],
+    file: Option<String>,
+    record: Option<u64>,
     event: &'a Map<String, Value>,
 }
 
 impl<'a, W: Write> Writer<'a, W> {
-    pub fn new(out: W, format: Format, rules: &'a [&'a Rule]) -> std::io::Result<Self> {
+    pub fn new(
+        out: W,
+        format: Format,
+        rules: &'a [&'a Rule],
+        files: &'a [PathBuf],
+    ) -> std::io::Result<Self> {
         let mut writer = Writer {
             out,
             format,
             rules,
+            files,
             table: HashMap::new(),
         };
         if format == Format::Csv {
-            writeln!(writer.out, "time,computer,rule_id,title,level,tags")?;
+            writeln!(
+                writer.out,
+                "time,computer,rule_id,title,level,tags,file,record"
+            )?;
         }
         Ok(writer)
+    }
+
+    fn file_name(&self, hit: &Hit) -> Option<String> {
+        let file = self.files.get(hit.file?)?;
+        Some(file.display().to_string())
     }
 
     pub fn hits(&mut self, hits: &[Hit]) -> std::io::Result<()> {
@@ -79,12 +107,16 @@ impl<'a, W: Write> Writer<'a, W> {
                         title: &rule.title,
                         level: rule.level.map(Level::as_str),
                         tags: &rule.tags,
+                        file: self.file_name(hit),
+                        record: hit.record,
                         event: hit.event.as_ref().unwrap_or(&empty),
                     };
                     serde_json::to_writer(&mut self.out, &line)?;
                     self.out.write_all(b"\n")?;
                 }
                 Format::Csv => {
+                    let file = self.file_name(hit).unwrap_or_default();
+                    let record = hit.record.map(|r| r.to_string()).unwrap_or_default();
                     let fields = [
                         hit.time.as_deref().unwrap_or(""),
                         hit.computer.as_deref().unwrap_or(""),
@@ -92,6 +124,8 @@ impl<'a, W: Write> Writer<'a, W> {
                         &rule.title,
                         rule.level.map(Level::as_str).unwrap_or(""),
                         &rule.tags.join(";"),
+                        &file,
+                        &record,
                     ];
                     let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
                     writeln!(self.out, "{}", line.join(","))?;
@@ -109,6 +143,10 @@ impl<'a, W: Write> Writer<'a, W> {
                     }
                     if let Some(host) = &hit.computer {
                         group.hosts.insert(host.clone());
+                    }
+                    if let Some(file) = hit.file {
+                        group.source.get_or_insert((file, hit.record));
+                        group.files.insert(file);
                     }
                 }
             }
@@ -138,10 +176,18 @@ impl<'a, W: Write> Writer<'a, W> {
                 .then(ra.title.cmp(&rb.title))
                 .then(a.cmp(b))
         });
+        // Titles padded to the longest (at most 60), so that the sources
+        // line up after them.
+        let width = groups
+            .iter()
+            .map(|(i, _)| self.rules[**i].title.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
         writeln!(
             self.out,
-            "{:<13} {:>7}  {:<19}  {:<19}  {:<30}  RULE",
-            "LEVEL", "HITS", "FIRST", "LAST", "HOSTS"
+            "{:<13} {:>7}  {:<19}  {:<19}  {:<30}  {:<width$}  FIRST HIT AT",
+            "LEVEL", "HITS", "FIRST", "LAST", "HOSTS", "RULE"
         )?;
         for (index, group) in groups {
             let rule = self.rules[*index];
@@ -151,17 +197,39 @@ impl<'a, W: Write> Writer<'a, W> {
                 (true, Some(l)) => format!("{}{padded}\x1b[0m", ansi(l)),
                 _ => padded,
             };
-            writeln!(
-                self.out,
-                "{level_text} {:>7}  {:<19}  {:<19}  {:<30}  {}",
+            let line = format!(
+                "{level_text} {:>7}  {:<19}  {:<19}  {:<30}  {:<width$}  {}",
                 group.count,
                 short_time(group.first.as_deref()),
                 short_time(group.last.as_deref()),
                 hosts(&group.hosts),
-                rule.title
-            )?;
+                rule.title,
+                self.source(group)
+            );
+            writeln!(self.out, "{}", line.trim_end())?;
         }
         Ok(())
+    }
+
+    /// `file:record` of a group's first hit, and how many other files
+    /// have hits.
+    fn source(&self, group: &Group) -> String {
+        let Some((file, record)) = group.source else {
+            return "-".into();
+        };
+        let name = self
+            .files
+            .get(file)
+            .map(|f| f.display().to_string())
+            .unwrap_or_default();
+        let mut text = match record {
+            Some(record) => format!("{name}:{record}"),
+            None => name,
+        };
+        if group.files.len() > 1 {
+            text.push_str(&format!(" (+{} files)", group.files.len() - 1));
+        }
+        text
     }
 }
 
