@@ -126,6 +126,7 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
         Some(_) => return Err(bad("enabled", "true or false")),
     };
     number(spec, "retries", 0, u64::from(MAX_RETRIES))?;
+    text(spec, "note", MAX_NOTE_BYTES)?;
     let run = match kind {
         "snmp" => {
             read_snmp(spec, &target)?;
@@ -149,8 +150,12 @@ pub fn read_stored(kind: &str, spec: &Map<String, Value>) -> Result<StoredCheck,
 
 /// The settings every kind has.
 const COMMON_KEYS: &[&str] = &[
-    "asset", "kind", "target", "interval", "timeout", "retries", "enabled",
+    "asset", "kind", "target", "interval", "timeout", "retries", "enabled", "note",
 ];
+
+/// A check's free-text note for the people who read it (why it exists,
+/// whom to call).
+const MAX_NOTE_BYTES: usize = 1024;
 
 /// The settings of one kind besides [`COMMON_KEYS`].
 pub fn kind_keys(kind: &str) -> &'static [&'static str] {

@@ -281,11 +281,19 @@ fn status_until(server: &Server, token: &str, id: i64, ok: impl Fn(&Value) -> bo
 }
 
 /// Points stored for a series over the last 5 minutes.
+/// The series' points; a query that fails (the machine is loaded, the
+/// answer late) is asked again rather than read as "no points".
 fn points(server: &Server, token: &str, series: &str) -> Vec<Value> {
-    server
-        .metrics(token, series, None)
-        .and_then(|a| a["series"][0]["points"].as_array().cloned())
-        .unwrap_or_default()
+    for _ in 0..10 {
+        let found = server
+            .metrics(token, series, None)
+            .and_then(|a| a["series"][0]["points"].as_array().cloned());
+        if let Some(points) = found {
+            return points;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    Vec::new()
 }
 
 fn down_twice(status: &Value) -> bool {

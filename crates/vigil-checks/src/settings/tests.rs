@@ -308,3 +308,12 @@ fn every_error_names_its_field() {
         );
     }
 }
+
+/// A note is for people: any kind takes one, bounded like every text.
+#[test]
+fn a_note_is_taken_by_every_kind_and_bounded() {
+    let spec = |note: Value| json!({"target": "192.0.2.1:22", "note": note});
+    assert!(read("tcp", spec(json!("call the client's IT first"))).is_ok());
+    assert_eq!(field_of("tcp", spec(json!("x".repeat(2000)))), "note");
+    assert_eq!(field_of("tcp", spec(json!(5))), "note");
+}
