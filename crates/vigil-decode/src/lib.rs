@@ -17,6 +17,7 @@ pub mod ndjson;
 pub mod ndjson_stream;
 pub mod prometheus;
 pub mod record;
+pub mod relp;
 pub mod syslog;
 pub mod web;
 pub mod winjson;
