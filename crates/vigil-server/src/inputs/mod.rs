@@ -219,6 +219,7 @@ struct Counters {
     bytes: Counter,
     invalid_utf8: Counter,
     oversized: Counter,
+    journalled: Counter,
 }
 
 impl Counters {
@@ -230,6 +231,7 @@ impl Counters {
             bytes: syslog.bytes.get_or_create(&label).clone(),
             invalid_utf8: syslog.invalid_utf8.get_or_create(&label).clone(),
             oversized: syslog.oversized.get_or_create(&label).clone(),
+            journalled: syslog.journalled.get_or_create(&label).clone(),
         }
     }
 }
@@ -293,10 +295,12 @@ impl Listener {
             return Ok(());
         }
         let mut shutdown = self.shutdown.clone();
+        let count = batch.len() as u64;
+        let journalled = &self.counters.journalled;
         match &self.journal {
             Some(journal) => tokio::select! {
                 _ = stopped(&mut shutdown) => Err(stream::Closed::Shutdown),
-                r = journal.append(batch) => r.map(drop).map_err(|e| {
+                r = journal.append(batch) => r.map(|_| { journalled.inc_by(count); }).map_err(|e| {
                     tracing::error!(protocol = self.protocol, error = %e, "cannot write the input journal");
                     stream::Closed::PipelineGone
                 }),
