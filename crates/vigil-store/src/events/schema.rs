@@ -50,7 +50,7 @@ use serde_json::Value as JsonValue;
 use tantivy::columnar::NumericalValue;
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, OwnedValue, Schema, TextFieldIndexing,
-    TextOptions, FAST, INDEXED, STORED,
+    TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::tokenizer::{
     LowerCaser, RemoveLongFilter, SimpleTokenizer, TextAnalyzer, Token, TokenStream, Tokenizer,
@@ -98,7 +98,7 @@ impl Default for EventSchema {
 impl EventSchema {
     pub fn new() -> Self {
         let mut builder = Schema::builder();
-        let id = builder.add_text_field("id", STORED);
+        let id = builder.add_text_field("id", STRING | STORED);
         let time = builder.add_i64_field("time", INDEXED | FAST | STORED);
         let raw = builder.add_text_field("raw", STORED);
         let fields = builder.add_json_field(
