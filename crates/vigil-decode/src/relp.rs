@@ -345,7 +345,12 @@ mod tests {
         for (input, want) in cases {
             let (got, err) = frames(input, 64);
             assert!(got.is_empty(), "{:?}", String::from_utf8_lossy(input));
-            assert_eq!(err.as_ref(), Some(want), "{:?}", String::from_utf8_lossy(input));
+            assert_eq!(
+                err.as_ref(),
+                Some(want),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
         }
         // An endless command never grows the buffer unchecked.
         let (_, err) = frames(&[b'a'; 100], 64);
@@ -386,7 +391,10 @@ mod tests {
         assert_eq!(response(3, 200, "OK", None), b"3 rsp 6 200 OK\n");
         let open = response(1, 200, "OK", Some(&open_offers("vigil")));
         let text = String::from_utf8(open).unwrap();
-        assert!(text.starts_with("1 rsp 57 200 OK\nrelp_version=0\n"), "{text}");
+        assert!(
+            text.starts_with("1 rsp 57 200 OK\nrelp_version=0\n"),
+            "{text}"
+        );
         assert!(text.ends_with("commands=syslog\n"));
         // Our own answer reads back as a frame.
         let (got, err) = frames(text.as_bytes(), 1024);

@@ -261,7 +261,12 @@ async fn open_input_journal(
     let shown = dir.clone();
     tokio::task::spawn_blocking(move || inputs::Journal::open(&dir, queue))
         .await?
-        .with_context(|| format!("cannot open the syslog input journal in {}", shown.display()))
+        .with_context(|| {
+            format!(
+                "cannot open the syslog input journal in {}",
+                shown.display()
+            )
+        })
 }
 
 async fn open_metric_store(data: &Path) -> anyhow::Result<Arc<vigil_metrics::MetricStore>> {

@@ -126,10 +126,7 @@ impl Journal {
             })
             .collect::<Vec<_>>();
         if !replay.is_empty() {
-            tracing::info!(
-                records = replay.len(),
-                "replaying the syslog input journal"
-            );
+            tracing::info!(records = replay.len(), "replaying the syslog input journal");
         }
         Ok(OpenedJournal {
             checkpointer: opened.wal.checkpointer(),

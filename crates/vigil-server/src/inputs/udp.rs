@@ -92,7 +92,9 @@ fn hand_over(listener: &Listener, batch: Vec<InboundMessage>, drops: &mut DropLo
     }
     match listener.sink.try_send(Delivery::unjournalled(batch)) {
         Ok(()) => true,
-        Err(TrySendError::Full(Delivery { messages: batch, .. })) => {
+        Err(TrySendError::Full(Delivery {
+            messages: batch, ..
+        })) => {
             listener
                 .metrics
                 .syslog

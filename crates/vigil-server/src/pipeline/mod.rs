@@ -449,7 +449,11 @@ pub async fn run_syslog(
         };
         for (tenant, messages) in pipeline.route(batch.messages).await {
             let shard = &shards[tenant.0.unsigned_abs() as usize % shards.len()];
-            if shard.send((tenant, messages, origin.clone())).await.is_err() {
+            if shard
+                .send((tenant, messages, origin.clone()))
+                .await
+                .is_err()
+            {
                 tracing::error!("a pipeline shard stopped");
             }
         }
