@@ -189,6 +189,9 @@ fn parse(input: &[u8], max_data: usize) -> Result<Option<(RelpFrame, usize)>, Re
     Ok(Some((frame, used)))
 }
 
+/// A field and what follows it.
+type Split<'a> = (&'a [u8], &'a [u8]);
+
 /// The bytes before the next space (at most `max` of them) and what
 /// follows the space; `None` if the space has not arrived yet. `offset`:
 /// where `input` starts in the header, to bound the whole header.
@@ -197,7 +200,7 @@ fn field(
     offset: usize,
     max: usize,
     error: RelpError,
-) -> Result<Option<(&[u8], &[u8])>, RelpError> {
+) -> Result<Option<Split<'_>>, RelpError> {
     match input.iter().take(max + 1).position(|b| *b == b' ') {
         Some(0) => Err(error),
         Some(at) => Ok(Some((&input[..at], &input[at + 1..]))),

@@ -255,6 +255,7 @@ fn tcp_frames_journalled_before_a_sigkill_are_stored_once() {
     }
     let sample = "vigil_syslog_journalled_total{protocol=\"tcp\"}";
     let journalled = metric(&server, sample) as u64;
+    let searchable_at_kill = count(&server, &token, "crash");
     server.kill();
     let written = writer.join().expect("writer");
     assert!(journalled > 0, "frames were journalled before the kill");
@@ -266,8 +267,8 @@ fn tcp_frames_journalled_before_a_sigkill_are_stored_once() {
     let total = count(&server, &token, "crash");
     let top = most_copies(&server, &token);
     println!(
-        "tcp: written {written}, journalled before the kill {journalled}, stored {total}, \
-         most copies of one message {top}"
+        "tcp: written {written}, journalled before the kill {journalled} \
+         (searchable then {searchable_at_kill}), stored {total}, most copies of one message {top}"
     );
     assert!(
         total >= journalled,
