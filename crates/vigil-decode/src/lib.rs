@@ -18,6 +18,7 @@ pub mod ndjson;
 pub mod ndjson_stream;
 pub mod prometheus;
 pub mod record;
+pub mod relp;
 pub mod sniff;
 pub mod syslog;
 pub mod web;

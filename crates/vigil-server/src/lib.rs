@@ -187,18 +187,37 @@ pub async fn run(
         ),
     };
     let (stop, stopping) = tokio::sync::watch::channel(false);
+    // The rules load first: the journal's replay below waits for them.
+    let upkeep = tokio::spawn(load_detection(detection.clone()));
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);
-    inputs::start_syslog_inputs(&config.inputs.syslog, queue, metrics, stopping.clone()).await?;
+    let journal = open_input_journal(&data, queue.clone()).await?;
+    let checkpointer = journal.checkpointer.clone();
+    let progress = pipeline::progress::Progress::new(move |seq| checkpointer.mark(seq));
     let syslog = tokio::spawn(pipeline::run_syslog(
         pipeline.clone(),
         queued,
         config.inputs.pipeline_workers,
+        Some(progress),
     ));
+    // What was journalled but not stored before the last stop, before
+    // anything new (the pipeline counts records done in journal order).
+    for delivery in journal.replay {
+        if queue.send(delivery).await.is_err() {
+            anyhow::bail!("the syslog pipeline stopped during the journal replay");
+        }
+    }
+    inputs::start_syslog_inputs(
+        &config.inputs.syslog,
+        queue,
+        Some(journal.journal),
+        metrics,
+        stopping.clone(),
+    )
+    .await?;
     let trap_tasks = noc::traps::start(&config.inputs.snmp_traps, state.clone(), pipeline.clone())
         .await
         .context("cannot start the snmp trap inputs")?;
     let retention = tokio::spawn(retention_loop(app.clone()));
-    let upkeep = tokio::spawn(load_detection(detection.clone()));
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
@@ -242,6 +261,23 @@ pub async fn run(
     tokio::task::spawn_blocking(move || drop(events)).await?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The syslog input journal (`DATA/inputs/journal`), feeding `queue`.
+async fn open_input_journal(
+    data: &Path,
+    queue: tokio::sync::mpsc::Sender<inputs::Delivery>,
+) -> anyhow::Result<inputs::journal::OpenedJournal> {
+    let dir = data.join("inputs").join("journal");
+    let shown = dir.clone();
+    tokio::task::spawn_blocking(move || inputs::Journal::open(&dir, queue))
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot open the syslog input journal in {}",
+                shown.display()
+            )
+        })
 }
 
 async fn open_metric_store(data: &Path) -> anyhow::Result<Arc<vigil_metrics::MetricStore>> {

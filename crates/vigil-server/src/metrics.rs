@@ -76,6 +76,8 @@ pub struct SyslogMetrics {
     pub framing_errors: Family<ProtocolReasonLabel, Counter>,
     pub idle_closed: Family<ProtocolLabel, Counter>,
     pub udp_dropped: Counter,
+    /// Messages on disk in the input journal (TCP, TLS, RELP).
+    pub journalled: Family<ProtocolLabel, Counter>,
     pub udp_kernel_drops: Family<ListenLabel, Gauge>,
     pub tls_handshake_failures: Counter,
 }
@@ -137,6 +139,11 @@ impl SyslogMetrics {
             "udp_dropped",
             "Syslog UDP messages dropped because the pipeline was full",
             self.udp_dropped.clone(),
+        );
+        r.register(
+            "journalled",
+            "Syslog messages written to the input journal and synced (TCP, TLS, RELP)",
+            self.journalled.clone(),
         );
         r.register(
             "udp_kernel_drops",

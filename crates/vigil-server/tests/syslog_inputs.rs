@@ -13,7 +13,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{mpsc, watch};
 use vigil_server::inputs::{
-    start_syslog_inputs, InboundMessage, SyslogInputConfig, SyslogProtocol,
+    start_syslog_inputs, Delivery, InboundMessage, SyslogInputConfig, SyslogProtocol,
 };
 use vigil_server::metrics::Metrics;
 
@@ -21,7 +21,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 struct Inputs {
     addrs: Vec<SocketAddr>,
-    rx: mpsc::Receiver<Vec<InboundMessage>>,
+    rx: mpsc::Receiver<Delivery>,
     metrics: Arc<Metrics>,
     stop: watch::Sender<bool>,
 }
@@ -34,7 +34,7 @@ async fn start(configs: Vec<SyslogInputConfig>, capacity: usize) -> Inputs {
     let (tx, rx) = mpsc::channel(capacity);
     let (stop, stopping) = watch::channel(false);
     let metrics = Metrics::new();
-    let addrs = start_syslog_inputs(&configs, tx, metrics.clone(), stopping)
+    let addrs = start_syslog_inputs(&configs, tx, None, metrics.clone(), stopping)
         .await
         .expect("the inputs start");
     assert_eq!(addrs.len(), configs.len());
@@ -53,7 +53,7 @@ impl Inputs {
         let deadline = tokio::time::Instant::now() + WAIT;
         while got.len() < n {
             match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(batch)) => got.extend(batch),
+                Ok(Some(batch)) => got.extend(batch.messages),
                 Ok(None) => panic!("the channel closed after {} messages", got.len()),
                 Err(_) => panic!("only {} of {n} messages arrived: {got:?}", got.len()),
             }
@@ -449,7 +449,7 @@ async fn tcp_back_pressure_holds_the_sender() {
             .await
             .expect("messages keep coming")
             .expect("the channel is open");
-        for message in batch {
+        for message in batch.messages {
             let expected = format!("<13>msg {next:07} ");
             assert!(
                 message.text.starts_with(&expected),
@@ -494,7 +494,7 @@ async fn udp_overload_is_dropped_and_counted() {
             let dropped = inputs.metric("vigil_syslog_udp_dropped_total");
             let mut queued = 0;
             while let Ok(batch) = inputs.rx.try_recv() {
-                queued += batch.len();
+                queued += batch.messages.len();
             }
             break (received, dropped, queued as f64);
         }
@@ -523,7 +523,7 @@ async fn bind_and_certificate_errors_name_the_listener() {
     ];
     let (tx, _rx) = mpsc::channel(1);
     let (_stop, stopping) = watch::channel(false);
-    let err = start_syslog_inputs(&configs, tx.clone(), Metrics::new(), stopping.clone())
+    let err = start_syslog_inputs(&configs, tx.clone(), None, Metrics::new(), stopping.clone())
         .await
         .unwrap_err();
     let text = format!("{err:#}");
@@ -534,7 +534,7 @@ async fn bind_and_certificate_errors_name_the_listener() {
         tls_key: Some("/nonexistent/key.pem".into()),
         ..local(SyslogProtocol::Tls)
     };
-    let err = start_syslog_inputs(&[tls], tx, Metrics::new(), stopping)
+    let err = start_syslog_inputs(&[tls], tx, None, Metrics::new(), stopping)
         .await
         .unwrap_err();
     let text = format!("{err:#}");

@@ -1,6 +1,11 @@
-//! Syslog network inputs: UDP (RFC 5426), TCP (RFC 6587) and TLS
-//! (RFC 5425) listeners that turn what senders write into
+//! Syslog network inputs: UDP (RFC 5426), TCP (RFC 6587), TLS
+//! (RFC 5425) and RELP listeners that turn what senders write into
 //! [`InboundMessage`] batches on the pipeline's bounded channel.
+//!
+//! - TCP, TLS and RELP write what they read to the input journal
+//!   ([`journal`]) before the pipeline sees it, and read on only once it is
+//!   on disk; RELP answers a message only then. Without a journal (tests),
+//!   they hand batches to the channel directly.
 //!
 //! - UDP never waits: when the channel is full the batch is dropped and
 //!   counted (`vigil_syslog_udp_dropped_total`), since a blocked receive
@@ -17,6 +22,9 @@
 
 pub mod framing;
 pub mod identity;
+pub mod journal;
+pub mod journal_record;
+mod relp;
 mod stream;
 mod tcp;
 mod tls;
@@ -32,6 +40,8 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, watch};
 use vigil_core::Timestamp;
 
+pub use journal::{Delivery, Journal, JournalEntry, JournalPos};
+
 /// The transport of a listener.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +49,8 @@ pub enum SyslogProtocol {
     Udp,
     Tcp,
     Tls,
+    /// RELP (rsyslog's `omrelp`): every message answered once durable.
+    Relp,
 }
 
 impl SyslogProtocol {
@@ -47,6 +59,7 @@ impl SyslogProtocol {
             SyslogProtocol::Udp => "udp",
             SyslogProtocol::Tcp => "tcp",
             SyslogProtocol::Tls => "tls",
+            SyslogProtocol::Relp => "relp",
         }
     }
 }
@@ -189,6 +202,9 @@ pub struct InboundMessage {
     /// `sha256:<hex of DER>`; `None` without a client certificate.
     pub client_names: Option<Arc<[String]>>,
     pub received: Timestamp,
+    /// Its place in the input journal (set by the journal; `None` for UDP):
+    /// what its events' ids are derived from.
+    pub journal: Option<JournalPos>,
 }
 
 /// What every task of one listener shares.
@@ -196,7 +212,10 @@ struct Listener {
     index: usize,
     protocol: &'static str,
     config: SyslogInputConfig,
-    sink: mpsc::Sender<Vec<InboundMessage>>,
+    sink: mpsc::Sender<Delivery>,
+    /// Where TCP, TLS and RELP write what they read (`None`: straight to
+    /// `sink`).
+    journal: Option<Journal>,
     metrics: Arc<Metrics>,
     counters: Counters,
     shutdown: watch::Receiver<bool>,
@@ -209,6 +228,7 @@ struct Counters {
     bytes: Counter,
     invalid_utf8: Counter,
     oversized: Counter,
+    journalled: Counter,
 }
 
 impl Counters {
@@ -220,6 +240,7 @@ impl Counters {
             bytes: syslog.bytes.get_or_create(&label).clone(),
             invalid_utf8: syslog.invalid_utf8.get_or_create(&label).clone(),
             oversized: syslog.oversized.get_or_create(&label).clone(),
+            journalled: syslog.journalled.get_or_create(&label).clone(),
         }
     }
 }
@@ -252,6 +273,7 @@ impl Listener {
             listener: self.index,
             client_names: client_names.clone(),
             received,
+            journal: None,
         }
     }
 
@@ -271,6 +293,32 @@ impl Listener {
         }
         self.counters.invalid_utf8.inc();
         String::from_utf8_lossy(e.as_bytes()).into_owned()
+    }
+
+    /// Hands a connection's batch on: to the input journal, returning once
+    /// it is on disk (and queued for the pipeline), or without a journal
+    /// to the pipeline's queue. The wait is the back-pressure. On shutdown
+    /// a batch not yet journalled is dropped (never acknowledged).
+    async fn deliver(&self, batch: Vec<InboundMessage>) -> Result<(), stream::Closed> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut shutdown = self.shutdown.clone();
+        let count = batch.len() as u64;
+        let journalled = &self.counters.journalled;
+        match &self.journal {
+            Some(journal) => tokio::select! {
+                _ = stopped(&mut shutdown) => Err(stream::Closed::Shutdown),
+                r = journal.append(batch) => r.map(|_| { journalled.inc_by(count); }).map_err(|e| {
+                    tracing::error!(protocol = self.protocol, error = %e, "cannot write the input journal");
+                    stream::Closed::PipelineGone
+                }),
+            },
+            None => tokio::select! {
+                _ = stopped(&mut shutdown) => Err(stream::Closed::Shutdown),
+                r = self.sink.send(Delivery::unjournalled(batch)) => r.map_err(|_| stream::Closed::PipelineGone),
+            },
+        }
     }
 
     fn count_oversized(&self) {
@@ -316,7 +364,7 @@ async fn bind(config: &SyslogInputConfig) -> anyhow::Result<Bound> {
     config.validate()?;
     Ok(match config.protocol {
         SyslogProtocol::Udp => Bound::Udp(udp::bind(config.listen)?),
-        SyslogProtocol::Tcp => Bound::Tcp(tcp::bind(config.listen).await?),
+        SyslogProtocol::Tcp | SyslogProtocol::Relp => Bound::Tcp(tcp::bind(config.listen).await?),
         SyslogProtocol::Tls => {
             let acceptor = tls::acceptor(config)?;
             Bound::Tls(tcp::bind(config.listen).await?, acceptor)
@@ -327,11 +375,13 @@ async fn bind(config: &SyslogInputConfig) -> anyhow::Result<Bound> {
 /// Binds every listener, starts serving, and returns their bound addresses
 /// (port 0 resolved), in the order of `configs`. Nothing is served unless
 /// every listener binds and loads its certificates: the error names the
-/// listener that failed. Batches go to `sink`; see the module docs for
+/// listener that failed. Batches go to `sink`, through `journal` for
+/// TCP, TLS and RELP (`None`: straight to `sink`); see the module docs for
 /// `shutdown`.
 pub async fn start_syslog_inputs(
     configs: &[SyslogInputConfig],
-    sink: mpsc::Sender<Vec<InboundMessage>>,
+    sink: mpsc::Sender<Delivery>,
+    journal: Option<Journal>,
     metrics: Arc<Metrics>,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<SocketAddr>> {
@@ -352,6 +402,10 @@ pub async fn start_syslog_inputs(
             protocol: config.protocol.as_str(),
             config: config.clone(),
             sink: sink.clone(),
+            journal: match config.protocol {
+                SyslogProtocol::Udp => None,
+                _ => journal.clone(),
+            },
             metrics: metrics.clone(),
             counters: Counters::new(&metrics, config.protocol.as_str()),
             shutdown: shutdown.clone(),

@@ -124,16 +124,10 @@ impl Reader<'_> {
             .message(frame.bytes, frame.truncated, self.peer, &self.names, now)
     }
 
-    /// Waits for room in the pipeline: this wait is the back-pressure.
+    /// Journals the batch (or waits for room in the pipeline without a
+    /// journal): this wait is the back-pressure.
     async fn deliver(&self, batch: Vec<InboundMessage>) -> Result<(), Closed> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut shutdown = self.listener.shutdown.clone();
-        tokio::select! {
-            _ = stopped(&mut shutdown) => Err(Closed::Shutdown),
-            r = self.listener.sink.send(batch) => r.map_err(|_| Closed::PipelineGone),
-        }
+        self.listener.deliver(batch).await
     }
 
     /// The sender closed: its last newline frame counts even without LF.

@@ -120,7 +120,9 @@ async fn connection(
     listener: Arc<Listener>,
     _slot: Slot,
 ) {
+    let relp = listener.config.protocol == super::SyslogProtocol::Relp;
     let closed = match tls {
+        None if relp => super::relp::serve(stream, peer, None, &listener).await,
         None => read_frames(stream, peer, None, &listener).await,
         Some(acceptor) => {
             // A handshake can take seconds; shutdown does not wait for it.

@@ -8,7 +8,7 @@
 //! nobody sees it (that loss is exported too, from `/proc/net/udp`).
 
 use super::framing::split_datagram;
-use super::{stopped, InboundMessage, Listener};
+use super::{stopped, Delivery, InboundMessage, Listener};
 use crate::metrics::ListenLabel;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io::ErrorKind;
@@ -90,9 +90,11 @@ fn hand_over(listener: &Listener, batch: Vec<InboundMessage>, drops: &mut DropLo
     if batch.is_empty() {
         return true;
     }
-    match listener.sink.try_send(batch) {
+    match listener.sink.try_send(Delivery::unjournalled(batch)) {
         Ok(()) => true,
-        Err(TrySendError::Full(batch)) => {
+        Err(TrySendError::Full(Delivery {
+            messages: batch, ..
+        })) => {
             listener
                 .metrics
                 .syslog

@@ -14,12 +14,14 @@
 
 pub mod metrics;
 pub mod normalize;
+pub mod progress;
 pub mod tenants;
 
 use crate::detection::Detection;
-use crate::inputs::InboundMessage;
+use crate::inputs::{Delivery, InboundMessage, JournalPos};
 use crate::metrics::Metrics;
 use normalize::Normalizer;
+use progress::{Progress, Ticket};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tenants::{Route, TenantRouter, QUARANTINE};
@@ -72,6 +74,18 @@ struct Prepared {
     events: Vec<Event>,
     /// `None` for quarantined messages: no tenant's rules apply.
     verdicts: Option<crate::detection::Verdicts>,
+    /// Where the events came from, for syslog.
+    origin: Origin,
+}
+
+/// The input journal records a syslog piece came from: done once stored.
+#[derive(Default, Clone)]
+struct Origin {
+    /// Held, never read: dropping the last clone marks the records done.
+    _ticket: Option<Arc<Ticket>>,
+    /// Replayed from the journal: the events may be stored already, so
+    /// they replace events of the same id.
+    replace: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +219,7 @@ impl Pipeline {
             tenant,
             events: sourced.into_iter().map(|(e, _)| e).collect(),
             verdicts,
+            origin: Origin::default(),
         }
     }
 
@@ -213,7 +228,14 @@ impl Pipeline {
     /// must not send them again.
     async fn store(&self, prepared: Prepared) -> Result<(), PipelineError> {
         let count = prepared.events.len() as u64;
-        self.events.append(prepared.tenant, prepared.events).await?;
+        if prepared.origin.replace {
+            let now = Timestamp::now();
+            self.events
+                .append_replacing(prepared.tenant, prepared.events, now)
+                .await?;
+        } else {
+            self.events.append(prepared.tenant, prepared.events).await?;
+        }
         if prepared.tenant != QUARANTINE {
             self.metrics.ingested_events.inc_by(count);
         }
@@ -256,12 +278,16 @@ impl Pipeline {
         self: &Arc<Self>,
         tenant: TenantId,
         messages: Vec<(InboundMessage, Option<String>)>,
+        origin: Origin,
     ) -> Option<Prepared> {
         self.detection.wait_ready().await;
         let this = self.clone();
         let prepared = tokio::task::spawn_blocking(move || {
             let sourced = this.decode(tenant, messages);
-            this.evaluate(tenant, sourced)
+            Prepared {
+                origin,
+                ..this.evaluate(tenant, sourced)
+            }
         })
         .await;
         match prepared {
@@ -293,7 +319,11 @@ impl Pipeline {
             } else {
                 vec![record]
             };
-            for record in records.drain(..) {
+            for (n, record) in records.drain(..).enumerate() {
+                let id = match message.journal {
+                    Some(pos) => journal_event_id(received, pos, n),
+                    None => EventId::generate(received),
+                };
                 let mut fields = vec![
                     ("log.source.address", message.peer.ip().to_string().into()),
                     // The line itself: stored and shown, not indexed.
@@ -302,13 +332,14 @@ impl Pipeline {
                 if let Some(reason) = &quarantine {
                     fields.push(("quarantine.reason", reason.clone().into()));
                 }
-                out.push(self.event_of(tenant, record, received, fields));
+                out.push(self.event_of(id, tenant, record, received, fields));
             }
         }
         // Audit events whose end never came go out after a short wait.
         let stale = Timestamp(Timestamp::now().micros() - AUDIT_WAIT_MICROS);
         for record in assembler.flush(stale) {
-            out.push(self.event_of(tenant, record, Timestamp::now(), Vec::new()));
+            let now = Timestamp::now();
+            out.push(self.event_of(EventId::generate(now), tenant, record, now, Vec::new()));
         }
         out
     }
@@ -318,6 +349,7 @@ impl Pipeline {
     /// show an event's stored text: for a syslog record, its fields as JSON.
     fn event_of(
         &self,
+        id: EventId,
         tenant: TenantId,
         record: vigil_decode::Record,
         fallback_time: Timestamp,
@@ -331,7 +363,7 @@ impl Pipeline {
         }
         let raw = serde_json::to_string(&doc).unwrap_or_default();
         let event = Event {
-            id: EventId::generate(fallback_time),
+            id,
             tenant,
             time,
             raw,
@@ -339,6 +371,20 @@ impl Pipeline {
         };
         (event, source)
     }
+}
+
+/// The id of the `record`-th event decoded from the message at `pos` of
+/// the input journal: the same on every replay of the record, so that a
+/// replayed event replaces itself. Like [`EventId::generate`], the time of
+/// arrival in milliseconds leads (ids sort by arrival); then 44 bits of
+/// the record's sequence number, 24 of the message's place in it and 12 of
+/// the event's place among the message's events.
+fn journal_event_id(received: Timestamp, pos: JournalPos, record: usize) -> EventId {
+    let millis = (received.micros().max(0) / 1000) as u128 & ((1 << 48) - 1);
+    let seq = u128::from(pos.seq) & ((1 << 44) - 1);
+    let index = u128::from(pos.index) & ((1 << 24) - 1);
+    let record = record as u128 & ((1 << 12) - 1);
+    EventId((millis << 80) | (seq << 36) | (index << 12) | record)
 }
 
 /// Messages a worker takes from the queue at once, at most: when the
@@ -359,23 +405,26 @@ const STORES_IN_FLIGHT: u32 = 8;
 /// match its messages in arrival order, so that correlations (a brute force
 /// *then* a success) see a tenant's events in the order they came.
 /// Stores run beside them, at most [`STORES_IN_FLIGHT`] at once.
+///
+/// `progress`, with an input journal: where each batch's journal records
+/// are declared done once every piece of it is stored.
 pub async fn run_syslog(
     pipeline: Arc<Pipeline>,
-    mut receiver: mpsc::Receiver<Vec<InboundMessage>>,
+    mut receiver: mpsc::Receiver<Delivery>,
     workers: usize,
+    progress: Option<Arc<Progress>>,
 ) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(STORES_IN_FLIGHT as usize));
     let mut shards = Vec::new();
     let mut tasks = Vec::new();
     for _ in 0..workers.max(1) {
-        let (shard, mut work) =
-            mpsc::channel::<(TenantId, Vec<(InboundMessage, Option<String>)>)>(2);
+        let (shard, mut work) = mpsc::channel::<ShardWork>(2);
         shards.push(shard);
         let pipeline = pipeline.clone();
         let in_flight = in_flight.clone();
         tasks.push(tokio::spawn(async move {
-            while let Some((tenant, messages)) = work.recv().await {
-                let Some(prepared) = pipeline.prepare(tenant, messages).await else {
+            while let Some((tenant, messages, origin)) = work.recv().await {
+                let Some(prepared) = pipeline.prepare(tenant, messages, origin).await else {
                     continue;
                 };
                 let Ok(permit) = in_flight.clone().acquire_owned().await else {
@@ -394,9 +443,17 @@ pub async fn run_syslog(
         }));
     }
     while let Some(batch) = next_batch(&mut receiver).await {
-        for (tenant, messages) in pipeline.route(batch).await {
+        let origin = Origin {
+            _ticket: progress.as_ref().and_then(|p| p.ticket(batch.seqs)),
+            replace: batch.replayed,
+        };
+        for (tenant, messages) in pipeline.route(batch.messages).await {
             let shard = &shards[tenant.0.unsigned_abs() as usize % shards.len()];
-            if shard.send((tenant, messages)).await.is_err() {
+            if shard
+                .send((tenant, messages, origin.clone()))
+                .await
+                .is_err()
+            {
                 tracing::error!("a pipeline shard stopped");
             }
         }
@@ -409,15 +466,37 @@ pub async fn run_syslog(
     let _ = in_flight.acquire_many(STORES_IN_FLIGHT).await;
 }
 
+/// What a shard is given: one tenant's messages of a batch.
+type ShardWork = (TenantId, Vec<(InboundMessage, Option<String>)>, Origin);
+
+/// Deliveries taken from the queue together.
+#[derive(Default)]
+struct Batch {
+    messages: Vec<InboundMessage>,
+    /// Their input journal records, in journal order.
+    seqs: Vec<u64>,
+    /// Some were replayed from the journal.
+    replayed: bool,
+}
+
+impl Batch {
+    fn add(&mut self, delivery: Delivery) {
+        self.messages.extend(delivery.messages);
+        if let Some(entry) = delivery.journal {
+            self.seqs.push(entry.seq);
+            self.replayed |= entry.replayed;
+        }
+    }
+}
+
 /// The next batch, with whatever else is already queued (up to
 /// [`COALESCE_MESSAGES`]); `None` once every sender is gone.
-async fn next_batch(
-    receiver: &mut mpsc::Receiver<Vec<InboundMessage>>,
-) -> Option<Vec<InboundMessage>> {
-    let mut batch = receiver.recv().await?;
-    while batch.len() < COALESCE_MESSAGES {
+async fn next_batch(receiver: &mut mpsc::Receiver<Delivery>) -> Option<Batch> {
+    let mut batch = Batch::default();
+    batch.add(receiver.recv().await?);
+    while batch.messages.len() < COALESCE_MESSAGES {
         match receiver.try_recv() {
-            Ok(more) => batch.extend(more),
+            Ok(more) => batch.add(more),
             Err(_) => break,
         }
     }

@@ -131,6 +131,7 @@ impl EmbeddedEventStore {
                         tenant: decoded.tenant,
                         arrival: decoded.arrival,
                         events: decoded.events,
+                        replace: true,
                     },
                     replayed: true,
                 }),
@@ -333,6 +334,35 @@ fn searchers(
     Ok(out)
 }
 
+impl EmbeddedEventStore {
+    /// Logs a batch and hands it to the indexer. `replace`: see
+    /// [`EventStore::append_replacing`]. (Its log record needs no flag: a
+    /// batch replayed from the log always replaces.)
+    async fn append_batch(
+        &self,
+        tenant: TenantId,
+        events: Vec<Event>,
+        arrival: Timestamp,
+        replace: bool,
+    ) -> Result<(), EventStoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let wal = self.wal.as_ref().ok_or(EventStoreError::Closed)?;
+        // The arrival names the partition: one per append, whatever times
+        // the events claim. It is logged with them, for replay.
+        let payload = encode_batch(tenant, arrival, &events);
+        let batch = Batch {
+            tenant,
+            arrival: Some(arrival),
+            events,
+            replace,
+        };
+        wal.append(payload, batch).await?;
+        Ok(())
+    }
+}
+
 impl Drop for EmbeddedEventStore {
     fn drop(&mut self) {
         self.close();
@@ -347,20 +377,16 @@ impl EventStore for EmbeddedEventStore {
         events: Vec<Event>,
         arrival: Timestamp,
     ) -> Result<(), EventStoreError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let wal = self.wal.as_ref().ok_or(EventStoreError::Closed)?;
-        // The arrival names the partition: one per append, whatever times
-        // the events claim. It is logged with them, for replay.
-        let payload = encode_batch(tenant, arrival, &events);
-        let batch = Batch {
-            tenant,
-            arrival: Some(arrival),
-            events,
-        };
-        wal.append(payload, batch).await?;
-        Ok(())
+        self.append_batch(tenant, events, arrival, false).await
+    }
+
+    async fn append_replacing(
+        &self,
+        tenant: TenantId,
+        events: Vec<Event>,
+        arrival: Timestamp,
+    ) -> Result<(), EventStoreError> {
+        self.append_batch(tenant, events, arrival, true).await
     }
 
     async fn search(

@@ -33,6 +33,9 @@ pub(crate) struct Batch {
     /// record of what they hold to stay true).
     pub arrival: Option<Timestamp>,
     pub events: Vec<Event>,
+    /// Its events may be stored already (a replay of the syslog input
+    /// journal): each replaces any event of the same id in its partition.
+    pub replace: bool,
 }
 
 impl Batch {
@@ -178,7 +181,16 @@ impl Indexer {
                 continue;
             }
             let open = self.writer(key)?;
+            // A replayed batch may carry events a committed partition
+            // holds already under the same ids (an input journal replayed
+            // after a crash): replace them, never store them twice. A
+            // delete only hits documents added before it.
+            let replace = replayed || batch.replace;
             for event in &group {
+                if replace {
+                    let id = tantivy::Term::from_field_text(schema.id, &event.id.to_string());
+                    open.writer.delete_term(id);
+                }
                 open.writer
                     .add_document(schema.document(event))
                     .map_err(|e| index_error(key, e))?;

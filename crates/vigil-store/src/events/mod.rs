@@ -117,6 +117,18 @@ pub trait EventStore: Send + Sync + 'static {
         arrival: Timestamp,
     ) -> Result<(), EventStoreError>;
 
+    /// Like [`EventStore::append_arrived`], for events that may be stored
+    /// already (the syslog input journal replayed after a crash, its event
+    /// ids derived from the journal): each replaces any event of the same
+    /// id in the partition of `arrival`, so that a replay never stores an
+    /// event twice.
+    async fn append_replacing(
+        &self,
+        tenant: TenantId,
+        events: Vec<Event>,
+        arrival: Timestamp,
+    ) -> Result<(), EventStoreError>;
+
     async fn search(
         &self,
         tenant: TenantId,
