@@ -24,16 +24,19 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use serde_json::{Map, Value};
 use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CheckView {
     id: i64,
     asset: String,
@@ -41,8 +44,12 @@ pub struct CheckView {
     target: String,
     interval_seconds: f64,
     enabled: bool,
+    /// The check as given, secrets shown as `"set"`.
+    #[schema(value_type = Object)]
     spec: Value,
     created_at: String,
+    /// The last run; `null` before the first and for a disabled check.
+    #[schema(value_type = Option<crate::noc::status::CheckStatus>)]
     status: Option<CheckStatus>,
 }
 
@@ -65,6 +72,9 @@ impl CheckView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/checks", tag = "checks", params(TenantParam),
+    request_body(content = Object, description = "`asset`, `kind` (icmp, tcp, http, dns, snmp, prometheus), `target`, `interval` (`30s`), optional `timeout`, `retries`, `enabled`, and the kind's own settings"),
+    responses((status = 201, description = "Created", body = CheckView)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -88,6 +98,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CheckView::new(check, &app.noc))))
 }
 
+#[utoipa::path(get, path = "/api/v1/checks", tag = "checks", params(TenantParam),
+    responses((status = 200, description = "The checks with their status", body = Vec<CheckView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -101,6 +113,8 @@ pub async fn list(
     Ok(Json(views.collect()))
 }
 
+#[utoipa::path(get, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    responses((status = 200, description = "The check with its status", body = CheckView)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -118,6 +132,9 @@ pub async fn show(
     Ok(Json(CheckView::new(check, &app.noc)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    request_body(content = Object, description = "The keys to replace"),
+    responses((status = 200, description = "The check as changed", body = CheckView)))]
 /// A partial update: the keys given replace the check's.
 pub async fn update(
     State(app): State<AppState>,
@@ -177,6 +194,8 @@ fn judge_literals(
     })
 }
 
+#[utoipa::path(delete, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    responses((status = 204, description = "Deleted")))]
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,
