@@ -216,8 +216,8 @@ pub struct EntryView {
     method: String,
     path: String,
     status: Option<u16>,
-    /// The body sent, secrets redacted, or its size.
-    #[schema(value_type = Option<Object>)]
+    /// The body sent (any JSON), secrets redacted, or its size.
+    #[schema(value_type = serde_json::Value)]
     detail: Option<Value>,
 }
 

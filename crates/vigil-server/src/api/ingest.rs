@@ -128,8 +128,9 @@ fn count_outcome<T>(app: &AppState, result: &Result<T, Refusal>, started: Instan
 /// body is decoded as it arrives and refused whole (nothing stored) when
 /// it breaks a limit.
 #[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", params(IngestParams),
-    request_body(content = String, content_type = "application/x-ndjson",
-        description = "One JSON object a line; gzip with `Content-Encoding: gzip`"),
+    request_body(content = Vec<Object>, content_type = "application/x-ndjson",
+        description = "NDJSON: one JSON object a line (each item of the array is one line); \
+gzip with `Content-Encoding: gzip`. Any `Content-Type` is read as NDJSON."),
     responses(
         (status = 200, description = "Stored (durable); bad lines listed", body = IngestAnswer),
         (status = 400, description = "No line could be stored, or the request was refused", body = IngestRefused),
