@@ -17,6 +17,7 @@ use vigil_store::state::{Asset, Criticality};
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {
     /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

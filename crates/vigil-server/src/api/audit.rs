@@ -18,10 +18,10 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{TenantId, Timestamp};
 use vigil_store::state::{
     audit::redact, AuditEntry, AuditFilter, AuditScope, NewAuditEntry, Principal, TenantScope,
@@ -189,6 +189,7 @@ fn query_pairs(query: &str) -> HashMap<String, String> {
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
     /// One tenant's entries.
+    #[param(example = "acme")]
     tenant: Option<String>,
     /// A user's name or `token N`.
     actor: Option<String>,

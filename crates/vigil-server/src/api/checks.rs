@@ -24,8 +24,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
 
@@ -33,6 +33,7 @@ use vigil_store::state::Check;
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {
     /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

@@ -8,9 +8,9 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::value::RawValue;
 use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{EventId, Timestamp};
 use vigil_store::events::{SearchRequest, StatsRequest, StoredEvent};
 
@@ -21,6 +21,7 @@ const MAX_LIMIT: usize = 10_000;
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The tenant searched, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
     /// The query (Vigil's search language); all events when absent.
     q: Option<String>,

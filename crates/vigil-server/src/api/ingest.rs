@@ -14,9 +14,9 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{Event, EventId, TenantId, Timestamp};
 use vigil_decode::{LineError, StreamLimits};
 
@@ -30,6 +30,7 @@ const RETRY_AFTER_SECS: u64 = 1;
 #[into_params(parameter_in = Query)]
 pub struct IngestParams {
     /// The tenant the events belong to, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

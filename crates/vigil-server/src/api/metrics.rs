@@ -13,8 +13,8 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::Timestamp;
 use vigil_metrics::MetricsError;
 
@@ -22,6 +22,7 @@ use vigil_metrics::MetricsError;
 #[into_params(parameter_in = Query)]
 pub struct QueryParams {
     /// The tenant, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
     /// A selector (`vigil_check_latency_seconds{asset="web01"}`) or `rate(selector[5m])`.
     series: Option<String>,

@@ -16,8 +16,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{TenantId, Timestamp};
 use vigil_noc::Schedule;
 use vigil_store::state::{Definition, DefinitionKind};
@@ -26,6 +26,7 @@ use vigil_store::state::{Definition, DefinitionKind};
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {
     /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

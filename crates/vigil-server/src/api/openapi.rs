@@ -282,7 +282,9 @@ mod tests {
     #[test]
     fn the_document_is_openapi_3_1_json_with_the_public_endpoints_open() {
         let doc: serde_json::Value = serde_json::from_str(document()).expect("JSON");
-        assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
+        assert!(doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1")));
         assert_eq!(doc["security"][0]["token"], serde_json::json!([]));
         assert_eq!(
             doc["paths"]["/api/v1/login"]["post"]["security"],

@@ -36,6 +36,7 @@ const DEFAULT_LIMIT: usize = 1000;
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// The tenant, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
     /// Only rules whose title or id contains this (case-insensitive).
     q: Option<String>,
@@ -47,6 +48,7 @@ pub struct ListParams {
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {
     /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

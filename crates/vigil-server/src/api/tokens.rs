@@ -119,6 +119,7 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct TenantParam {
     /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 

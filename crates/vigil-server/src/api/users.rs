@@ -16,8 +16,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 use vigil_core::{names, TenantId, Timestamp};
 use vigil_store::state::{validate, NewSession, Role, StateError, User};
 
