@@ -54,6 +54,18 @@ pub struct CheckView {
     status: Option<CheckStatus>,
 }
 
+/// The body of `POST /api/v1/checks`, for the OpenAPI document only.
+#[allow(dead_code)]
+pub struct CheckInput;
+
+impl utoipa::PartialSchema for CheckInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::foreign::check_input()
+    }
+}
+
+impl ToSchema for CheckInput {}
+
 impl CheckView {
     /// The check with its status, looked up under the check's own tenant.
     fn new(c: Check, noc: &Noc) -> Self {
@@ -74,7 +86,7 @@ impl CheckView {
 }
 
 #[utoipa::path(post, path = "/api/v1/checks", tag = "checks", params(TenantParam),
-    request_body(content = Object, description = "`asset`, `kind` (icmp, tcp, http, dns, snmp, prometheus), `target`, `interval` (`30s`), optional `timeout`, `retries`, `enabled`, and the kind's own settings"),
+    request_body(content = CheckInput, description = "`asset`, `kind`, `target`, `interval` (`30s`), optional `timeout`, `retries`, `enabled`, and the kind's own settings"),
     responses((status = 201, description = "Created", body = CheckView)))]
 pub async fn create(
     State(app): State<AppState>,

@@ -54,6 +54,39 @@ pub fn entities() -> RefOr<Schema> {
         .into()
 }
 
+/// A check as `POST /api/v1/checks` takes it: the common keys (the
+/// handler reads a JSON object and `inventory::check_record` judges it);
+/// each kind adds settings of its own.
+pub fn check_input() -> RefOr<Schema> {
+    let string = || ObjectBuilder::new().schema_type(SchemaType::Type(Type::String));
+    ObjectBuilder::new()
+        .property("asset", string().examples(["web01"]))
+        .property(
+            "kind",
+            string().enum_values(Some(vigil_checks::settings::KINDS.iter().copied())),
+        )
+        .property(
+            "target",
+            string().description(Some("`host`, `host:port` or a URL, by kind")),
+        )
+        .property("interval", string().examples(["30s"]))
+        .property("timeout", string().examples(["5s"]))
+        .property(
+            "retries",
+            ObjectBuilder::new()
+                .schema_type(SchemaType::Type(Type::Integer))
+                .minimum(Some(0)),
+        )
+        .property(
+            "enabled",
+            ObjectBuilder::new().schema_type(SchemaType::Type(Type::Boolean)),
+        )
+        .required("asset")
+        .required("kind")
+        .required("target")
+        .into()
+}
+
 /// `vigil_decode::LineError`: a refused line of an NDJSON body.
 pub fn line_errors() -> RefOr<Schema> {
     let line = ObjectBuilder::new()
