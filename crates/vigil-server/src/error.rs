@@ -4,9 +4,30 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 use vigil_store::events::EventStoreError;
 use vigil_store::state::StateError;
+
+/// The body of every error answer (also the OpenAPI document's schema).
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+struct ErrorDetail {
+    /// Stable, for programs: `bad_request`, `not_found`, `query_syntax`...
+    code: &'static str,
+    /// For people: what failed, with which input.
+    message: String,
+    /// More about some errors (`position` of a query error,
+    /// `retry_after_secs`, `reasons`...).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    extra: serde_json::Map<String, serde_json::Value>,
+}
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -72,13 +93,18 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             tracing::error!(code = self.code, message = %self.message, "request failed");
         }
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(serde_json::Value::Object(extra)), Some(obj)) =
-            (self.detail, error.as_object_mut())
-        {
-            obj.extend(extra);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let extra = match self.detail {
+            Some(serde_json::Value::Object(extra)) => extra,
+            _ => serde_json::Map::new(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                extra,
+            },
+        };
+        (self.status, Json(body)).into_response()
     }
 }
 

@@ -13,7 +13,7 @@ pub use vigil_checks::settings::KINDS as CHECK_KINDS;
 pub use vigil_checks::settings::{DEFAULT_INTERVAL, DEFAULT_TIMEOUT, MIN_INTERVAL};
 
 /// An asset as the API and the config write it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetInput {
     pub name: String,

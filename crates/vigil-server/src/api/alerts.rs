@@ -18,6 +18,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{EventId, TenantId, Timestamp};
 use vigil_store::state::{
     Alert, AlertCursor, AlertFilter, AlertStatus, Entities, Evidence, Severity, StateError, Team,
@@ -30,11 +31,13 @@ const MAX_LIMIT: usize = 1_000;
 /// `tenant=*`: every tenant the caller may see.
 const ALL_TENANTS: &str = "*";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// A tenant's name, or `*` for all of the caller's.
+    #[param(example = "acme")]
     tenant: Option<String>,
-    /// Detection time.
+    /// Detection time: RFC 3339, epoch seconds, `now-1d`...
     from: Option<String>,
     to: Option<String>,
     /// Event time.
@@ -54,21 +57,28 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AlertView {
     id: i64,
     tenant: String,
+    #[schema(schema_with = crate::api::openapi::foreign::team)]
     team: Team,
     rule_id: String,
     rule_title: String,
+    #[schema(schema_with = crate::api::openapi::foreign::severity)]
     severity: Severity,
+    #[schema(schema_with = crate::api::openapi::foreign::alert_status)]
     status: AlertStatus,
     tags: Vec<String>,
+    #[schema(schema_with = crate::api::openapi::foreign::entities)]
     entities: Entities,
     event_id: Option<String>,
     last_event_id: Option<String>,
@@ -85,10 +95,12 @@ pub struct AlertView {
     /// The alert of the same rule and entities before this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     previous_id: Option<i64>,
+    /// The ids of the evidence events: the first ones and the latest.
+    #[schema(value_type = Object)]
     evidence: Evidence,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AlertList {
     total: u64,
     alerts: Vec<AlertView>,
@@ -98,15 +110,16 @@ pub struct AlertList {
 }
 
 /// One evidence event as stored.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EvidenceEvent {
     id: String,
     time: String,
+    #[schema(value_type = Object)]
     event: Box<RawValue>,
 }
 
 /// One alert with its evidence resolved to events.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AlertDetail {
     #[serde(flatten)]
     alert: AlertView,
@@ -118,9 +131,10 @@ pub struct AlertDetail {
     missing_events: Vec<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AlertUpdate {
+    /// `open`, `acknowledged` or `closed`...
     status: String,
 }
 
@@ -221,6 +235,10 @@ async fn tenants_of(
         .collect())
 }
 
+/// The alerts of a tenant (or of all the caller's, `tenant=*`), newest
+/// detection first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/alerts", tag = "alerts", params(ListParams),
+    responses((status = 200, description = "A page of alerts", body = AlertList)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -246,6 +264,9 @@ pub async fn list(
     }))
 }
 
+/// One alert with its evidence resolved to the stored events.
+#[utoipa::path(get, path = "/api/v1/alerts/{alert}", tag = "alerts", params(("alert" = i64, Path, description = "The alert's id"), TenantParam),
+    responses((status = 200, description = "The alert", body = AlertDetail)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -300,6 +321,9 @@ async fn evidence_events(
     Ok((events, missing))
 }
 
+#[utoipa::path(patch, path = "/api/v1/alerts/{alert}", tag = "alerts", params(("alert" = i64, Path, description = "The alert's id"), TenantParam),
+    request_body = AlertUpdate,
+    responses((status = 200, description = "The alert as changed", body = AlertView)))]
 /// `PATCH /api/v1/alerts/{id}` with `{"status": "acknowledged"}`.
 pub async fn update(
     State(app): State<AppState>,

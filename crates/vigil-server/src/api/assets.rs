@@ -10,20 +10,25 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use vigil_store::state::{Asset, Criticality};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AssetView {
     id: i64,
     name: String,
     address: String,
     kind: String,
     tags: Vec<String>,
+    #[schema(schema_with = crate::api::openapi::foreign::criticality)]
     criticality: Criticality,
     parent: Option<String>,
     created_at: String,
@@ -45,7 +50,7 @@ impl From<Asset> for AssetView {
 }
 
 /// A partial update: the fields given replace the asset's.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssetPatch {
     name: Option<String>,
@@ -55,6 +60,7 @@ pub struct AssetPatch {
     criticality: Option<String>,
     /// `null` removes the parent.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     parent: Option<Option<String>>,
 }
 
@@ -71,6 +77,9 @@ mod double_option {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/assets", tag = "assets", params(TenantParam),
+    request_body = AssetInput,
+    responses((status = 201, description = "Created", body = AssetView)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -86,6 +95,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(asset.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", params(TenantParam),
+    responses((status = 200, description = "The assets", body = Vec<AssetView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -98,6 +109,8 @@ pub async fn list(
     Ok(Json(assets.into_iter().map(AssetView::from).collect()))
 }
 
+#[utoipa::path(get, path = "/api/v1/assets/{asset}", tag = "assets", params(("asset" = String, Path, description = "The asset's name"), TenantParam),
+    responses((status = 200, description = "The asset", body = AssetView)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -115,6 +128,9 @@ pub async fn show(
     Ok(Json(asset.into()))
 }
 
+#[utoipa::path(patch, path = "/api/v1/assets/{asset}", tag = "assets", params(("asset" = String, Path, description = "The asset's name"), TenantParam),
+    request_body = AssetPatch,
+    responses((status = 200, description = "The asset as changed", body = AssetView)))]
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
@@ -147,6 +163,8 @@ pub async fn update(
     Ok(Json(asset.into()))
 }
 
+#[utoipa::path(delete, path = "/api/v1/assets/{asset}", tag = "assets", params(("asset" = String, Path, description = "The asset's name"), TenantParam),
+    responses((status = 204, description = "Deleted")))]
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,

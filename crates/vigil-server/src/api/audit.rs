@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{TenantId, Timestamp};
 use vigil_store::state::{
     audit::redact, AuditEntry, AuditFilter, AuditScope, NewAuditEntry, Principal, TenantScope,
@@ -183,22 +184,28 @@ fn query_pairs(query: &str) -> HashMap<String, String> {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
+    /// One tenant's entries.
+    #[param(example = "acme")]
     tenant: Option<String>,
+    /// A user's name or `token N`.
     actor: Option<String>,
+    /// `POST`, `PUT`, `PATCH` or `DELETE`.
     method: Option<String>,
     /// Entries whose path starts with this.
     path: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// Entries at most (100 by default).
     limit: Option<u32>,
     /// The `next` of the previous page.
     before: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EntryView {
     id: i64,
     at: String,
@@ -210,17 +217,31 @@ pub struct EntryView {
     method: String,
     path: String,
     status: Option<u16>,
+    /// The body sent (any JSON), secrets redacted, or its size.
+    #[schema(value_type = serde_json::Value)]
     detail: Option<Value>,
+}
+
+/// A page of the audit log.
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    entries: Vec<EntryView>,
+    /// Entries matching the filter, over all pages.
+    total: u64,
+    /// The `before` of the next page; `null` on the last.
+    next: Option<i64>,
 }
 
 /// `GET /api/v1/audit`: the MSP admin sees every entry (or one tenant's
 /// with `?tenant=`); a tenant admin its own tenant's only, never the MSP's
 /// nor another tenant's. Newest first; `next` pages on.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(ListParams),
+    responses((status = 200, description = "Newest first", body = AuditPage)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
     Query(params): Query<ListParams>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     caller.require(Action::AdministerTenant)?;
     let msp = caller.0.scope == TenantScope::All && permits(caller.0.role, Action::AdministerMsp);
     let scope = match (msp, params.tenant.as_deref()) {
@@ -256,11 +277,11 @@ pub async fn list(
         };
         entries.push(view(entry, tenant));
     }
-    Ok(Json(json!({
-        "entries": entries,
-        "total": page.total,
-        "next": page.next,
-    })))
+    Ok(Json(AuditPage {
+        entries,
+        total: page.total,
+        next: page.next,
+    }))
 }
 
 async fn tenant_name(

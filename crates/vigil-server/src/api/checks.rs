@@ -25,15 +25,19 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CheckView {
     id: i64,
     asset: String,
@@ -41,10 +45,26 @@ pub struct CheckView {
     target: String,
     interval_seconds: f64,
     enabled: bool,
+    /// The check as given, secrets shown as `"set"`.
+    #[schema(value_type = Object)]
     spec: Value,
     created_at: String,
+    /// The last run; `null` before the first and for a disabled check.
+    #[schema(value_type = Option<crate::noc::status::CheckStatus>)]
     status: Option<CheckStatus>,
 }
+
+/// The body of `POST /api/v1/checks`, for the OpenAPI document only.
+#[allow(dead_code)]
+pub struct CheckInput;
+
+impl utoipa::PartialSchema for CheckInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::openapi::foreign::check_input()
+    }
+}
+
+impl ToSchema for CheckInput {}
 
 impl CheckView {
     /// The check with its status, looked up under the check's own tenant.
@@ -65,6 +85,9 @@ impl CheckView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/checks", tag = "checks", params(TenantParam),
+    request_body(content = CheckInput, description = "`asset`, `kind`, `target`, `interval` (`30s`), optional `timeout`, `retries`, `enabled`, and the kind's own settings"),
+    responses((status = 201, description = "Created", body = CheckView)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -88,6 +111,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(CheckView::new(check, &app.noc))))
 }
 
+#[utoipa::path(get, path = "/api/v1/checks", tag = "checks", params(TenantParam),
+    responses((status = 200, description = "The checks with their status", body = Vec<CheckView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -101,6 +126,8 @@ pub async fn list(
     Ok(Json(views.collect()))
 }
 
+#[utoipa::path(get, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    responses((status = 200, description = "The check with its status", body = CheckView)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -118,6 +145,9 @@ pub async fn show(
     Ok(Json(CheckView::new(check, &app.noc)))
 }
 
+#[utoipa::path(patch, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    request_body(content = Object, description = "The keys to replace"),
+    responses((status = 200, description = "The check as changed", body = CheckView)))]
 /// A partial update: the keys given replace the check's.
 pub async fn update(
     State(app): State<AppState>,
@@ -177,6 +207,8 @@ fn judge_literals(
     })
 }
 
+#[utoipa::path(delete, path = "/api/v1/checks/{check}", tag = "checks", params(("check" = i64, Path, description = "The check's id"), TenantParam),
+    responses((status = 204, description = "Deleted")))]
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,

@@ -10,47 +10,62 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::time::Instant;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{EventId, Timestamp};
 use vigil_store::events::{SearchRequest, StatsRequest, StoredEvent};
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
+    /// The tenant searched, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
+    /// The query (Vigil's search language); all events when absent.
     q: Option<String>,
+    /// RFC 3339, epoch seconds, `now`, `now-15m`, `now+2h`.
     from: Option<String>,
+    /// As `from`.
     to: Option<String>,
+    /// Events at most (100 by default, 10,000 at most); values for stats.
     limit: Option<usize>,
     /// For stats: the field whose top values are counted.
     field: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventView {
     id: String,
     time: String,
+    /// The event as stored.
+    #[schema(value_type = Object)]
     event: Box<RawValue>,
 }
 
 /// One event by id: what a search shows of it, and the day the store
 /// accepted it (retention counts from that day).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EventDetail {
     id: String,
     time: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     arrival_day: Option<String>,
+    /// The event as stored.
+    #[schema(value_type = Object)]
     event: Box<RawValue>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SearchAnswer {
     total: u64,
     events: Vec<EventView>,
@@ -59,13 +74,14 @@ pub struct SearchAnswer {
     hint: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ValueCount {
+    #[schema(value_type = serde_json::Value)]
     value: serde_json::Value,
     count: u64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StatsAnswer {
     field: String,
     total: u64,
@@ -129,6 +145,9 @@ fn search_request(params: &SearchParams) -> Result<SearchRequest, ApiError> {
     })
 }
 
+/// Searches a tenant's events, newest first.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events", params(SearchParams),
+    responses((status = 200, description = "The matching events", body = SearchAnswer)))]
 pub async fn search(
     State(app): State<AppState>,
     caller: Caller,
@@ -140,6 +159,8 @@ pub async fn search(
     run_search(&app, tenant.id, &params).await.map(Json)
 }
 
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "events", params(SearchParams),
+    responses((status = 200, description = "The matching messages", body = SearchAnswer)))]
 /// `GET /api/v1/quarantine`: syslog messages that mapped to no tenant,
 /// searched like events. The MSP's own view: no tenant owns them.
 pub async fn quarantine(
@@ -196,6 +217,9 @@ fn raw_json(raw: String) -> Box<RawValue> {
 /// `GET /api/v1/events/{event}`: the tenant's event with that id (32 hex
 /// digits, as search results and alerts show it). Another tenant's event
 /// is a 404, the same as one that does not exist.
+#[utoipa::path(get, path = "/api/v1/events/{event}", tag = "events",
+    params(("event" = String, Path, description = "The event's id: 32 hex digits"), TenantParam),
+    responses((status = 200, description = "The event", body = EventDetail)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -229,6 +253,9 @@ fn detail(e: StoredEvent) -> EventDetail {
     }
 }
 
+/// The top values of a field among the matching events (`field=`).
+#[utoipa::path(get, path = "/api/v1/events/stats", tag = "events", params(SearchParams),
+    responses((status = 200, description = "The top values", body = StatsAnswer)))]
 pub async fn stats(
     State(app): State<AppState>,
     caller: Caller,

@@ -16,6 +16,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::{Duration, Instant};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{Event, EventId, TenantId, Timestamp};
 use vigil_decode::{LineError, StreamLimits};
 
@@ -25,16 +26,32 @@ const MAX_LISTED_REJECTIONS: usize = 100;
 /// What a client waits before trying again when no slot is free.
 const RETRY_AFTER_SECS: u64 = 1;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IngestParams {
+    /// The tenant the events belong to, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct IngestAnswer {
     accepted: usize,
     rejected_count: usize,
+    /// The first refused lines (100 at most), with the reason.
+    #[schema(schema_with = crate::api::openapi::foreign::line_errors)]
     rejected: Vec<LineError>,
+}
+
+/// A 400 of `POST /api/v1/ingest`: every line refused (the count and
+/// the reasons) or a request refused whole (the error shape). For the
+/// OpenAPI document only.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub enum IngestRefused {
+    Lines(IngestAnswer),
+    Error(crate::error::ErrorBody),
 }
 
 /// An ingest request refused: the API's error, with `Retry-After` when the
@@ -111,6 +128,14 @@ fn count_outcome<T>(app: &AppState, result: &Result<T, Refusal>, started: Instan
 /// `POST /api/v1/ingest`: NDJSON events, acknowledged once durable. The
 /// body is decoded as it arrives and refused whole (nothing stored) when
 /// it breaks a limit.
+#[utoipa::path(post, path = "/api/v1/ingest", tag = "ingest", params(IngestParams),
+    request_body(content = Vec<Object>, content_type = "application/x-ndjson",
+        description = "NDJSON: one JSON object a line (each item of the array is one line); \
+gzip with `Content-Encoding: gzip`. Any `Content-Type` is read as NDJSON."),
+    responses(
+        (status = 200, description = "Stored (durable); bad lines listed", body = IngestAnswer),
+        (status = 400, description = "No line could be stored, or the request was refused", body = IngestRefused),
+    ))]
 pub async fn ingest(
     State(app): State<AppState>,
     caller: Caller,
@@ -177,7 +202,7 @@ async fn ingest_inner(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct EvtxAnswer {
     accepted: usize,
     /// Damage inside the file (a bad chunk or record), capped; reading went
@@ -190,6 +215,10 @@ pub struct EvtxAnswer {
 /// Its records go through the pipeline like any event, mapped to Sigma's
 /// view of Windows events as in `vigil hunt`. The format needs the whole
 /// file at once: it is held, up to `ingest.max_body_bytes`.
+#[utoipa::path(post, path = "/api/v1/ingest/evtx", tag = "ingest", params(IngestParams),
+    request_body(content = String, content_type = "application/octet-stream",
+        description = "An EVTX file"),
+    responses((status = 200, description = "Stored (durable)", body = EvtxAnswer)))]
 pub async fn ingest_evtx(
     State(app): State<AppState>,
     caller: Caller,

@@ -14,31 +14,42 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::Timestamp;
 use vigil_metrics::MetricsError;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct QueryParams {
+    /// The tenant, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
+    /// A selector (`vigil_check_latency_seconds{asset="web01"}`) or `rate(selector[5m])`.
     series: Option<String>,
+    /// As for event searches; the last hour by default.
     from: Option<String>,
     to: Option<String>,
+    /// One point per step (`30s`, `5m`); the stored points without it.
     step: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SeriesView {
     name: String,
     labels: BTreeMap<String, String>,
     /// `[time in ms, value]`.
+    #[schema(value_type = Vec<Vec<f64>>)]
     points: Vec<(i64, f64)>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct QueryAnswer {
     series: Vec<SeriesView>,
 }
 
+/// A tenant's metric series over a time range.
+#[utoipa::path(get, path = "/api/v1/metrics/query", tag = "metrics", params(QueryParams),
+    responses((status = 200, description = "The series", body = QueryAnswer)))]
 pub async fn query(
     State(app): State<AppState>,
     caller: Caller,

@@ -14,6 +14,7 @@ mod ingest;
 mod json_body;
 mod metrics;
 mod noc_definitions;
+pub mod openapi;
 mod rules;
 mod sessions;
 mod system;
@@ -63,6 +64,10 @@ pub fn endpoints() -> Vec<(Endpoint, MethodRouter<AppState>)> {
     vec![
         (public(endpoint("GET", "/healthz")), get(system::healthz)),
         (public(endpoint("GET", "/metrics")), get(system::metrics)),
+        (
+            public(endpoint("GET", "/api/v1/openapi.json")),
+            get(openapi::serve),
+        ),
         (
             body(endpoint("POST", "/api/v1/tenants"), r#"{"name":"probe"}"#),
             post(tenants::create),

@@ -17,20 +17,26 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::{TenantId, Timestamp};
 use vigil_noc::Schedule;
 use vigil_store::state::{Definition, DefinitionKind};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
 /// A window as shown: the document, whether it is open now, and a
 /// one-off window's times as RFC 3339 too.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct WindowView {
+    /// The document as given: `id`, `scope`, `schedule`...
     #[serde(flatten)]
+    #[schema(ignore)]
     window: Map<String, Value>,
     open_now: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,13 +66,14 @@ fn window_view(def: Definition) -> Result<WindowView, ApiError> {
 }
 
 /// A rule as the tenant's engine sees it.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RuleView {
     id: String,
     /// `built-in`, `tenant`, or `tenant, replacing the built-in`.
     origin: &'static str,
     enabled: bool,
     /// `null` for a built-in switched off.
+    #[schema(value_type = Option<Object>)]
     rule: Option<vigil_noc::RuleSpec>,
 }
 
@@ -125,6 +132,8 @@ fn read_window(doc: Map<String, Value>) -> Result<(String, Value), ApiError> {
     Ok((window.id, stored))
 }
 
+#[utoipa::path(get, path = "/api/v1/maintenance-windows", tag = "noc", params(TenantParam),
+    responses((status = 200, description = "The windows", body = Vec<WindowView>)))]
 pub async fn list_windows(
     State(app): State<AppState>,
     caller: Caller,
@@ -142,6 +151,8 @@ pub async fn list_windows(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/maintenance-windows/{window}", tag = "noc", params(("window" = String, Path, description = "The window's id"), TenantParam),
+    responses((status = 200, description = "The window", body = WindowView)))]
 pub async fn show_window(
     State(app): State<AppState>,
     caller: Caller,
@@ -159,6 +170,10 @@ pub async fn show_window(
     Ok(Json(window_view(def)?))
 }
 
+/// A maintenance window: alerts of its scope are held back while open.
+#[utoipa::path(post, path = "/api/v1/maintenance-windows", tag = "noc", params(TenantParam),
+    request_body(content = Object, description = "`id`, `scope` (`{\"all\": true}`, assets, tags), `schedule` (`once` with `start`/`end`, or `weekly`)"),
+    responses((status = 201, description = "Created", body = WindowView)))]
 pub async fn create_window(
     State(app): State<AppState>,
     caller: Caller,
@@ -175,6 +190,9 @@ pub async fn create_window(
     Ok((StatusCode::CREATED, Json(window_view(def)?)))
 }
 
+#[utoipa::path(put, path = "/api/v1/maintenance-windows/{window}", tag = "noc", params(("window" = String, Path, description = "The window's id"), TenantParam),
+    request_body(content = Object, description = "The whole window; its `id`, if given, is the path's"),
+    responses((status = 200, description = "The window as replaced", body = WindowView)))]
 pub async fn replace_window(
     State(app): State<AppState>,
     caller: Caller,
@@ -192,6 +210,8 @@ pub async fn replace_window(
     Ok(Json(window_view(def)?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/maintenance-windows/{window}", tag = "noc", params(("window" = String, Path, description = "The window's id"), TenantParam),
+    responses((status = 204, description = "Deleted")))]
 pub async fn remove_window(
     State(app): State<AppState>,
     caller: Caller,
@@ -214,6 +234,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(get, path = "/api/v1/noc-rules", tag = "noc", params(TenantParam),
+    responses((status = 200, description = "The rules", body = Vec<RuleView>)))]
 /// Every rule of the tenant's engine and every switched-off one: the
 /// built-ins the tenant did not touch, then the tenant's documents.
 pub async fn list_rules(
@@ -255,6 +277,10 @@ fn read_rule(doc: Map<String, Value>) -> Result<RuleDocument, ApiError> {
     rule_from_json(doc).map_err(ApiError::bad_request)
 }
 
+/// A NOC rule of the tenant's own, or a built-in replaced or switched off.
+#[utoipa::path(post, path = "/api/v1/noc-rules", tag = "noc", params(TenantParam),
+    request_body(content = Object, description = "`id`, `enabled`, and the rule (`severity`, `title`, `condition`...)"),
+    responses((status = 201, description = "Created", body = RuleView)))]
 pub async fn create_rule(
     State(app): State<AppState>,
     caller: Caller,
@@ -270,6 +296,9 @@ pub async fn create_rule(
     Ok((StatusCode::CREATED, Json(rule_view(doc))))
 }
 
+#[utoipa::path(put, path = "/api/v1/noc-rules/{noc_rule}", tag = "noc", params(("noc_rule" = String, Path, description = "The rule's id"), TenantParam),
+    request_body(content = Object, description = "The whole rule document; its `id`, if given, is the path's"),
+    responses((status = 200, description = "The rule as replaced", body = RuleView)))]
 pub async fn replace_rule(
     State(app): State<AppState>,
     caller: Caller,
@@ -286,6 +315,8 @@ pub async fn replace_rule(
     Ok(Json(rule_view(doc)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/noc-rules/{noc_rule}", tag = "noc", params(("noc_rule" = String, Path, description = "The rule's id"), TenantParam),
+    responses((status = 204, description = "Deleted")))]
 /// Deletes the tenant's document: its own rule goes, a replaced or
 /// switched-off built-in comes back as shipped.
 pub async fn remove_rule(

@@ -24,6 +24,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::TenantId;
 use vigil_sigma::limits::LimitError;
 
@@ -31,20 +32,27 @@ use super::JsonBody;
 
 const DEFAULT_LIMIT: usize = 1000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// The tenant, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
     /// Only rules whose title or id contains this (case-insensitive).
     q: Option<String>,
+    /// Rules at most (1,000 by default).
     limit: Option<usize>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Clone, ToSchema)]
 pub struct RuleView {
     id: String,
     title: String,
@@ -55,19 +63,19 @@ pub struct RuleView {
     enabled: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct RuleList {
     total: usize,
     rules: Vec<RuleView>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UploadAnswer {
     id: String,
     rules: Vec<RuleView>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSwitch {
     enabled: bool,
@@ -127,6 +135,9 @@ fn rules_of(book: &RuleBook, tenant: TenantId) -> Vec<RuleView> {
     out
 }
 
+/// The rules the tenant runs or could switch on.
+#[utoipa::path(get, path = "/api/v1/rules", tag = "rules", params(ListParams),
+    responses((status = 200, description = "The rules", body = RuleList)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -150,6 +161,10 @@ pub async fn list(
     Ok(Json(RuleList { total, rules }))
 }
 
+/// Uploads Sigma rules (YAML, several documents allowed) for the tenant.
+#[utoipa::path(post, path = "/api/v1/rules", tag = "rules", params(TenantParam),
+    request_body(content = String, content_type = "application/yaml", description = "Sigma YAML"),
+    responses((status = 201, description = "Compiled and running", body = UploadAnswer)))]
 pub async fn upload(
     State(app): State<AppState>,
     caller: Caller,
@@ -217,6 +232,10 @@ fn upload_error(e: UploadError) -> ApiError {
     }
 }
 
+/// Switches a rule on or off for the tenant.
+#[utoipa::path(patch, path = "/api/v1/rules/{rule}", tag = "rules", params(("rule" = String, Path, description = "The rule's id"), TenantParam),
+    request_body = RuleSwitch,
+    responses((status = 200, description = "The rule as switched", body = RuleView)))]
 pub async fn switch(
     State(app): State<AppState>,
     caller: Caller,
@@ -246,6 +265,9 @@ pub async fn switch(
     }))
 }
 
+/// Removes an uploaded rule.
+#[utoipa::path(delete, path = "/api/v1/rules/{rule}", tag = "rules", params(("rule" = String, Path, description = "The rule's id"), TenantParam),
+    responses((status = 204, description = "Removed")))]
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,

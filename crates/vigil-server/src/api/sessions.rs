@@ -11,13 +11,15 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
 use std::collections::HashMap;
+use utoipa::ToSchema;
 use vigil_core::Timestamp;
 use vigil_store::state::{Role, SessionInfo};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct SessionView {
     id: i64,
     user: String,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     tenants: Vec<String>,
     /// `login` for a session from `POST /api/v1/login`, `token` for an API
@@ -48,6 +50,9 @@ fn view(s: SessionInfo, tenant_names: &HashMap<i64, String>) -> SessionView {
     }
 }
 
+/// Every session and user-bound token, of every user.
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "users",
+    responses((status = 200, description = "The sessions", body = Vec<SessionView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -69,6 +74,10 @@ pub async fn list(
     ))
 }
 
+/// Ends a session (or user-bound token) at once.
+#[utoipa::path(delete, path = "/api/v1/sessions/{session}", tag = "users",
+    params(("session" = i64, Path, description = "The session's id")),
+    responses((status = 204, description = "Ended")))]
 pub async fn revoke(
     State(app): State<AppState>,
     caller: Caller,

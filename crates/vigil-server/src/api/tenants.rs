@@ -8,10 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use vigil_core::TenantName;
 use vigil_store::state::Tenant;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TenantView {
     pub id: i64,
     pub name: String,
@@ -35,13 +36,15 @@ impl From<Tenant> for TenantView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     name: String,
     retention_days: Option<u32>,
 }
 
+#[utoipa::path(post, path = "/api/v1/tenants", tag = "tenants", request_body = CreateTenant,
+    responses((status = 201, description = "Created", body = TenantView)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -57,6 +60,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(tenant.into())))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants", tag = "tenants",
+    responses((status = 200, description = "The tenants", body = Vec<TenantView>)))]
 /// The tenants the caller may see.
 pub async fn list(
     State(app): State<AppState>,
@@ -72,6 +77,8 @@ pub async fn list(
     ))
 }
 
+#[utoipa::path(get, path = "/api/v1/tenants/{name}", tag = "tenants", params(("name" = String, Path, description = "The tenant's name")),
+    responses((status = 200, description = "The tenant", body = TenantView)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -97,7 +104,7 @@ async fn with_alert_window(app: &AppState, tenant: Tenant) -> Result<Json<Tenant
     Ok(Json(view))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
     retention_days: Option<u32>,
@@ -107,6 +114,9 @@ pub struct UpdateTenant {
     alert_window: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/tenants/{name}", tag = "tenants", params(("name" = String, Path, description = "The tenant's name")),
+    request_body = UpdateTenant,
+    responses((status = 200, description = "The tenant as changed", body = TenantView)))]
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,

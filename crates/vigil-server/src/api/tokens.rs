@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use vigil_core::Timestamp;
 use vigil_store::state::{NewToken, Role, TokenInfo};
 
@@ -16,10 +17,11 @@ const MAX_EXPIRES_IN_DAYS: u32 = 36_500;
 
 const MICROS_PER_DAY: i64 = 86_400 * 1_000_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateToken {
     tenant: String,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     label: Option<String>,
     /// Days until the token stops authenticating; it lasts until revoked
@@ -27,20 +29,22 @@ pub struct CreateToken {
     expires_in_days: Option<u32>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedToken {
     /// The secret: shown this once, stored only as a hash.
     token: String,
     id: i64,
     tenant: String,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     #[serde(skip_serializing_if = "Option::is_none")]
     expires_at: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenView {
     id: i64,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     label: Option<String>,
     created_at: String,
@@ -61,6 +65,8 @@ impl From<TokenInfo> for TokenView {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, description = "Created: the secret is shown this once", body = CreatedToken)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -109,11 +115,17 @@ pub async fn create(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
     tenant: Option<String>,
 }
 
+/// A tenant's API tokens (never their secrets).
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens", params(TenantParam),
+    responses((status = 200, description = "The tokens", body = Vec<TokenView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -126,6 +138,10 @@ pub async fn list(
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }
 
+/// Revokes a token of the tenant at once.
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = i64, Path, description = "The token's id"), TenantParam),
+    responses((status = 204, description = "Revoked")))]
 pub async fn revoke(
     State(app): State<AppState>,
     caller: Caller,

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
+use utoipa::ToSchema;
 use vigil_core::{names, TenantId, Timestamp};
 use vigil_store::state::{validate, NewSession, Role, StateError, User};
 
@@ -24,20 +25,22 @@ use vigil_store::state::{validate, NewSession, Role, StateError, User};
 /// or that carry only a password: a name and a password fit many times.
 pub const SMALL_BODY_BYTES: usize = 4096;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     name: String,
     password: String,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     #[serde(default)]
     tenants: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserView {
     id: i64,
     name: String,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Role,
     tenants: Vec<String>,
     created_at: String,
@@ -90,6 +93,9 @@ fn is_self(caller: &Caller, user: &User) -> bool {
         .is_some_and(|me| names::key(me) == names::key(&user.name))
 }
 
+/// Creates a person's account (MSP administrators only).
+#[utoipa::path(post, path = "/api/v1/users", tag = "users", request_body = CreateUser,
+    responses((status = 201, description = "Created", body = UserView)))]
 pub async fn create(
     State(app): State<AppState>,
     caller: Caller,
@@ -105,6 +111,8 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&app, user).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users",
+    responses((status = 200, description = "The users", body = Vec<UserView>)))]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -117,6 +125,8 @@ pub async fn list(
     Ok(Json(out))
 }
 
+#[utoipa::path(get, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "The user's name (compared ignoring case and width)")),
+    responses((status = 200, description = "The user", body = UserView)))]
 pub async fn show(
     State(app): State<AppState>,
     caller: Caller,
@@ -128,9 +138,10 @@ pub async fn show(
 }
 
 /// What `PATCH /api/v1/users/{user}` may change; absent fields stay.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
     role: Option<Role>,
     tenants: Option<Vec<String>>,
     /// A new password; the user's login sessions end.
@@ -139,6 +150,9 @@ pub struct UpdateUser {
     disabled: Option<bool>,
 }
 
+#[utoipa::path(patch, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "The user's name (compared ignoring case and width)")),
+    request_body = UpdateUser,
+    responses((status = 200, description = "The user as changed", body = UserView)))]
 pub async fn update(
     State(app): State<AppState>,
     caller: Caller,
@@ -192,6 +206,9 @@ pub async fn update(
     Ok(Json(view(&app, changed).await?))
 }
 
+/// Deletes a user; their sessions and tokens end with them.
+#[utoipa::path(delete, path = "/api/v1/users/{user}", tag = "users", params(("user" = String, Path, description = "The user's name (compared ignoring case and width)")),
+    responses((status = 204, description = "Deleted")))]
 pub async fn remove(
     State(app): State<AppState>,
     caller: Caller,
@@ -209,11 +226,23 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
     name: String,
     password: String,
+}
+
+/// A new login session.
+#[derive(Serialize, ToSchema)]
+pub struct LoginAnswer {
+    /// The session's bearer token.
+    token: String,
+    /// The session's id (`DELETE /api/v1/sessions/{session}`).
+    session: i64,
+    #[schema(schema_with = crate::api::openapi::foreign::role)]
+    role: Role,
+    expires_at: String,
 }
 
 /// The rate-limit key of a user name: its normalised key, one shared key
@@ -272,11 +301,13 @@ async fn checked_password(
 /// Exchanges a user's name and password for a session token, which ends
 /// `server.session_minutes` after the login, or `auth.idle_minutes` after
 /// its last use, or on logout.
+#[utoipa::path(post, path = "/api/v1/login", tag = "users", request_body = Login,
+    responses((status = 200, description = "Logged in", body = LoginAnswer)))]
 pub async fn login(
     State(app): State<AppState>,
     addr: ClientAddr,
     JsonBody(body): JsonBody<Login>,
-) -> Result<Json<serde_json::Value>, Response> {
+) -> Result<Json<LoginAnswer>, Response> {
     let user = checked_password(&app, addr, &body.name, &body.password)
         .await?
         .ok_or_else(|| ApiError::unauthorized("wrong user name or password").into_response())?;
@@ -294,15 +325,17 @@ pub async fn login(
         .await
         .map_err(store_error)?;
     tracing::info!(user = %user.name, session = info.id, source = %addr.shown(), "logged in");
-    Ok(Json(serde_json::json!({
-        "token": token,
-        "session": info.id,
-        "role": user.role,
-        "expires_at": expires_at.to_rfc3339(),
-    })))
+    Ok(Json(LoginAnswer {
+        token,
+        session: info.id,
+        role: user.role,
+        expires_at: expires_at.to_rfc3339(),
+    }))
 }
 
 /// Ends the calling session (or the user-bound token the call came with).
+#[utoipa::path(post, path = "/api/v1/logout", tag = "users",
+    responses((status = 204, description = "Logged out")))]
 pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
     if caller.0.user.is_none() {
         return Err(ApiError::bad_request(
@@ -318,7 +351,7 @@ pub async fn logout(State(app): State<AppState>, caller: Caller) -> Result<Statu
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OwnPassword {
     current_password: String,
@@ -327,6 +360,8 @@ pub struct OwnPassword {
 
 /// A user changes their own password, proving the current one (rate-limited
 /// like a login); their other sessions end, the calling one stays.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "users", request_body = OwnPassword,
+    responses((status = 204, description = "Changed")))]
 pub async fn change_own_password(
     State(app): State<AppState>,
     caller: Caller,

@@ -29,7 +29,7 @@ pub struct Outcome {
     pub latency: Option<Duration>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum State {
     Up,
@@ -37,7 +37,7 @@ pub enum State {
 }
 
 /// A check's current state, as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CheckStatus {
     pub state: State,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -46,6 +46,7 @@ pub struct CheckStatus {
     pub note: Option<String>,
     /// When the last run started.
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String)]
     pub checked_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
@@ -55,6 +56,7 @@ pub struct CheckStatus {
     pub failures: u64,
     /// When the check entered its current state.
     #[serde(serialize_with = "rfc3339")]
+    #[schema(value_type = String)]
     pub since: Timestamp,
 }
 
