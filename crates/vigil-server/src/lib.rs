@@ -190,7 +190,13 @@ pub async fn run(
     // The rules load first: the journal's replay below waits for them.
     let upkeep = tokio::spawn(load_detection(detection.clone()));
     let (queue, queued) = tokio::sync::mpsc::channel(config.inputs.queue_batches);
-    let journal = open_input_journal(&data, queue.clone()).await?;
+    let listener_keys: Vec<String> = config
+        .inputs
+        .syslog
+        .iter()
+        .map(|l| l.journal_key())
+        .collect();
+    let journal = open_input_journal(&data, queue.clone(), listener_keys).await?;
     let checkpointer = journal.checkpointer.clone();
     let progress = pipeline::progress::Progress::new(move |seq| checkpointer.mark(seq));
     let syslog = tokio::spawn(pipeline::run_syslog(
@@ -267,10 +273,11 @@ pub async fn run(
 async fn open_input_journal(
     data: &Path,
     queue: tokio::sync::mpsc::Sender<inputs::Delivery>,
+    listener_keys: Vec<String>,
 ) -> anyhow::Result<inputs::journal::OpenedJournal> {
     let dir = data.join("inputs").join("journal");
     let shown = dir.clone();
-    tokio::task::spawn_blocking(move || inputs::Journal::open(&dir, queue))
+    tokio::task::spawn_blocking(move || inputs::Journal::open(&dir, queue, &listener_keys))
         .await?
         .with_context(|| {
             format!(

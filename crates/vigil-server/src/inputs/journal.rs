@@ -102,8 +102,14 @@ pub struct OpenedJournal {
 
 impl Journal {
     /// Opens (or creates) the journal in `dir`; durable records go to
-    /// `sink`, the pipeline's queue.
-    pub fn open(dir: &Path, sink: mpsc::Sender<Delivery>) -> Result<OpenedJournal, WalError> {
+    /// `sink`, the pipeline's queue. `listener_keys`: the key of each
+    /// listener of this start, by index, to find the listener a replayed
+    /// record was read by.
+    pub fn open(
+        dir: &Path,
+        sink: mpsc::Sender<Delivery>,
+        listener_keys: &[String],
+    ) -> Result<OpenedJournal, WalError> {
         let options = WalOptions {
             segment_bytes: SEGMENT_BYTES,
             queue_capacity: QUEUE_RECORDS,
@@ -118,7 +124,11 @@ impl Journal {
             .replay
             .into_iter()
             .filter_map(|record| match journal_record::decode(&record.payload) {
-                Ok(decoded) => Some(Delivery::journalled(record.seq, messages(decoded), true)),
+                Ok(decoded) => Some(Delivery::journalled(
+                    record.seq,
+                    messages(decoded, listener_keys),
+                    true,
+                )),
                 Err(e) => {
                     tracing::error!(seq = record.seq, error = %e, "skipping a bad input journal record");
                     None
@@ -138,19 +148,24 @@ impl Journal {
 
     /// Writes one connection's batch; returns once it is on disk and on
     /// its way to the pipeline.
-    pub async fn append(&self, batch: Vec<InboundMessage>) -> Result<u64, WalError> {
-        let payload = journal_record::encode(&batch);
+    pub async fn append(
+        &self,
+        listener_key: &str,
+        batch: Vec<InboundMessage>,
+    ) -> Result<u64, WalError> {
+        let payload = journal_record::encode(listener_key, &batch);
         self.wal.append(payload, batch).await
     }
 }
 
-fn messages(record: JournalRecord) -> Vec<InboundMessage> {
+fn messages(record: JournalRecord, listener_keys: &[String]) -> Vec<InboundMessage> {
+    let listener = listener_now(&record, listener_keys);
     let JournalRecord {
-        listener,
         peer,
         client_names,
         received,
         texts,
+        ..
     } = record;
     texts
         .into_iter()
@@ -163,4 +178,59 @@ fn messages(record: JournalRecord) -> Vec<InboundMessage> {
             journal: None,
         })
         .collect()
+}
+
+/// The index, in this start's config, of the listener that read `record`.
+/// Listeners may have been added, removed or reordered since: a record is
+/// routed by a listener only if one with the same key (protocol, address,
+/// tenant) is there; otherwise by none ([`NO_LISTENER`]: the sender's
+/// certificate or address decides, else quarantine), never by whichever
+/// listener now has its old index, which may belong to another tenant.
+fn listener_now(record: &JournalRecord, listener_keys: &[String]) -> usize {
+    if listener_keys.get(record.listener) == Some(&record.listener_key) {
+        return record.listener;
+    }
+    listener_keys
+        .iter()
+        .position(|k| *k == record.listener_key)
+        .unwrap_or(NO_LISTENER)
+}
+
+/// A listener index no config has.
+pub const NO_LISTENER: usize = usize::MAX;
+
+#[cfg(test)]
+mod listener_tests {
+    use super::*;
+
+    fn record(listener: usize, key: &str) -> JournalRecord {
+        JournalRecord {
+            listener,
+            listener_key: key.into(),
+            peer: "127.0.0.1:5000".parse().unwrap(),
+            client_names: None,
+            received: vigil_core::Timestamp(0),
+            texts: vec!["x".into()],
+        }
+    }
+
+    #[test]
+    fn a_replayed_record_finds_its_listener_by_key_never_by_a_stale_index() {
+        let keys = [
+            "tcp 127.0.0.1:514 acme".to_string(),
+            "tcp 127.0.0.1:515 bravo".to_string(),
+        ];
+        assert_eq!(listener_now(&record(0, &keys[0]), &keys), 0);
+        // Reordered: found where it is now.
+        assert_eq!(listener_now(&record(1, &keys[0]), &keys), 0);
+        // Gone, or given to another tenant: no listener routes it.
+        assert_eq!(
+            listener_now(&record(0, "tcp 127.0.0.1:514 other"), &keys),
+            NO_LISTENER
+        );
+        assert_eq!(
+            listener_now(&record(7, "tcp 127.0.0.1:9 -"), &keys),
+            NO_LISTENER
+        );
+    }
 }

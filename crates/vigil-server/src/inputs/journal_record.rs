@@ -3,7 +3,7 @@
 //! names) and their time of arrival. Pure: no I/O.
 //!
 //! Layout (integers little-endian): `version: u8 = 1 | listener: u32 |
-//! received: i64 | peer: str | names: u32 count (u32::MAX: none) × str |
+//! listener_key: str | received: i64 | peer: str | names: u32 count (u32::MAX: none) × str |
 //! messages: u32 count × str`, each `str` a `u32` length and UTF-8 bytes.
 //! The log around it checks a CRC, but a record is still read as outside
 //! input: every length is checked against what is left before use.
@@ -20,6 +20,10 @@ const NO_NAMES: u32 = u32::MAX;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalRecord {
     pub listener: usize,
+    /// What the listener was when it read the record
+    /// ([`super::SyslogInputConfig::journal_key`]): a replay routes by the
+    /// listener only if one of this key still exists.
+    pub listener_key: String,
     pub peer: SocketAddr,
     pub client_names: Option<Arc<[String]>>,
     pub received: Timestamp,
@@ -40,7 +44,7 @@ pub enum RecordError {
 
 /// The record of a batch that one connection read: every message shares
 /// listener, peer, names and arrival (see `stream.rs`), taken from the first.
-pub fn encode(batch: &[InboundMessage]) -> Vec<u8> {
+pub fn encode(listener_key: &str, batch: &[InboundMessage]) -> Vec<u8> {
     let Some(first) = batch.first() else {
         return Vec::new();
     };
@@ -48,6 +52,7 @@ pub fn encode(batch: &[InboundMessage]) -> Vec<u8> {
     let mut out = Vec::with_capacity(size + 64);
     out.push(VERSION);
     put_u32(&mut out, first.listener as u32);
+    put_str(&mut out, listener_key);
     out.extend_from_slice(&first.received.0.to_le_bytes());
     put_str(&mut out, &first.peer.to_string());
     match &first.client_names {
@@ -73,6 +78,7 @@ pub fn decode(bytes: &[u8]) -> Result<JournalRecord, RecordError> {
         return Err(RecordError::Version(version));
     }
     let listener = r.u32()? as usize;
+    let listener_key = r.str()?;
     let received = Timestamp(i64::from_le_bytes(
         r.take(8)?.try_into().map_err(|_| RecordError::Truncated)?,
     ));
@@ -88,6 +94,7 @@ pub fn decode(bytes: &[u8]) -> Result<JournalRecord, RecordError> {
     }
     Ok(JournalRecord {
         listener,
+        listener_key,
         peer,
         client_names,
         received,
@@ -159,8 +166,9 @@ mod tests {
     fn round_trip() {
         for names in [None, Some(vec!["host.example".to_string()].into())] {
             let batch = vec![message("<13>one", names.clone()), message("two ü", names)];
-            let record = decode(&encode(&batch)).unwrap();
+            let record = decode(&encode("tcp 127.0.0.1:514 acme", &batch)).unwrap();
             assert_eq!(record.listener, 3);
+            assert_eq!(record.listener_key, "tcp 127.0.0.1:514 acme");
             assert_eq!(record.peer, batch[0].peer);
             assert_eq!(record.received, batch[0].received);
             assert_eq!(record.client_names, batch[0].client_names);
@@ -170,7 +178,7 @@ mod tests {
 
     #[test]
     fn damaged_records_are_errors() {
-        let bytes = encode(&[message("hello", None)]);
+        let bytes = encode("udp [::1]:514 -", &[message("hello", None)]);
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
@@ -182,6 +190,7 @@ mod tests {
         assert_eq!(decode(&version), Err(RecordError::Version(9)));
         // A huge count allocates nothing.
         let mut huge = vec![VERSION, 0, 0, 0, 0];
+        put_str(&mut huge, "key");
         huge.extend_from_slice(&0i64.to_le_bytes());
         put_str(&mut huge, "127.0.0.1:1");
         put_u32(&mut huge, NO_NAMES);

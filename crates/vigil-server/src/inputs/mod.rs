@@ -119,6 +119,18 @@ fn default_max_connections() -> usize {
 }
 
 impl SyslogInputConfig {
+    /// What the input journal notes of the listener that read a record
+    /// (protocol, address, tenant), so that a replay after the config
+    /// changed never routes by a listener that is now another one.
+    pub fn journal_key(&self) -> String {
+        format!(
+            "{} {} {}",
+            self.protocol.as_str(),
+            self.listen,
+            self.tenant.as_deref().unwrap_or("-")
+        )
+    }
+
     /// A listener with every optional key at its default.
     pub fn new(protocol: SyslogProtocol, listen: SocketAddr) -> Self {
         SyslogInputConfig {
@@ -306,10 +318,11 @@ impl Listener {
         let mut shutdown = self.shutdown.clone();
         let count = batch.len() as u64;
         let journalled = &self.counters.journalled;
+        let key = self.config.journal_key();
         match &self.journal {
             Some(journal) => tokio::select! {
                 _ = stopped(&mut shutdown) => Err(stream::Closed::Shutdown),
-                r = journal.append(batch) => r.map(|_| { journalled.inc_by(count); }).map_err(|e| {
+                r = journal.append(&key, batch) => r.map(|_| { journalled.inc_by(count); }).map_err(|e| {
                     tracing::error!(protocol = self.protocol, error = %e, "cannot write the input journal");
                     stream::Closed::PipelineGone
                 }),
