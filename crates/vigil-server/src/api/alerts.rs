@@ -10,6 +10,7 @@
 
 use super::events::parse_time;
 use super::JsonBody;
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -55,14 +56,6 @@ pub struct ListParams {
     source_ip: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! asset in front of it (its parent).
 
 use super::JsonBody;
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::inventory::AssetInput;
@@ -10,16 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use vigil_store::state::{Asset, Criticality};
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct AssetView {

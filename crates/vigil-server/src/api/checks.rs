@@ -14,6 +14,7 @@
 //! update that leaves one out or sends `"set"` keeps the stored value.
 
 use super::JsonBody;
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::inventory::check_record;
@@ -23,19 +24,11 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use vigil_store::secrets::{keep_unchanged_secrets, redact_fields, CHECK_SECRET_FIELDS, SHOWN};
 use vigil_store::state::Check;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct CheckView {

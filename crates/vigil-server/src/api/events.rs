@@ -2,6 +2,7 @@
 //! `GET /api/v1/events/{event}`: one event by id (the evidence an alert
 //! names).
 
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -55,14 +56,6 @@ pub struct EventDetail {
     /// The event as stored.
     #[schema(value_type = Object)]
     event: Box<RawValue>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -30,6 +30,16 @@ pub use events::parse_time;
 pub use ingest::IngestSlots;
 pub use json_body::JsonBody;
 
+/// `?tenant=`: the tenant a request acts on, for a caller of several
+/// tenants (one type for every endpoint that takes it alone).
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantParam {
+    /// The tenant acted on, for a caller of several tenants.
+    #[param(example = "acme")]
+    pub tenant: Option<String>,
+}
+
 /// One endpoint: how to call it, and an example body for tests and docs.
 #[derive(Debug, Clone, Copy)]
 pub struct Endpoint {

@@ -8,6 +8,7 @@
 //! the rules that went or changed, with that reason.
 
 use super::JsonBody;
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::noc::definitions::{object, rule_from_json, window_from_json, RuleDocument};
@@ -15,20 +16,12 @@ use crate::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use vigil_core::{TenantId, Timestamp};
 use vigil_noc::Schedule;
 use vigil_store::state::{Definition, DefinitionKind};
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
-}
 
 /// A window as shown: the document, whether it is open now, and a
 /// one-off window's times as RFC 3339 too.

@@ -13,6 +13,7 @@
 //! upload is bounded (`[detection] upload_max_*`, `tenant_max_rules`):
 //! 413 over the size, 400 naming the limit otherwise.
 
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::detection::novelty;
 use crate::detection::rulebook::{correlation_key, rule_key, RuleBook};
@@ -42,14 +43,6 @@ pub struct ListParams {
     q: Option<String>,
     /// Rules at most (1,000 by default).
     limit: Option<usize>,
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
 }
 
 #[derive(Serialize, Clone, ToSchema)]

@@ -1,6 +1,7 @@
 //! `/api/v1/tokens`: API tokens, scoped to one tenant and a role.
 
 use super::JsonBody;
+use super::TenantParam;
 use crate::auth::{Action, Caller};
 use crate::error::ApiError;
 use crate::AppState;
@@ -8,7 +9,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use vigil_core::Timestamp;
 use vigil_store::state::{NewToken, Role, TokenInfo};
 
@@ -113,14 +114,6 @@ pub async fn create(
             expires_at: info.expires_at.map(Timestamp::to_rfc3339),
         }),
     ))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TenantParam {
-    /// The tenant acted on, for a caller of several tenants.
-    #[param(example = "acme")]
-    tenant: Option<String>,
 }
 
 /// A tenant's API tokens (never their secrets).
