@@ -136,10 +136,7 @@ impl SqliteState {
                 .bind(tenant.0)
                 .execute(&mut *conn)
                 .await
-                .map_err(|e| match kind(&e) {
-                    Some(ErrorKind::ForeignKeyViolation) => tenant_not_found(tenant),
-                    _ => db(e),
-                })?;
+                .map_err(tenant_must_exist(tenant))?;
         }
         Ok(())
     }
@@ -676,6 +673,15 @@ pub(super) fn db(e: sqlx::Error) -> StateError {
 
 fn tenant_not_found(id: TenantId) -> StateError {
     StateError::NotFound(format!("tenant {id} not found"))
+}
+
+/// The error of a statement on a row of `tenant`: the tenant's foreign key
+/// failing is "tenant not found", anything else a database error.
+pub(super) fn tenant_must_exist(tenant: TenantId) -> impl FnOnce(sqlx::Error) -> StateError {
+    move |e| match kind(&e) {
+        Some(ErrorKind::ForeignKeyViolation) => tenant_not_found(tenant),
+        _ => db(e),
+    }
 }
 
 pub(super) fn user_not_found(id: i64) -> StateError {

@@ -160,12 +160,7 @@ impl DetectionStore for SqliteState {
         query
             .execute(&self.pool)
             .await
-            .map_err(|e| match super::sqlite::kind(&e) {
-                Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
-                    StateError::NotFound(format!("tenant {tenant} not found"))
-                }
-                _ => db(e),
-            })?;
+            .map_err(super::sqlite::tenant_must_exist(tenant))?;
         Ok(())
     }
 
@@ -294,12 +289,7 @@ impl DetectionStore for SqliteState {
         .bind(rule.created_at.micros())
         .execute(&self.pool)
         .await
-        .map_err(|e| match super::sqlite::kind(&e) {
-            Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
-                StateError::NotFound(format!("tenant {} not found", rule.tenant))
-            }
-            _ => db(e),
-        })?;
+        .map_err(super::sqlite::tenant_must_exist(rule.tenant))?;
         Ok(())
     }
 
@@ -352,12 +342,7 @@ impl DetectionStore for SqliteState {
             .bind(rule_id)
             .execute(&self.pool)
             .await
-            .map_err(|e| match super::sqlite::kind(&e) {
-                Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
-                    StateError::NotFound(format!("tenant {tenant} not found"))
-                }
-                _ => db(e),
-            })?;
+            .map_err(super::sqlite::tenant_must_exist(tenant))?;
         Ok(())
     }
 
@@ -670,12 +655,7 @@ async fn insert(
     .bind(hit.entities.user.as_deref().map(user_identity))
     .fetch_optional(&mut *conn)
     .await
-    .map_err(|e| match super::sqlite::kind(&e) {
-        Some(sqlx::error::ErrorKind::ForeignKeyViolation) => {
-            StateError::NotFound(format!("tenant {} not found", hit.tenant))
-        }
-        _ => db(e),
-    })?;
+    .map_err(super::sqlite::tenant_must_exist(hit.tenant))?;
     row.as_ref().map(alert_from_row).transpose()
 }
 
