@@ -7,6 +7,9 @@
 //! `Fri Jun 17 07`, `07`, `00 2005`), or, for a parameter that spans several
 //! values (`42393 ssh2`), each of its words part of one. Needs `VIGIL_CORPORA`; skipped without.
 
+mod loghub;
+use loghub::{csv_fields, parameters};
+
 use vigil_decode::linux;
 
 use serde_json::Value;
@@ -23,56 +26,6 @@ fn split_syslog(line: &str) -> Option<(&str, &str)> {
     }
     let (app, message) = rest.trim_start().split_once(": ")?;
     Some((app, message))
-}
-
-/// One CSV record (RFC 4180 quoting) from a single line.
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
-/// Parameters of `content` under `template` (`<*>` placeholders), shortest
-/// first with backtracking.
-fn parameters(template: &str, content: &str) -> Option<Vec<String>> {
-    fn go(parts: &[&str], text: &str, out: &mut Vec<String>) -> bool {
-        let Some((literal, more)) = parts.split_first() else {
-            return text.is_empty();
-        };
-        if more.is_empty() && literal.is_empty() {
-            out.push(text.to_string());
-            return true;
-        }
-        let mut from = 0;
-        while let Some(found) = text[from..].find(literal) {
-            let end = from + found;
-            out.push(text[..end].to_string());
-            if go(more, &text[end + literal.len()..], out) {
-                return true;
-            }
-            out.pop();
-            from = end + text[end..].chars().next().map_or(1, char::len_utf8);
-        }
-        false
-    }
-    let parts: Vec<&str> = template.split("<*>").collect();
-    let rest = content.strip_prefix(parts[0])?;
-    let mut out = Vec::new();
-    go(&parts[1..], rest, &mut out).then_some(out)
 }
 
 fn value_text(value: &Value) -> String {

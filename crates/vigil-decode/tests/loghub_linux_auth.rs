@@ -6,6 +6,9 @@
 //!
 //! Needs `VIGIL_CORPORA`; skipped with a notice when the folder is absent.
 
+mod loghub;
+use loghub::csv_fields;
+
 use serde_json::{json, Map, Value};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -31,27 +34,6 @@ fn corpora() -> Option<PathBuf> {
     Some(root)
 }
 
-/// One CSV record (RFC 4180 quoting) from a single line.
-fn csv_fields(line: &str) -> Vec<String> {
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => fields.push(std::mem::take(&mut field)),
-            _ => field.push(c),
-        }
-    }
-    fields.push(field);
-    fields
-}
-
 /// The lines of `log` with their row of `log_structured.csv` (column name →
 /// value).
 fn rows(log: &Path) -> Vec<(String, std::collections::HashMap<String, String>)> {
@@ -71,38 +53,13 @@ fn rows(log: &Path) -> Vec<(String, std::collections::HashMap<String, String>)> 
     lines.into_iter().zip(rows).collect()
 }
 
-/// The `<*>` parameters of `content` under `template`.
+/// The `<*>` parameters of `content` under `template`, trimmed.
 fn parameters(template: &str, content: &str) -> Vec<String> {
-    fn go(parts: &[&str], text: &str, out: &mut Vec<String>) -> bool {
-        let Some((literal, more)) = parts.split_first() else {
-            return text.is_empty();
-        };
-        if more.is_empty() && literal.is_empty() {
-            out.push(text.to_string());
-            return true;
-        }
-        let mut from = 0;
-        while let Some(found) = text[from..].find(literal) {
-            let end = from + found;
-            out.push(text[..end].to_string());
-            if go(more, &text[end + literal.len()..], out) {
-                return true;
-            }
-            out.pop();
-            from = end + text[end..].chars().next().map_or(1, char::len_utf8);
-        }
-        false
-    }
-    let parts: Vec<&str> = template.split("<*>").collect();
-    let rest = content
-        .strip_prefix(parts[0])
-        .unwrap_or_else(|| panic!("{template:?} vs {content:?}"));
-    let mut out = Vec::new();
-    assert!(
-        go(&parts[1..], rest, &mut out),
-        "{template:?} vs {content:?}"
-    );
-    out.into_iter().map(|p| p.trim().to_string()).collect()
+    loghub::parameters(template, content)
+        .unwrap_or_else(|| panic!("{template:?} vs {content:?}"))
+        .into_iter()
+        .map(|p| p.trim().to_string())
+        .collect()
 }
 
 /// Compares the expected fields with the decoded ones; returns how many
